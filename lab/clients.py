@@ -1,0 +1,39 @@
+"""The one place where the lab's token clients are declared: who may ask the issuer for which scopes.
+
+Scopes follow the WLCG JWT profile; paths are relative to the storage's base path "/". Secrets are made
+at the first `lab up` and kept (mode 600) in the run directory; they are never printed.
+"""
+import json
+import secrets
+from pathlib import Path
+
+# The audience every lab storage element accepts. Tokens for any other audience must be refused.
+AUDIENCE = "https://lakeprobe.lab"
+
+# Where probes write, and the sub-path the path-restricted client is limited to.
+PROBE_PREFIX = "/lakeprobe"
+PATH_SCOPED_DIR = PROBE_PREFIX + "/scoped"
+
+# client id -> scopes, token lifetime in seconds, WLCG groups
+CLIENTS = {
+    "probe": ("storage.read:/ storage.create:/ storage.modify:/", 1200, []),
+    "probe-read": ("storage.read:/", 1200, []),
+    "probe-create": ("storage.read:/ storage.create:/", 1200, []),
+    "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
+    "probe-short": ("storage.read:/ storage.modify:/", 5, []),
+    "embargo-owner": ("storage.read:/ storage.modify:/", 1200, ["/lab/embargo-owners"]),
+    "rucio": ("storage.read:/ storage.create:/ storage.modify:/", 3600, []),
+}
+
+
+def load_or_create(path: Path) -> list[dict]:
+    """The clients with their secrets; secrets of clients already known are kept across restarts."""
+    known = json.loads(path.read_text()) if path.exists() else {}
+    clients = []
+    for client_id, (scope, ttl, groups) in CLIENTS.items():
+        secret = known.get(client_id) or secrets.token_urlsafe(24)
+        clients.append({"client_id": client_id, "client_secret": secret, "scope": scope, "ttl": ttl,
+                        "groups": groups})
+    path.write_text(json.dumps({c["client_id"]: c["client_secret"] for c in clients}))
+    path.chmod(0o600)
+    return clients

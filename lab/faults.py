@@ -1,0 +1,88 @@
+"""Real faults on a running lab storage element, each observable with plain gfal2, xrdcp or curl.
+
+down          the server process is stopped
+hang          the process is paused (SIGSTOP): connections are accepted by the kernel, nothing answers
+readonly      the namespace is exported read-only: every write is refused
+full          the data directory sits on a tiny, filled tmpfs: writes fail with ENOSPC
+slow          XRootD's throttle plugin limits data to 64 KiB/s
+tpc-off       neither HTTP-TPC nor root:// TPC is configured
+corrupt       a preloaded library flips a bit of every block the server writes: stored bytes differ
+no-auth       token enforcement is switched off: anonymous reads and writes are accepted
+expired-cert  the server presents a host certificate that expired yesterday
+"""
+import os
+import pwd
+import signal
+import subprocess
+from pathlib import Path
+
+from lab.procs import LabError
+from lab.rse import XROOTD_USER, StorageElement
+
+KINDS = ("down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert")
+_SHIM_SOURCE = Path(__file__).parent / "faults" / "corrupt_writes.c"
+
+
+def inject(rse: StorageElement, kind: str):
+    if kind not in KINDS:
+        raise LabError(f"unknown fault kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    if rse.fault:
+        heal(rse)
+    rse.set_fault(kind)
+    if kind == "hang":
+        if not rse.running:
+            rse.start()
+        os.kill(rse.pid, signal.SIGSTOP)
+        return
+    rse.stop()
+    if kind == "down":
+        return
+    if kind == "full":
+        _mount_full(rse.data)
+    rse.start(_corrupting_env(rse) if kind == "corrupt" else None)
+
+
+def heal(rse: StorageElement):
+    kind = rse.fault
+    if kind == "hang" and rse.pid:
+        os.kill(rse.pid, signal.SIGCONT)
+    rse.set_fault("")
+    rse.stop()
+    if kind == "full":
+        _unmount(rse.data)
+    rse.start()
+
+
+def heal_all_mounts(rse: StorageElement):
+    """On `lab down`: a `full` fault's tmpfs must not outlive the lab."""
+    if rse.fault == "full":
+        _unmount(rse.data)
+
+
+def _mount_full(data: Path):
+    # 64 KiB is room for directories (they cost inodes) but a filler file takes every data block.
+    owner = pwd.getpwnam(XROOTD_USER)
+    _run(["mount", "-t", "tmpfs", "-o", f"size=64k,mode=0755,uid={owner.pw_uid},gid={owner.pw_gid}",
+          "lakeprobe-full", str(data)], "mount a tmpfs for the `full` fault")
+    subprocess.run(["runuser", "-u", XROOTD_USER, "--", "dd", "if=/dev/zero", f"of={data}/.filler", "bs=4k"],
+                   capture_output=True)
+
+
+def _unmount(data: Path):
+    while subprocess.run(["mountpoint", "-q", str(data)]).returncode == 0:
+        _run(["umount", str(data)], "unmount the `full` fault's tmpfs")
+
+
+def _corrupting_env(rse: StorageElement) -> dict:
+    lib = rse.layout.run_dir / "lib" / "corrupt_writes.so"
+    if not lib.exists() or lib.stat().st_mtime < _SHIM_SOURCE.stat().st_mtime:
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(_SHIM_SOURCE), "-ldl"],
+             "build the `corrupt` fault's library")
+    return {"LD_PRELOAD": str(lib), "LAKEPROBE_CORRUPT_ROOT": str(rse.data)}
+
+
+def _run(argv, what):
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise LabError(f"could not {what}: {result.stderr.strip() or result.stdout.strip()}")

@@ -1,0 +1,131 @@
+"""The embedded data lake as a whole: bring it up, report on it, bring it down, break and mend its RSEs."""
+import concurrent.futures
+import os
+import time
+
+import yaml
+
+from lab import faults, pki, procs
+from lab.broker import Broker
+from lab.clients import AUDIENCE, PROBE_PREFIX
+from lab.influxdb import InfluxDB
+from lab.issuer import Issuer
+from lab.layout import MAX_RSES, Layout
+from lab.postgres import Postgres
+from lab.rse import StorageElement
+from lab.rucio_server import PROBE_ACCOUNT, PROBE_SCOPE, RucioServer
+
+DEFAULT_RSES = 3
+
+
+class Lab:
+    def __init__(self, layout: Layout | None = None):
+        self.layout = layout or Layout.from_env()
+        self.postgres, self.influxdb = Postgres(self.layout), InfluxDB(self.layout)
+        self.broker, self.issuer = Broker(self.layout), Issuer(self.layout)
+        self.rucio = RucioServer(self.layout)
+
+    @property
+    def services(self):
+        return [self.issuer, self.rucio, self.postgres, self.influxdb, self.broker]
+
+    @property
+    def rse_count(self) -> int:
+        return self.layout.read_state().get("rses", 0)
+
+    def rses(self, count: int | None = None) -> list[StorageElement]:
+        return [StorageElement(self.layout, i) for i in range(1, (count or self.rse_count) + 1)]
+
+    def rse(self, name: str) -> StorageElement:
+        for rse in self.rses():
+            if rse.name == name:
+                return rse
+        known = ", ".join(r.name for r in self.rses()) or "none (is the lab up?)"
+        raise procs.LabError(f"no lab RSE named {name!r}; known: {known}")
+
+    # -- up / down -----------------------------------------------------------------------------------
+    def up(self, rses: int = DEFAULT_RSES) -> float:
+        if not 1 <= rses <= MAX_RSES:
+            raise procs.LabError(f"--rses must be between 1 and {MAX_RSES}, not {rses}")
+        started = time.monotonic()
+        self.layout.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.layout.reachable_by_others():
+            raise procs.LabError(f"{self.layout.run_dir} is not reachable by the unprivileged xrootd user "
+                                 "(a parent directory lacks o+x): set LAKEPROBE_LAB_DIR elsewhere")
+        previous = self.rse_count
+        for extra in self.rses(previous)[rses:]:
+            faults.heal_all_mounts(extra)
+            extra.stop()
+        self.layout.write_state({"base_port": self.layout.base_port, "rses": rses})
+        pki.ensure(self.layout.pki)
+        os.environ["X509_CERT_DIR"] = str(self.layout.ca_dir)
+        storage = self.rses(rses)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            # The broker and the catalogue take longest: they start while the rest comes up.
+            slow = [pool.submit(self.broker.start), pool.submit(self._start_catalogue)]
+            waits = [pool.submit(c.start) for c in (self.influxdb, self.issuer)]
+            waits += [pool.submit(_start_rse, r) for r in storage]
+            for f in waits + slow:
+                f.result()
+        self.rucio.register(storage)
+        self.write_inventory(storage)
+        return time.monotonic() - started
+
+    def _start_catalogue(self):
+        self.postgres.start()
+        self.rucio.start()
+
+    def down(self):
+        for rse in self.rses(MAX_RSES):
+            if rse.dir.exists():
+                faults.heal_all_mounts(rse)
+                rse.stop()
+        for service in (self.rucio, self.issuer, self.influxdb, self.broker, self.postgres):
+            service.stop()
+
+    # -- faults --------------------------------------------------------------------------------------
+    def fault(self, name: str, kind: str):
+        faults.inject(self.rse(name), kind)
+
+    def heal(self, name: str):
+        faults.heal(self.rse(name))
+
+    # -- reporting -----------------------------------------------------------------------------------
+    def status(self) -> dict:
+        urls = {"issuer": self.layout.issuer_url, "rucio": self.layout.rucio_url,
+                "postgres": self.layout.postgres_url, "influxdb": self.layout.influxdb_url,
+                "broker": self.layout.broker_url}
+        components = [{"name": s.name, "url": urls[s.name], "up": s.up()} for s in self.services]
+        rses = []
+        for rse in self.rses():
+            components.append({"name": rse.name, "url": rse.davs_url, "up": rse.up(), "fault": rse.fault})
+            rses.append({"name": rse.name, "root": rse.root_url, "davs": rse.davs_url, "fault": rse.fault})
+        return {"components": components, "rses": rses, **{k: urls[k] for k in ("issuer", "rucio", "influxdb")},
+                "broker": urls["broker"], "postgres": urls["postgres"], "run_dir": str(self.layout.run_dir),
+                "inventory": str(self.layout.inventory)}
+
+    def write_inventory(self, storage: list[StorageElement]):
+        """The inventory the suites read when they probe the lab (schema in README.md)."""
+        inventory = {
+            "lake": "lakeprobe-lab",
+            "ca_dir": str(self.layout.ca_dir),
+            "issuer": {"url": self.layout.issuer_url, "audience": AUDIENCE,
+                       "clients_file": str(self.layout.run_dir / "clients.json")},
+            "rucio": {"url": self.layout.rucio_url, "config": str(self.rucio.client_cfg),
+                      "account": PROBE_ACCOUNT, "scope": PROBE_SCOPE},
+            "influxdb": {"url": self.layout.influxdb_url, "database": "lakeprobe"},
+            "postgres": {"url": self.layout.postgres_url.replace("lakeprobe@", "postgres@")},
+            "broker": {"url": self.layout.broker_url},
+            "rses": {r.name: {"protocols": {"davs": r.davs_url, "root": r.root_url}, "prefix": PROBE_PREFIX}
+                     for r in storage},
+        }
+        self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
+
+
+def _start_rse(rse: StorageElement):
+    rse.prepare()
+    if rse.fault == "hang" or not rse.fault:
+        rse.set_fault("")
+        rse.start()
+    else:
+        faults.inject(rse, rse.fault)  # a fault outlives `lab down` / `lab up` until it is healed

@@ -1,0 +1,114 @@
+"""The lab's certificate authority: one CA, host certificates for localhost, and the issuer's signing key.
+
+Everything is made once, at the first `lab up`, and kept in the run directory so that restarts keep the
+same CA (clients keep trusting it) and the same token signing key (the issuer keeps its `kid`).
+"""
+import datetime
+import ipaddress
+import json
+import subprocess
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+DAY = datetime.timedelta(days=1)
+
+
+def _key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _write_key(key, path: Path):
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                       serialization.NoEncryption()))
+    path.chmod(0o400)
+
+
+def _name(cn):
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "lakeprobe lab"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _make_ca(ca_dir: Path):
+    key = _key()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(_name("lakeprobe lab CA")).issuer_name(_name("lakeprobe lab CA"))
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - DAY).not_valid_after(now + 3650 * DAY)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .sign(key, hashes.SHA256()))
+    _write_key(key, ca_dir / "ca.key")
+    (ca_dir / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    # Clients (davix, XrdCl, curl --capath) find the CA through X509_CERT_DIR: a directory of hashed names.
+    hashed = ca_dir / "certificates"
+    hashed.mkdir(exist_ok=True)
+    (hashed / "lakeprobe-ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    subprocess.run(["openssl", "rehash", str(hashed)], check=True, capture_output=True)
+
+
+def _load_ca(ca_dir: Path):
+    key = serialization.load_pem_private_key((ca_dir / "ca.key").read_bytes(), password=None)
+    cert = x509.load_pem_x509_certificate((ca_dir / "ca.pem").read_bytes())
+    return key, cert
+
+
+def issue_host_cert(ca_dir: Path, cert_path: Path, key_path: Path, *, expired: bool = False):
+    """A localhost server certificate signed by the lab CA; `expired` makes one that ended yesterday."""
+    ca_key, ca_cert = _load_ca(ca_dir)
+    key = _key()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = (now - 30 * DAY, now - DAY) if expired else (now - DAY, now + 365 * DAY)
+    # XRootD's TPC agent reaches its peer at the IPv6-mapped address: it must be in the SAN too.
+    san = x509.SubjectAlternativeName([x509.DNSName("localhost")] + [
+        x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1", "::ffff:127.0.0.1")])
+    cert = (x509.CertificateBuilder().subject_name(_name("localhost")).issuer_name(ca_cert.subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(start).not_valid_after(end)
+            .add_extension(san, critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH,
+                                                  x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if key_path.exists():
+        key_path.chmod(0o600)
+    _write_key(key, key_path)
+
+
+def _int_b64(n: int) -> str:
+    import base64
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _make_signing_jwk(path: Path):
+    key = _key()
+    priv, pub = key.private_numbers(), key.public_key().public_numbers()
+    jwk = {"kty": "RSA", "kid": "lakeprobe-lab-1", "alg": "RS256", "use": "sig",
+           "n": _int_b64(pub.n), "e": _int_b64(pub.e), "d": _int_b64(priv.d), "p": _int_b64(priv.p),
+           "q": _int_b64(priv.q), "dp": _int_b64(priv.dmp1), "dq": _int_b64(priv.dmq1), "qi": _int_b64(priv.iqmp)}
+    path.write_text(json.dumps(jwk))
+    path.chmod(0o600)
+
+
+def public_jwks(signing_jwk_path: Path) -> dict:
+    jwk = json.loads(signing_jwk_path.read_text())
+    return {"keys": [{k: jwk[k] for k in ("kty", "kid", "alg", "use", "n", "e")}]}
+
+
+def ensure(pki_dir: Path):
+    """Make the CA, the shared host certificate, an expired one and the issuer key, unless already there."""
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    if not (pki_dir / "ca.pem").exists():
+        _make_ca(pki_dir)
+    if not (pki_dir / "host.pem").exists():
+        issue_host_cert(pki_dir, pki_dir / "host.pem", pki_dir / "host.key")
+        issue_host_cert(pki_dir, pki_dir / "expired.pem", pki_dir / "expired.key", expired=True)
+    if not (pki_dir / "issuer-signing.jwk").exists():
+        _make_signing_jwk(pki_dir / "issuer-signing.jwk")

@@ -1,0 +1,92 @@
+"""Starting, watching and stopping the lab's server processes, each tracked by a pid file."""
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class LabError(Exception):
+    """A lab component could not be brought to the state asked for; the message says which and why."""
+
+
+def start(argv: list[str], *, pid_file: Path, log_file: Path, env: dict | None = None, cwd: Path | None = None):
+    """Start a server in its own session (so its helpers die with it) and record its pid."""
+    log = open(log_file, "ab")
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
+    log.close()
+    pid_file.write_text(str(proc.pid))
+    return proc.pid
+
+
+def pid_of(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if alive(pid) else None
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def stop(pid_file: Path, timeout: float = 10.0):
+    """Stop the process group started from this pid file: TERM, then KILL; resumes a paused one first."""
+    pid = pid_of(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        return
+    for sig in (signal.SIGCONT, signal.SIGTERM):
+        _signal_group(pid, sig)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive(pid):
+        _signal_group(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+    pid_file.unlink(missing_ok=True)
+
+
+def _signal_group(pid: int, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pid, sig)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def wait_port(port: int, *, what: str, pid_file: Path | None = None, log_file: Path | None = None,
+              timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        if pid_file is not None and pid_of(pid_file) is None:
+            raise LabError(f"{what} exited during start-up{_log_hint(log_file)}")
+        time.sleep(0.05)
+    raise LabError(f"{what} did not open port {port} within {timeout:.0f} s{_log_hint(log_file)}")
+
+
+def wait_port_closed(port: int, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while port_open(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _log_hint(log_file: Path | None) -> str:
+    return f" (see {log_file})" if log_file else ""

@@ -1,0 +1,143 @@
+"""One lab storage element: an XRootD server with root:// and davs:// on one instance, lab-CA TLS,
+adler32, HTTP and root:// third-party copy, and token authorization (SciTokens over https, ztn over root).
+
+The configuration is rendered from the RSE's current fault (none when healthy), so injecting a fault that
+lives in the configuration is a restart with another rendering; see lab/faults.py for the rest.
+"""
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from lab import pki, procs
+from lab.clients import AUDIENCE
+from lab.layout import Layout, rse_name
+
+XROOTD_USER = "xrootd"
+SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
+
+
+class StorageElement:
+    def __init__(self, layout: Layout, index: int):
+        self.layout, self.index, self.name = layout, index, rse_name(index)
+        self.dir = layout.run_dir / "rses" / self.name
+        self.root_port, self.https_port = layout.rse_ports(index)
+
+    # -- where things are ---------------------------------------------------------------------------
+    data = property(lambda self: self.dir / "data")
+    pid_file = property(lambda self: self.dir / "xrootd.pid")
+    log_file = property(lambda self: self.dir / "xrootd.log")
+    fault_file = property(lambda self: self.dir / "fault")
+    root_url = property(lambda self: f"root://localhost:{self.root_port}/")
+    davs_url = property(lambda self: f"davs://localhost:{self.https_port}/")
+
+    @property
+    def fault(self) -> str:
+        return self.fault_file.read_text().strip() if self.fault_file.exists() else ""
+
+    def set_fault(self, kind: str):
+        if kind:
+            self.fault_file.write_text(kind)
+        else:
+            self.fault_file.unlink(missing_ok=True)
+
+    # -- life cycle ----------------------------------------------------------------------------------
+    def prepare(self):
+        """Directories, certificates and the issuer's keys, owned by the unprivileged xrootd user."""
+        for sub in ("data", "admin", "cache/scitokens", "tpccreds"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        for kind in ("host", "expired"):
+            for ext in ("pem", "key"):
+                target = self.dir / f"{kind}.{ext}"
+                target.unlink(missing_ok=True)
+                shutil.copy(self.layout.pki / f"{kind}.{ext}", target)
+        (self.dir / "authdb").write_text("")
+        (self.dir / "scitokens.cfg").write_text(
+            f"[Global]\naudience = {AUDIENCE}\nonmissing = deny\n\n"
+            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n")
+        self._seed_issuer_keys()
+        subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
+        for kind in ("host", "expired"):
+            (self.dir / f"{kind}.key").chmod(0o400)
+        (self.dir / "tpccreds").chmod(0o700)
+
+    def _seed_issuer_keys(self):
+        # scitokens-cpp fetches issuer keys with the system CA bundle only, which does not trust the lab CA;
+        # its key cache is pre-seeded instead (see shared/lab-facts.md).
+        jwks = pki.public_jwks(self.layout.pki / "issuer-signing.jwk")
+        far = int(time.time()) + 10 * 365 * 86400
+        db = sqlite3.connect(self.dir / "cache/scitokens/scitokens_cpp.sqllite")
+        with db:
+            db.execute("CREATE TABLE IF NOT EXISTS keycache "
+                       "(issuer text UNIQUE PRIMARY KEY NOT NULL, keys text NOT NULL)")
+            db.execute("INSERT OR REPLACE INTO keycache VALUES (?, ?)",
+                       (self.layout.issuer_url, json.dumps({"jwks": jwks, "expires": far, "next_update": far})))
+        db.close()
+
+    def config(self) -> str:
+        fault, d = self.fault, self.dir
+        cert = "expired" if fault == "expired-cert" else "host"
+        lines = [
+            "all.role server",
+            "all.export /" + (" r/o" if fault == "readonly" else ""),
+            f"all.adminpath {d}/admin",
+            f"all.pidpath {d}/admin",
+            f"oss.localroot {d}/data",
+            f"xrd.port {self.root_port}",
+            "xrd.allow host localhost",
+            f"xrd.protocol XrdHttp:{self.https_port} libXrdHttp.so",
+            f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
+            f"xrd.tlsca certdir {self.layout.ca_dir}",
+            "xrootd.tls capable all",
+            "xrootd.chksum adler32",
+        ]
+        if fault != "no-auth":
+            lines += [
+                "xrootd.seclib libXrdSec.so",
+                "sec.protocol ztn",
+                "sec.protbind * only ztn",
+                "ofs.authorize 1",
+                f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens.cfg",
+                f"acc.authdb {d}/authdb",
+                "http.header2cgi Authorization authz",
+            ]
+        if fault != "tpc-off":
+            # The client's ztn token is handed to the TPC agent as BEARER_TOKEN_FILE, so that root:// TPC
+            # works with token enforcement at the source too.
+            lines += [
+                "http.exthandler xrdtpc libXrdHttpTPC.so",
+                f"ofs.tpc fcreds ?ztn =BEARER_TOKEN_FILE fcpath {d}/tpccreds/ ttl 60 70 xfr 20 "
+                "pgm /usr/bin/xrdcp --server",
+            ]
+        if fault == "slow":
+            lines += ["xrootd.fslib throttle default", f"throttle.throttle data {SLOW_RATE_BPS}"]
+        return "\n".join(lines) + "\n"
+
+    def start(self, extra_env: dict | None = None):
+        if self.running:
+            return
+        (self.dir / "xrootd.cfg").write_text(self.config())
+        env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir),
+               **(extra_env or {})}
+        procs.start(["xrootd", "-R", XROOTD_USER, "-l", str(self.log_file), "-c", str(self.dir / "xrootd.cfg")],
+                    pid_file=self.pid_file, log_file=self.dir / "xrootd.out", env=env)
+        procs.wait_port(self.https_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
+        procs.wait_port(self.root_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
+
+    def stop(self):
+        procs.stop(self.pid_file)
+        procs.wait_port_closed(self.https_port)
+        procs.wait_port_closed(self.root_port)
+
+    @property
+    def running(self) -> bool:
+        return procs.pid_of(self.pid_file) is not None
+
+    @property
+    def pid(self) -> int | None:
+        return procs.pid_of(self.pid_file)
+
+    def up(self) -> bool:
+        return self.running and procs.port_open(self.root_port) and procs.port_open(self.https_port)

@@ -1,0 +1,2 @@
+"""lakeprobe: continuous functional testing of scientific data lakes."""
+__version__ = "0.1.0"
