@@ -7,7 +7,7 @@ import yaml
 
 from lab import faults, pki, procs
 from lab.broker import Broker
-from lab.clients import AUDIENCE, PROBE_PREFIX
+from lab.clients import AUDIENCE, CLIENTS, PROBE_PREFIX
 from lab.influxdb import InfluxDB
 from lab.issuer import Issuer
 from lab.layout import MAX_RSES, Layout
@@ -110,7 +110,8 @@ class Lab:
             "lake": "lakeprobe-lab",
             "ca_dir": str(self.layout.ca_dir),
             "issuer": {"url": self.layout.issuer_url, "audience": AUDIENCE,
-                       "clients_file": str(self.layout.run_dir / "clients.json")},
+                       "clients_file": str(self.layout.run_dir / "clients.json"),
+                       "scopes": {client: spec[0] for client, spec in CLIENTS.items()}},
             "rucio": {"url": self.layout.rucio_url, "config": str(self.rucio.client_cfg),
                       "account": PROBE_ACCOUNT, "scope": PROBE_SCOPE},
             "influxdb": {"url": self.layout.influxdb_url, "database": "lakeprobe"},

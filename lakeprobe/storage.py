@@ -1,0 +1,149 @@
+"""The storage operations a check performs, over davs:// and root://, each under a deadline.
+
+gfal2 (in-process, one context per thread) does the namespace and data operations on both protocols and
+HTTP third-party copy; root:// third-party copy goes through XRootD's own CopyProcess with TPC required,
+so that a copy streamed through the client can never pass for TPC. Every failure is raised as a
+ProbeFailure with a precise error class.
+"""
+import os
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+
+import gfal2
+from XRootD import client as xrd_client
+
+from lakeprobe.deadline import call_with_deadline
+from lakeprobe.errors import ProbeFailure, classify
+from lakeprobe.tokens import TokenProvider
+
+gfal2.set_verbose(gfal2.verbose_level.warning)
+
+
+def adler32_of(data: bytes) -> str:
+    return f"{zlib.adler32(data) & 0xFFFFFFFF:08x}"
+
+
+@dataclass
+class Timed:
+    value: object
+    seconds: float
+
+
+class Storage:
+    """Operations on one lake's endpoints with one token client (by default `probe`)."""
+
+    def __init__(self, tokens: TokenProvider, timeout_s: float = 60.0, client: str = "probe"):
+        self.tokens, self.timeout_s, self.client = tokens, timeout_s, client
+        self._local = threading.local()
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _context(self, timeout_s: float):
+        ctx = getattr(self._local, "ctx", None)
+        if ctx is None:
+            ctx = self._local.ctx = gfal2.creat_context()
+        seconds = max(1, int(timeout_s))
+        for group in ("CORE", "HTTP PLUGIN", "XROOTD PLUGIN"):
+            for option in ("NAMESPACE_TIMEOUT", "OPERATION_TIMEOUT", "CHECKSUM_TIMEOUT"):
+                try:
+                    ctx.set_opt_integer(group, option, seconds)
+                except gfal2.GError:
+                    pass  # not every plugin knows every timeout
+        return ctx
+
+    def _authorize(self, ctx, *urls):
+        token = self.tokens.token(self.client)
+        # root:// in gfal2 and XrdCl reads only BEARER_TOKEN from the environment; davs takes a credential
+        # per URL. Both are set for every operation so that a renewed token is used at once.
+        os.environ["BEARER_TOKEN"] = token
+        for url in urls:
+            if url.startswith(("davs://", "https://")):
+                ctx.cred_set(_endpoint(url), gfal2.cred_new("BEARER", token))
+
+    def _op(self, what: str, url: str, fn, *more_urls, timeout_s: float | None = None) -> Timed:
+        deadline = timeout_s or self.timeout_s
+
+        def run():
+            ctx = self._context(deadline)
+            self._authorize(ctx, url, *more_urls)
+            return fn(ctx)
+
+        started = time.monotonic()
+        try:
+            value = call_with_deadline(run, deadline, f"{what} {url}")
+        except gfal2.GError as e:
+            raise ProbeFailure(classify(e.message, e.code), f"{what}: {e.message.strip()}") from None
+        return Timed(value, time.monotonic() - started)
+
+    # -- operations ------------------------------------------------------------------------------------
+    def mkdir(self, url: str) -> Timed:
+        def mkdir(ctx):
+            try:
+                ctx.mkdir_rec(url, 0o755)
+            except gfal2.GError as e:
+                if "exist" not in e.message.lower():
+                    raise
+        return self._op("mkdir", url, mkdir)
+
+    def upload(self, local_path: str, url: str, adler32: str | None) -> Timed:
+        def upload(ctx):
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, int(self.timeout_s)
+            if adler32:
+                params.set_checksum(gfal2.checksum_mode.target, "adler32", adler32)
+            ctx.filecopy(params, f"file://{local_path}", url)
+        return self._op("upload", url, upload)
+
+    def stat(self, url: str) -> Timed:
+        return self._op("stat", url, lambda ctx: ctx.stat(url).st_size)
+
+    def checksum(self, url: str) -> Timed:
+        return self._op("checksum", url, lambda ctx: ctx.checksum(url, "adler32").lower().rjust(8, "0"))
+
+    def download(self, url: str, local_path: str) -> Timed:
+        def download(ctx):
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, int(self.timeout_s)
+            ctx.filecopy(params, url, f"file://{local_path}")
+        return self._op("download", url, download)
+
+    def listdir(self, url: str) -> Timed:
+        return self._op("list", url, lambda ctx: ctx.listdir(url))
+
+    def delete(self, url: str) -> Timed:
+        return self._op("delete", url, lambda ctx: ctx.unlink(url))
+
+    def rmdir(self, url: str) -> Timed:
+        return self._op("rmdir", url, lambda ctx: ctx.rmdir(url))
+
+    def http_tpc(self, source: str, destination: str, mode: str, adler32: str) -> Timed:
+        """HTTP third-party copy, `pull` (destination fetches) or `push` (source sends); no fallback."""
+        def copy(ctx):
+            ctx.set_opt_boolean("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY", False)
+            ctx.set_opt_string("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, int(self.timeout_s)
+            params.set_checksum(gfal2.checksum_mode.target, "adler32", adler32)
+            ctx.filecopy(params, source, destination)
+        return self._op(f"davs TPC {mode}", destination, copy, source)
+
+    def root_tpc(self, source: str, destination: str, adler32: str) -> Timed:
+        """root:// third-party copy, TPC required, checksum verified end to end."""
+        def copy(ctx):
+            process = xrd_client.CopyProcess()
+            process.add_job(source, destination, thirdparty="only", force=True, checksummode="end2end",
+                            checksumtype="adler32", tpctimeout=int(self.timeout_s))
+            status = process.prepare()
+            if status.ok:
+                status, results = process.run()
+                job = results[0].get("status") if results else status
+                status = job if job is not None and not job.ok else status
+            if not status.ok:
+                raise ProbeFailure(classify(status.message, status.errno), f"root TPC: {status.message.strip()}")
+        return self._op("root TPC", destination, copy, source)
+
+
+def _endpoint(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}/"

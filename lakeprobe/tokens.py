@@ -1,0 +1,145 @@
+"""Bearer tokens for the probes: from an OAuth2 issuer (client_credentials) or found the WLCG Bearer Token
+Discovery way. One token per (client, audience) is cached and renewed in the background before it expires,
+so no check waits for the issuer; pytest-xdist workers are handed the controller's tokens (plugins/tokens.py).
+"""
+import base64
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from lakeprobe.errors import ProbeError
+
+RENEW_BEFORE_S = 60  # renew when a token has less than this left (or a quarter of its life, if shorter)
+ISSUER_TIMEOUT_S = 10
+
+
+@dataclass
+class Token:
+    value: str
+    expires: float
+    lifetime: float
+
+    def __repr__(self):  # a token must never end up in a log or a report, not even through repr()
+        return f"Token(expires={self.expires:.0f})"
+
+    def fresh(self, now: float) -> bool:
+        return self.expires - now > min(RENEW_BEFORE_S, self.lifetime / 4)
+
+
+def jwt_claims(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def discover_token() -> str | None:
+    """WLCG Bearer Token Discovery: BEARER_TOKEN, then BEARER_TOKEN_FILE, then $XDG_RUNTIME_DIR/bt_u$UID."""
+    if os.environ.get("BEARER_TOKEN", "").strip():
+        return os.environ["BEARER_TOKEN"].strip()
+    candidates = [os.environ.get("BEARER_TOKEN_FILE")]
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        candidates.append(f"{os.environ['XDG_RUNTIME_DIR']}/bt_u{os.getuid()}")
+    candidates.append(f"/tmp/bt_u{os.getuid()}")
+    for path in filter(None, candidates):
+        if Path(path).is_file():
+            return Path(path).read_text().strip()  # strip: a stray newline breaks every header it goes in
+    return None
+
+
+class TokenProvider:
+    def __init__(self, issuer_url: str | None = None, client_secrets: dict | None = None, audience: str = "",
+                 ca_bundle: str | bool = True, client_scopes: dict | None = None):
+        self.issuer_url, self.client_secrets = issuer_url, client_secrets or {}
+        self.client_scopes = client_scopes or {}
+        self.audience, self.ca_bundle = audience, ca_bundle
+        self._cache: dict[tuple[str, str], Token] = {}
+        self._renewing: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+        self.requests = 0  # issuer requests made by this process
+
+    @classmethod
+    def from_inventory(cls, issuer: dict, ca_dir: str | None) -> "TokenProvider":
+        secrets = json.loads(Path(issuer["clients_file"]).read_text()) if issuer.get("clients_file") else {}
+        return cls(issuer["url"], secrets, issuer.get("audience", ""), _ca_bundle(ca_dir), issuer.get("scopes"))
+
+    def token(self, client: str = "probe", audience: str | None = None) -> str:
+        key = (client, audience or self.audience)
+        now = time.time()
+        with self._lock:
+            cached = self._cache.get(key)
+        if cached and cached.fresh(now):
+            return cached.value
+        if cached and cached.expires - now > 5:
+            self._renew_in_background(key)
+            return cached.value
+        return self._fetch(key).value
+
+    def seed(self, tokens: dict):
+        """Take tokens fetched elsewhere (by the xdist controller): {"client|audience": [value, expires]}."""
+        for key, (value, expires) in tokens.items():
+            client, audience = key.split("|", 1)
+            lifetime = expires - jwt_claims(value).get("iat", time.time())
+            self._cache[(client, audience)] = Token(value, expires, lifetime)
+
+    def export(self) -> dict:
+        return {f"{c}|{a}": [t.value, t.expires] for (c, a), t in self._cache.items()}
+
+    def _renew_in_background(self, key):
+        with self._lock:
+            if key in self._renewing:
+                return
+            self._renewing.add(key)
+
+        def renew():
+            try:
+                self._fetch(key)
+            except ProbeError:
+                pass  # the current token still works; the next call retries
+            finally:
+                with self._lock:
+                    self._renewing.discard(key)
+        threading.Thread(target=renew, daemon=True).start()
+
+    def _fetch(self, key) -> Token:
+        client, audience = key
+        if not self.issuer_url:
+            found = discover_token()
+            if not found:
+                raise ProbeError("auth_denied", "no token: configure an issuer or set BEARER_TOKEN(_FILE)")
+            token = Token(found, jwt_claims(found).get("exp", time.time() + 3600), 3600)
+        else:
+            token = self._request(client, audience)
+        with self._lock:
+            self._cache[key] = token
+        return token
+
+    def _request(self, client: str, audience: str) -> Token:
+        if client not in self.client_secrets:
+            raise ProbeError("auth_denied", f"no credentials for token client {client!r}")
+        form = {"grant_type": "client_credentials"}
+        if audience:
+            form["resource"] = audience
+        if self.client_scopes.get(client):
+            form["scope"] = self.client_scopes[client]
+        self.requests += 1
+        try:
+            reply = requests.post(f"{self.issuer_url}/token", data=form, auth=(client, self.client_secrets[client]),
+                                  verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
+        except requests.RequestException as e:
+            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}")
+        if reply.status_code != 200:
+            raise ProbeError("auth_denied", f"token issuer refused client {client!r}: HTTP {reply.status_code}")
+        body = reply.json()
+        lifetime = float(body.get("expires_in", 600))
+        return Token(body["access_token"], time.time() + lifetime, lifetime)
+
+
+def _ca_bundle(ca_dir: str | None) -> str | bool:
+    if not ca_dir:
+        return True
+    pems = sorted(Path(ca_dir).glob("*.pem"))
+    return str(pems[0]) if pems else True

@@ -1,0 +1,119 @@
+"""Parametrization of the site suite: one chain per RSE x protocol, one copy per ordered pair x TPC mode.
+
+The tests of one RSE run in one xdist worker, in order (`--dist loadgroup`), which also caps the load a
+round puts on a small site; the copies are grouped by destination.
+"""
+import os
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+
+import pytest
+
+from lakeprobe.storage import Storage, adler32_of
+from plugins.records import Downtime
+
+
+@dataclass
+class Chain:
+    """What one RSE x protocol chain has done so far, so that a step skips when a step it needs failed."""
+    rse: object
+    protocol: str
+    directory: str
+    file_url: str
+    data: bytes
+    adler32: str
+    local: str
+    outcomes: dict = field(default_factory=dict)  # step -> "" when it passed, else why it did not
+
+    def needs(self, *steps):
+        for step in steps:
+            if step not in self.outcomes:
+                pytest.skip(f"needs {step}, which did not run")
+            if self.outcomes[step]:
+                pytest.skip(f"{step} failed: {self.outcomes[step]}")
+
+
+def pytest_generate_tests(metafunc):
+    selection = metafunc.config.lake_selection
+    if selection is None:
+        return
+    if "endpoint" in metafunc.fixturenames:
+        params = [(rse, p) for rse in selection.rses for p in selection.protocols_of(rse)]
+        metafunc.parametrize("endpoint", params, ids=[f"{r.name}-{p}" for r, p in params])
+    if "copy_pair" in metafunc.fixturenames:
+        mode = metafunc.function.__name__.rsplit("_", 1)[-1]  # test_davs_pull -> pull
+        protocol = "root" if mode == "tpc" else "davs"
+        pairs = [(a, b) for a, b in selection.tpc_pairs()
+                 if protocol in a.protocols and protocol in b.protocols and protocol in selection.protocols]
+        metafunc.parametrize("copy_pair", pairs, ids=[f"{a.name}-{b.name}" for a, b in pairs])
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        params = getattr(item, "callspec", None) and item.callspec.params
+        if params and "endpoint" in params:
+            item.add_marker(pytest.mark.xdist_group(params["endpoint"][0].name))
+        elif params and "copy_pair" in params:
+            item.add_marker(pytest.mark.xdist_group(params["copy_pair"][1].name))
+
+
+def pytest_xdist_auto_num_workers(config):
+    return min(8, max(2, len(config.lake_selection.rses) if config.lake_selection else 2))
+
+
+def pytest_configure(config):
+    # Group the tests of one RSE in one worker whenever xdist is used.
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+
+
+@pytest.fixture(scope="session")
+def storage(tokens, request) -> Storage:
+    return Storage(tokens, timeout_s=request.config.getoption("--timeout"))
+
+
+@pytest.fixture(scope="session")
+def chains(request, storage):
+    made = {}
+    yield made
+    for chain in made.values():  # cleanup even when checks failed; a killed run is swept later
+        for url, remove in ((chain.file_url, storage.delete), (chain.directory, storage.rmdir)):
+            try:
+                remove(url)
+            except Exception:
+                pass
+        if os.path.exists(chain.local):
+            os.unlink(chain.local)
+
+
+@pytest.fixture
+def chain(endpoint, chains, record, request) -> Chain:
+    rse, protocol = endpoint
+    record.rse, record.protocol = rse.name, protocol
+    if rse.downtime:
+        raise Downtime(f"downtime: {rse.downtime}")
+    key = (rse.name, protocol)
+    if key not in chains:
+        size = request.config.getoption("--file-size")
+        data = os.urandom(size)
+        directory = rse.url(protocol, f"{rse.prefix}/{request.config.lake_run_id}/{protocol}")
+        local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
+        with open(local, "wb") as f:
+            f.write(data)
+        chains[key] = Chain(rse, protocol, directory, f"{directory}/probe-{uuid.uuid4().hex[:12]}.dat",
+                            data, adler32_of(data), local)
+    return chains[key]
+
+
+@pytest.fixture
+def step(chain, record, request):
+    """Notes how this chain step ended (its record is settled by now) for the steps behind it."""
+    yield chain
+    name = request.node.originalname.removeprefix("test_")
+    if not getattr(request.node, "lake_recorded", False):
+        chain.outcomes[name] = "did not finish"
+    elif record.status in ("pass", "warn"):
+        chain.outcomes[name] = ""
+    else:
+        chain.outcomes[name] = record.status + (f" ({record.error_class})" if record.error_class else "")
