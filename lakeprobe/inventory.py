@@ -26,7 +26,7 @@ class InventoryError(Exception):
     """Bad or missing inventory input; the message is the one line the user sees."""
 
 
-@dataclass
+@dataclass(eq=False)  # an RSE is itself: compared and hashed by identity
 class RSE:
     name: str
     protocols: dict[str, str]

@@ -12,6 +12,7 @@ import zlib
 from dataclasses import dataclass
 
 import gfal2
+import requests
 from XRootD import client as xrd_client
 
 from lakeprobe.deadline import call_with_deadline
@@ -82,9 +83,25 @@ class Storage:
             try:
                 ctx.mkdir_rec(url, 0o755)
             except gfal2.GError as e:
-                if "exist" not in e.message.lower():
-                    raise
+                if "exist" in e.message.lower():
+                    return
+                self._explain_davs(e, "mkdir", "MKCOL", url)
+                raise
         return self._op("mkdir", url, mkdir)
+
+    def _explain_davs(self, error: gfal2.GError, what: str, method: str, url: str):
+        """gfal2 reports some refusals as a bare HTTP status; the server's own reason is in the response
+        body. For such a failure one plain request of the same kind is sent to read it."""
+        if not url.startswith("davs://") or classify(error.message, error.code) != "unknown":
+            return
+        try:
+            reply = requests.request(method, "https://" + url.split("://", 1)[1], timeout=self.timeout_s,
+                                     verify=os.environ.get("X509_CERT_DIR") or True,
+                                     headers={"Authorization": f"Bearer {self.tokens.token(self.client)}"})
+            reason = f"HTTP {reply.status_code}: {reply.text.strip()[:200]}"
+        except requests.RequestException as e:
+            reason = type(e).__name__
+        raise ProbeFailure(classify(reason), f"{what}: {error.message.strip()}; server says {reason}") from None
 
     def upload(self, local_path: str, url: str, adler32: str | None) -> Timed:
         def upload(ctx):
