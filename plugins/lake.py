@@ -82,6 +82,8 @@ def pytest_configure(config):
     config.lake_selection = None
     if not _probing(config):
         return
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"  # a chain's steps depend on each other: one RSE, one worker
     try:
         config.lake_selection = load_selection(config)
     except InventoryError as e:

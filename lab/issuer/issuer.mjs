@@ -47,6 +47,11 @@ const provider = new Provider(cfg.issuer, {
   },
 });
 
+// One line per token issued (never the token): lets tests count issuer requests from the issuer's side.
+provider.on('grant.success', (ctx) => {
+  console.log(`token issued client=${ctx.oidc.client.clientId}`);
+});
+
 const server = https.createServer(
   { cert: fs.readFileSync(cfg.cert), key: fs.readFileSync(cfg.key) },
   provider.callback(),

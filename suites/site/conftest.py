@@ -39,33 +39,21 @@ def pytest_generate_tests(metafunc):
     if selection is None:
         return
     if "endpoint" in metafunc.fixturenames:
-        params = [(rse, p) for rse in selection.rses for p in selection.protocols_of(rse)]
-        metafunc.parametrize("endpoint", params, ids=[f"{r.name}-{p}" for r, p in params])
+        metafunc.parametrize("endpoint", [
+            pytest.param((rse, p), id=f"{rse.name}-{p}", marks=pytest.mark.xdist_group(rse.name))
+            for rse in selection.rses for p in selection.protocols_of(rse)])
     if "copy_pair" in metafunc.fixturenames:
         mode = metafunc.function.__name__.rsplit("_", 1)[-1]  # test_davs_pull -> pull
         protocol = "root" if mode == "tpc" else "davs"
         pairs = [(a, b) for a, b in selection.tpc_pairs()
                  if protocol in a.protocols and protocol in b.protocols and protocol in selection.protocols]
-        metafunc.parametrize("copy_pair", pairs, ids=[f"{a.name}-{b.name}" for a, b in pairs])
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        params = getattr(item, "callspec", None) and item.callspec.params
-        if params and "endpoint" in params:
-            item.add_marker(pytest.mark.xdist_group(params["endpoint"][0].name))
-        elif params and "copy_pair" in params:
-            item.add_marker(pytest.mark.xdist_group(params["copy_pair"][1].name))
+        metafunc.parametrize("copy_pair", [
+            pytest.param((a, b), id=f"{a.name}-{b.name}", marks=pytest.mark.xdist_group(f"{b.name}-copies"))
+            for a, b in pairs])
 
 
 def pytest_xdist_auto_num_workers(config):
     return min(8, max(2, len(config.lake_selection.rses) if config.lake_selection else 2))
-
-
-def pytest_configure(config):
-    # Group the tests of one RSE in one worker whenever xdist is used.
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
 
 
 @pytest.fixture(scope="session")
