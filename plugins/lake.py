@@ -82,12 +82,21 @@ def pytest_configure(config):
     config.lake_selection = None
     if not _probing(config):
         return
+    # A chain's steps depend on each other: the tests of one RSE go to one xdist worker. Workers re-parse
+    # the command line, so they are told through workerinput (pytest_configure_node).
     if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"  # a chain's steps depend on each other: one RSE, one worker
+        config.option.dist = "loadgroup"
+    if getattr(config, "workerinput", {}).get("lakeprobe_loadgroup"):
+        config.option.loadgroup = True
     try:
         config.lake_selection = load_selection(config)
     except InventoryError as e:
         raise pytest.UsageError(str(e)) from None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["lakeprobe_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
 
 
 def _probing(config) -> bool:
