@@ -4,6 +4,7 @@ import itertools
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -27,6 +28,7 @@ class RucioServer:
         self.port, self.url = layout.port("rucio"), layout.rucio_url
         self.pid_file, self.log_file = self.dir / "gunicorn.pid", self.dir / "gunicorn.log"
         self.server_cfg, self.client_cfg = self.dir / "rucio-server.cfg", self.dir / "rucio.cfg"
+        self.admin_cfg = self.dir / "rucio-admin.cfg"
 
     def _secrets(self) -> dict:
         path = self.dir / "secrets.json"
@@ -86,19 +88,22 @@ services_list = activemq
             "[loggers]\nkeys = root\n[handlers]\nkeys = console\n[formatters]\nkeys = generic\n"
             "[logger_root]\nlevel = WARN\nhandlers = console\n[handler_console]\nclass = StreamHandler\n"
             "args = (sys.stderr,)\nformatter = generic\n[formatter_generic]\nformat = %(message)s\n")
-        self.client_cfg.write_text(f"""[client]
+        # Each account its own config and token cache: a shared cache file makes one account act as another.
+        for cfg, account in ((self.client_cfg, PROBE_ACCOUNT), (self.admin_cfg, "root")):
+            cfg.write_text(f"""[client]
 rucio_host = {self.url}
 auth_host = {self.url}
 auth_type = userpass
-account = {PROBE_ACCOUNT}
-username = {PROBE_ACCOUNT}
-password = {pw[PROBE_ACCOUNT]}
+account = {account}
+username = {account}
+password = {pw[account]}
 ca_cert = {self.layout.pki / 'ca.pem'}
-auth_token_file_path = {d}/client-tokens/{PROBE_ACCOUNT}/auth_token
+auth_token_file_path = {d}/client-tokens/{account}/auth_token
 request_retries = 2
 """)
-        for cfg in (self.server_cfg, self.client_cfg):
+        for cfg in (self.server_cfg, self.client_cfg, self.admin_cfg):
             cfg.chmod(0o600)
+        shutil.rmtree(d / "client-tokens", ignore_errors=True)
 
     def start(self):
         if self.up():
@@ -140,19 +145,16 @@ request_retries = 2
     def up(self) -> bool:
         return procs.pid_of(self.pid_file) is not None and procs.port_open(self.port)
 
-    def client(self, account: str = "root"):
-        """A rucio-clients Client logged in as `account` (root for administration)."""
-        os.environ.setdefault("RUCIO_CONFIG", str(self.client_cfg))
+    def admin_client(self):
+        """A rucio-clients Client logged in as root, for the lab's own administration."""
+        os.environ["RUCIO_CONFIG"] = str(self.admin_cfg)
         from rucio.client import Client
-        password = self._secrets()[account]
-        return Client(rucio_host=self.url, auth_host=self.url, account=account, auth_type="userpass",
-                      creds={"username": account, "password": password}, ca_cert=str(self.layout.pki / "ca.pem"),
-                      logger=_quiet_logger())
+        return Client(logger=_quiet_logger())
 
     def register(self, rses):
         """Make the catalogue match the lab: idempotent, so `lab up` twice changes nothing."""
         from rucio.common.exception import Duplicate
-        admin = self.client("root")
+        admin = self.admin_client()
 
         def once(call, *args, **kwargs):
             try:
@@ -164,6 +166,8 @@ request_retries = 2
         once(admin.add_identity, PROBE_ACCOUNT, PROBE_ACCOUNT, "USERPASS", "lakeprobe@lab.invalid",
              password=self._secrets()[PROBE_ACCOUNT])
         once(admin.add_scope, PROBE_ACCOUNT, PROBE_SCOPE)
+        # The generic policy lets only admins register replicas on RSEs without a *SCRATCHDISK-like name.
+        once(admin.add_account_attribute, PROBE_ACCOUNT, "admin", True)
         known = {r["rse"] for r in admin.list_rses()}
         for rse in rses:
             if rse.name not in known:
