@@ -167,7 +167,7 @@ request_retries = 2
              password=self._secrets()[PROBE_ACCOUNT])
         once(admin.add_scope, PROBE_ACCOUNT, PROBE_SCOPE)
         # The generic policy lets only admins register replicas on RSEs without a *SCRATCHDISK-like name.
-        once(admin.add_account_attribute, PROBE_ACCOUNT, "admin", True)
+        once(admin.add_account_attribute, PROBE_ACCOUNT, "admin", "True")
         known = {r["rse"] for r in admin.list_rses()}
         for rse in rses:
             if rse.name not in known:
