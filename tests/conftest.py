@@ -32,11 +32,18 @@ def lab():
     the_lab.down()
 
 
+class Env(dict):
+    """An environment for commands; its repr hides the values, so a failing assert never prints a token."""
+
+    def __repr__(self):
+        return f"<environment with {len(self)} variables>"
+
+
 @pytest.fixture(scope="session")
-def lab_env(lab) -> dict:
+def lab_env(lab) -> Env:
     """Environment for commands run against the test lab, as a user's shell would have it."""
-    return {**os.environ, "LAKEPROBE_LAB_DIR": str(lab.layout.run_dir), "X509_CERT_DIR": str(lab.layout.ca_dir),
-            "GFAL_PYTHONBIN": "/usr/bin/python3"}
+    return Env({**os.environ, "LAKEPROBE_LAB_DIR": str(lab.layout.run_dir), "X509_CERT_DIR": str(lab.layout.ca_dir),
+                "GFAL_PYTHONBIN": "/usr/bin/python3"})
 
 
 @pytest.fixture(scope="session")

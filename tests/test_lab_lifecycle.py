@@ -1,0 +1,62 @@
+"""`lab up` twice is harmless, `lab down` leaves no process and no listening port, and bad input gets one
+clear line and a non-zero exit. Uses a one-RSE lab of its own (ports from 24000)."""
+import os
+import subprocess
+
+import pytest
+
+from lab.layout import default_run_dir
+from tests.conftest import lakeprobe_cli, status_json
+
+BASE = 24000
+
+
+@pytest.fixture(scope="module")
+def own_lab_env():
+    env = {**os.environ, "LAKEPROBE_LAB_DIR": str(default_run_dir()) + "-lifecycle",
+           "LAKEPROBE_LAB_BASE_PORT": str(BASE)}
+    yield env
+    lakeprobe_cli("lab", "down", env=env)
+
+
+def _listening(first: int, last: int) -> list[str]:
+    lines = subprocess.run(["ss", "-Hltn"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in lines if first <= int(line.split()[3].rsplit(":", 1)[1]) <= last]
+
+
+def test_up_twice_then_down_leaves_nothing_behind(own_lab_env):
+    first = lakeprobe_cli("lab", "up", "--rses", "1", env=own_lab_env)
+    assert first.returncode == 0, first.stderr
+    pids_before = {c["name"]: c["up"] for c in status_json(own_lab_env)["components"]}
+    second = lakeprobe_cli("lab", "up", "--rses", "1", env=own_lab_env)
+    assert second.returncode == 0, second.stderr
+    assert {c["name"]: c["up"] for c in status_json(own_lab_env)["components"]} == pids_before
+    assert all(pids_before.values())
+    run_dir = own_lab_env["LAKEPROBE_LAB_DIR"]
+    pid_files = [os.path.join(d, f) for d, _, files in os.walk(run_dir) for f in files if f.endswith(".pid")]
+    pids = [int(open(p).read()) for p in pid_files if open(p).read().strip().isdigit()]
+    assert pids
+
+    down = lakeprobe_cli("lab", "down", env=own_lab_env)
+    assert down.returncode == 0, down.stderr
+    assert _listening(BASE, BASE + 300) == []
+    assert [p for p in pids if os.path.exists(f"/proc/{p}") and _state(p) != "Z"] == []
+    assert not any(c["up"] for c in status_json(own_lab_env)["components"])
+
+
+def _state(pid: int) -> str:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.parametrize("args, says", [
+    (["lab", "up", "--rses", "0"], "--rses must be between 1 and 20"),
+    (["lab", "up", "--rses", "21"], "--rses must be between 1 and 20"),
+    (["lab", "fault", "NOPE", "down"], "no lab RSE named 'NOPE'"),
+    (["lab", "fault", "XRD1", "melt"], "unknown fault kind 'melt'"),
+])
+def test_bad_input_gets_one_line_and_a_non_zero_exit(own_lab_env, args, says):
+    result = lakeprobe_cli(*args, env=own_lab_env)
+    assert result.returncode != 0
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
