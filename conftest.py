@@ -1,2 +1,2 @@
 """lakeprobe's pytest plugins, for the suites (suites/) and the framework's own tests (tests/)."""
-pytest_plugins = ["plugins.lake", "plugins.tokens", "plugins.records", "plugins.preflight"]
+pytest_plugins = ["plugins.lake", "plugins.tokens", "plugins.records", "plugins.preflight", "plugins.deadlines"]

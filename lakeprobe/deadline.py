@@ -10,6 +10,14 @@ from lakeprobe.errors import ProbeFailure
 # a pool slot nor keep the interpreter from exiting.
 
 
+_abandoned = 0
+
+
+def abandoned() -> int:
+    """How many calls this process left behind at their deadline."""
+    return _abandoned
+
+
 def call_with_deadline(fn, deadline_s: float, what: str):
     future = concurrent.futures.Future()
 
@@ -23,4 +31,6 @@ def call_with_deadline(fn, deadline_s: float, what: str):
     try:
         return future.result(timeout=deadline_s)
     except concurrent.futures.TimeoutError:
+        global _abandoned
+        _abandoned += 1
         raise ProbeFailure("timeout", f"{what}: no answer within its {deadline_s:g} s deadline") from None

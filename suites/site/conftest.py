@@ -66,11 +66,16 @@ def chains(request, storage):
     made = {}
     yield made
     for chain in made.values():  # cleanup even when checks failed; a killed run is swept later
-        for url, remove in ((chain.file_url, storage.delete), (chain.directory, storage.rmdir)):
-            try:
-                remove(url)
-            except Exception:
-                pass
+        for url, remove, created_by, removed_by in ((chain.file_url, storage.delete, "upload", "delete"),
+                                                    (chain.directory, storage.rmdir, "mkdir", None)):
+            # Only what this chain may have created, and not what it removed: cleaning up must not
+            # spend deadlines on an endpoint that never took anything.
+            ran = chain.outcomes.get(created_by, "skip")
+            if (ran == "" or ran.startswith(("fail", "error"))) and chain.outcomes.get(removed_by) != "":
+                try:
+                    remove(url)
+                except Exception:
+                    pass
         if os.path.exists(chain.local):
             os.unlink(chain.local)
 

@@ -1,0 +1,119 @@
+"""The site suite catches each lab fault with exactly the expected checks and error classes, stays green on a
+healthy lake, and is not stalled by a hanging endpoint. Runs `pytest suites/site` as a user would."""
+from collections import Counter
+
+import pytest
+
+CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
+TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
+FAULTY = "XRD2"
+DEADLINE = 10
+
+# fault -> {(check, protocol, direction): error class}; direction is "" for the chain, "into" when the
+# faulty RSE is the copy's destination, "from" when it is its source. Every other record of the faulty RSE
+# is skipped (a step it needs failed) and every record without it passes.
+EXPECTED = {
+    "down": {("connection", "davs", ""): "unreachable", ("connection", "root", ""): "unreachable"},
+    "hang": {("connection", "davs", ""): "timeout", ("connection", "root", ""): "timeout"},
+    "expired-cert": {("connection", "davs", ""): "tls", ("connection", "root", ""): "tls"},
+    "readonly": {("mkdir", "davs", ""): "permission", ("mkdir", "root", ""): "permission",
+                 **{(check, "root" if check == "root_tpc" else "davs", "into"): "permission" for check in TPC}},
+    "full": {("upload", "root", ""): "no_space",
+             # XrdHttp drops the connection when a PUT hits ENOSPC: over davs no reason reaches the client.
+             ("upload", "davs", ""): "protocol_error",
+             ("davs_pull", "davs", "into"): "no_space", ("davs_push", "davs", "into"): "protocol_error",
+             ("root_tpc", "root", "into"): "no_space"},
+    "corrupt": {("upload", "davs", ""): "checksum_mismatch", ("upload", "root", ""): "checksum_mismatch",
+                ("davs_pull", "davs", "into"): "checksum_mismatch",
+                ("davs_push", "davs", "into"): "checksum_mismatch"},
+    # Only the side that acts needs TPC: the destination pulls, the source pushes; root:// needs both.
+    "tpc-off": {("davs_pull", "davs", "into"): "protocol_error", ("davs_push", "davs", "from"): "protocol_error",
+                ("root_tpc", "root", "into"): "protocol_error", ("root_tpc", "root", "from"): "protocol_error"},
+}
+
+
+def _direction(record):
+    if not record.peer:
+        return ""
+    return "into" if record.peer == FAULTY else "from"
+
+
+def _involves(record, rse=FAULTY):
+    return rse in (record.rse, record.peer)
+
+
+@pytest.fixture(scope="module")
+def healthy_round(run_suite):
+    return run_suite("--timeout", str(DEADLINE))
+
+
+def test_healthy_lab_passes_with_a_record_for_every_check_and_copy(healthy_round):
+    proc, records, _ = healthy_round
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert Counter(r.status for r in records) == {"pass": 3 * 2 * len(CHAIN) + 6 * len(TPC)}
+    chain = {(r.rse, r.protocol, r.check) for r in records if not r.peer}
+    assert chain == {(f"XRD{i}", p, c) for i in (1, 2, 3) for p in ("davs", "root") for c in CHAIN}
+    copies = {(r.rse, r.peer, r.check) for r in records if r.peer}
+    assert copies == {(f"XRD{a}", f"XRD{b}", c) for a in (1, 2, 3) for b in (1, 2, 3) if a != b for c in TPC}
+    assert all(r.error_class == "" and r.run_id == records[0].run_id for r in records)
+    upload = next(r for r in records if r.check == "upload")
+    assert upload.bytes == 1024 * 1024 and upload.throughput_Bps > 0 and upload.attempts == 1
+    assert "XRD1 davs" in proc.stdout and "records:" in proc.stdout  # the summary table
+
+
+def test_one_rse_gives_only_its_records_and_its_copies_both_ways(run_suite):
+    proc, records, _ = run_suite("--rse", "XRD1", "--timeout", str(DEADLINE))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {r.rse for r in records if not r.peer} == {"XRD1"}
+    assert {(r.rse, r.peer) for r in records if r.peer} == {("XRD1", "XRD2"), ("XRD2", "XRD1"),
+                                                            ("XRD1", "XRD3"), ("XRD3", "XRD1")}
+    assert len(records) == 2 * len(CHAIN) + 4 * len(TPC)
+
+
+def test_tpc_peer_limits_the_copies(run_suite):
+    proc, records, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD3", "--protocol", "root")
+    assert proc.returncode == 0
+    assert {(r.rse, r.peer) for r in records if r.peer} == {("XRD1", "XRD3"), ("XRD3", "XRD1")}
+    assert {r.protocol for r in records} == {"root"}
+
+
+def test_an_unknown_rse_is_one_line_listing_the_known_ones(run_suite):
+    proc, records, _ = run_suite("--rse", "LAPP")
+    assert proc.returncode != 0 and records == []
+    errors = [line for line in proc.stderr.splitlines() if "LAPP" in line]
+    assert errors == ["ERROR: unknown RSE LAPP; known: XRD1, XRD2, XRD3"]
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_each_fault_fails_exactly_the_expected_checks(fault, faulty, run_suite):
+    faulty(FAULTY, fault)
+    proc, records, _ = run_suite("--timeout", str(DEADLINE))
+    assert proc.returncode == 1
+    failed = {(r.check, r.protocol, _direction(r)): r.error_class for r in records if r.status == "fail"}
+    assert failed == EXPECTED[fault]
+    assert all(r.status in ("pass", "skip", "fail") for r in records)
+    assert all(r.status == "pass" for r in records if not _involves(r)), "another RSE was affected"
+    assert all(r.message for r in records if r.status in ("fail", "skip"))
+
+
+def test_a_slow_rse_warns_instead_of_failing(faulty, run_suite):
+    faulty(FAULTY, "slow")
+    proc, records, _ = run_suite("--timeout", "30", "--file-size", str(256 * 1024), "--protocol", "davs",
+                                 "--rse", FAULTY, "--tpc-peer", "XRD1")
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    warned = {r.check for r in records if r.status == "warn" and not r.peer}
+    assert {"upload", "download"} <= warned
+    assert all("below the floor" in r.message for r in records if r.status == "warn")
+    assert not [r for r in records if r.status in ("fail", "error")]
+
+
+def test_a_hanging_rse_costs_the_round_one_deadline_at_most(healthy_round, faulty, run_suite):
+    _, _, healthy_seconds = healthy_round
+    faulty(FAULTY, "hang")
+    proc, records, hang_seconds = run_suite("--timeout", str(DEADLINE))
+    timeouts = [r for r in records if r.error_class == "timeout"]
+    assert {(r.rse, r.check) for r in timeouts} == {(FAULTY, "connection")}
+    assert all(r.duration_s <= DEADLINE + 1 for r in timeouts)
+    # Allowance on top of the deadline: process start-up noise on a loaded 2-core machine.
+    assert hang_seconds <= healthy_seconds + DEADLINE + 3, (healthy_seconds, hang_seconds)
