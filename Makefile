@@ -15,7 +15,7 @@ DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 demo: bootstrap
 	$(VENV)/bin/lakeprobe lab up
 	$(VENV)/bin/lakeprobe lab status
-	$(PY) -m pytest suites -p no:cacheprovider -q; status=$$?; $(VENV)/bin/lakeprobe lab down; exit $$status
+	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe lab down; exit $$status
 
 test: bootstrap
 	$(PY) -m pytest tests
