@@ -41,7 +41,7 @@ class Broker:
         procs.start([f"{RABBIT_BIN}/rabbitmq-server"], pid_file=self.pid_file, log_file=self.log_file,
                     env=self._env())
         procs.wait_port(self.port, what="RabbitMQ STOMP", pid_file=self.pid_file, log_file=self.log_file,
-                        timeout=60)
+                        timeout=120)  # first boot on a loaded 2-core machine is slow
 
     def stop(self):
         procs.stop(self.pid_file, timeout=20)

@@ -39,11 +39,19 @@ class Env(dict):
         return f"<environment with {len(self)} variables>"
 
 
+def user_env(**extra) -> Env:
+    """A user's shell environment plus `extra`, without a bearer token of this process: commands must find
+    their own."""
+    env = Env({k: v for k, v in os.environ.items() if k != "BEARER_TOKEN"})
+    env.update(extra)
+    return env
+
+
 @pytest.fixture(scope="session")
 def lab_env(lab) -> Env:
     """Environment for commands run against the test lab, as a user's shell would have it."""
-    return Env({**os.environ, "LAKEPROBE_LAB_DIR": str(lab.layout.run_dir), "X509_CERT_DIR": str(lab.layout.ca_dir),
-                "GFAL_PYTHONBIN": "/usr/bin/python3"})
+    return user_env(LAKEPROBE_LAB_DIR=str(lab.layout.run_dir), X509_CERT_DIR=str(lab.layout.ca_dir),
+                    GFAL_PYTHONBIN="/usr/bin/python3")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import requests
 import stomp
 
 from lakeprobe.storage import adler32_of
-from tests.conftest import REPO, run, status_json
+from tests.conftest import REPO, Env, run, status_json
 
 
 def test_status_json_lists_every_component_up(lab, lab_env):
@@ -80,12 +80,13 @@ def test_broker_delivers_a_stomp_message(lab):
 
 
 @pytest.mark.parametrize("protocol", ["davs", "root"])
-def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(lab, inventory, tokens, protocol, tmp_path):
+def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(lab, inventory, tokens, protocol, tmp_path,
+                                                                      monkeypatch):
     data = os.urandom(100_000)
     local = tmp_path / "in.dat"
     local.write_bytes(data)
     token = tokens.token("probe")
-    os.environ["BEARER_TOKEN"] = token  # gfal2's root:// reads the token only from here
+    monkeypatch.setenv("BEARER_TOKEN", token)  # gfal2's root:// reads the token only from here
     ctx = gfal2.creat_context()
     for rse in inventory.rses.values():
         ctx.cred_set(rse.protocols["davs"], gfal2.cred_new("BEARER", token))
@@ -107,7 +108,7 @@ def test_writes_without_a_write_token_are_refused_on_both_protocols(lab, invento
     local = tmp_path / "f"
     local.write_bytes(b"x" * 1000)
     rse = inventory.rses["XRD1"]
-    env = {k: v for k, v in lab_env.items() if k != "BEARER_TOKEN"}
+    env = Env(lab_env)
     headers = []
     if client:
         env["BEARER_TOKEN"] = tokens.token(client)
@@ -124,9 +125,9 @@ def test_read_only_token_can_read(lab, inventory, tokens, lab_env, tmp_path):
     rse = inventory.rses["XRD1"]
     url = rse.url("root", f"/lakeprobe/labtest/{uuid.uuid4().hex}.dat")
     (tmp_path / "f").write_bytes(b"readable")
-    upload = run(["xrdcp", str(tmp_path / "f"), url], {**lab_env, "BEARER_TOKEN": tokens.token("probe")}).returncode
+    upload = run(["xrdcp", str(tmp_path / "f"), url], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe")})).returncode
     assert upload == 0
-    back = run(["xrdcp", "-f", url, str(tmp_path / "back")], {**lab_env, "BEARER_TOKEN": tokens.token("probe-read")})
+    back = run(["xrdcp", "-f", url, str(tmp_path / "back")], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe-read")}))
     assert back.returncode == 0, back.stderr[-500:]
     assert (tmp_path / "back").read_bytes() == b"readable"
 
@@ -134,7 +135,7 @@ def test_read_only_token_can_read(lab, inventory, tokens, lab_env, tmp_path):
 def test_third_party_copy_with_tokens_on_both_ends(lab, inventory, tokens, lab_env, tmp_path):
     src, dst = inventory.rses["XRD1"], inventory.rses["XRD2"]
     token = tokens.token("probe")
-    env = {**lab_env, "BEARER_TOKEN": token}
+    env = Env({**lab_env, "BEARER_TOKEN": token})
     name = uuid.uuid4().hex
     (tmp_path / "f").write_bytes(os.urandom(50_000))
     # Results are bound to names before asserting: a failed assert must not print a token from argv or env.
@@ -171,7 +172,7 @@ client = Client()
 UploadClient(client).upload([{{"path": "{tmp_path / name}", "rse": "XRD1", "did_scope": "lakeprobe"}}])
 print(json.dumps([r for r in client.list_replicas([{{"scope": "lakeprobe", "name": "{name}"}}])]))
 """
-    env = {**lab_env, "RUCIO_CONFIG": str(lab.rucio.client_cfg), "BEARER_TOKEN": tokens.token("rucio")}
+    env = Env({**lab_env, "RUCIO_CONFIG": str(lab.rucio.client_cfg), "BEARER_TOKEN": tokens.token("rucio")})
     proc = run([sys.executable, "-c", script], env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     replicas = json.loads(proc.stdout.strip().splitlines()[-1])

@@ -1,20 +1,21 @@
 """`lab up` twice is harmless, `lab down` leaves no process and no listening port, and bad input gets one
 clear line and a non-zero exit. Uses a one-RSE lab of its own (ports from 24000)."""
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from lab.layout import default_run_dir
-from tests.conftest import lakeprobe_cli, status_json
+from tests.conftest import lakeprobe_cli, status_json, user_env
 
 BASE = 24000
 
 
 @pytest.fixture(scope="module")
 def own_lab_env():
-    env = {**os.environ, "LAKEPROBE_LAB_DIR": str(default_run_dir()) + "-lifecycle",
-           "LAKEPROBE_LAB_BASE_PORT": str(BASE)}
+    env = user_env(LAKEPROBE_LAB_DIR=str(default_run_dir()) + "-lifecycle", LAKEPROBE_LAB_BASE_PORT=str(BASE))
     yield env
     lakeprobe_cli("lab", "down", env=env)
 
@@ -26,7 +27,7 @@ def _listening(first: int, last: int) -> list[str]:
 
 def test_up_twice_then_down_leaves_nothing_behind(own_lab_env):
     first = lakeprobe_cli("lab", "up", "--rses", "1", env=own_lab_env)
-    assert first.returncode == 0, first.stderr
+    assert first.returncode == 0, first.stderr + _logs_named_in(first.stderr)
     pids_before = {c["name"]: c["up"] for c in status_json(own_lab_env)["components"]}
     second = lakeprobe_cli("lab", "up", "--rses", "1", env=own_lab_env)
     assert second.returncode == 0, second.stderr
@@ -42,6 +43,16 @@ def test_up_twice_then_down_leaves_nothing_behind(own_lab_env):
     assert _listening(BASE, BASE + 300) == []
     assert [p for p in pids if os.path.exists(f"/proc/{p}") and _state(p) != "Z"] == []
     assert not any(c["up"] for c in status_json(own_lab_env)["components"])
+
+
+def _logs_named_in(message: str) -> str:
+    """The end of the log a lab error points to, and of the service's own logs beside it: CI shows only this."""
+    match = re.search(r"\(see (/\S+)\)", message)
+    if not match:
+        return ""
+    logs = [Path(match[1]), *Path(match[1]).parent.glob("log/*.log")]
+    return "".join(f"\n--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+                   for log in logs if log.is_file())
 
 
 def _state(pid: int) -> str:
