@@ -9,6 +9,7 @@ YAML schema (see README.md; ci/inventory.example.yaml is a full example):
         protocols: {davs: "davs://host:443/", root: "root://host:1094/"}
         prefix: /lakeprobe                           # probes write only below this path
         timeout_s: 60                                # deadline of every operation on this RSE
+        max_concurrent: 2                            # operations at once on this RSE (else --rse-concurrency)
         quirks: {no_checksum: true, tpc_modes: [pull]}
         downtime: "disk server replacement"          # every check is recorded as downtime
 """
@@ -34,6 +35,7 @@ class RSE:
     timeout_s: float | None = None
     quirks: dict = field(default_factory=dict)
     downtime: str = ""
+    max_concurrent: int | None = None  # operations at once on this RSE; else the run's --rse-concurrency
 
     def url(self, protocol: str, path: str) -> str:
         base = self.protocols[protocol]
@@ -77,8 +79,8 @@ def load_yaml(path: Path) -> Inventory:
         if not protocols or unknown:
             raise InventoryError(f"inventory {path}: RSE {name} needs protocols among {', '.join(PROTOCOLS)}"
                                  + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
-        rses[name] = RSE(name, protocols, spec.get("prefix", DEFAULT_PREFIX), spec.get("timeout_s"),
-                         spec.get("quirks") or {}, spec.get("downtime") or "")
+        rses[name] = RSE(name, protocols, spec.get("prefix", DEFAULT_PREFIX), _number(spec.get("timeout_s")),
+                         spec.get("quirks") or {}, spec.get("downtime") or "", _number(spec.get("max_concurrent")))
     services = {k: data[k] for k in ("rucio", "influxdb", "postgres", "broker") if k in data}
     return Inventory(rses, data.get("ca_dir", ""), data.get("issuer") or {}, services, str(path))
 
@@ -109,9 +111,19 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
         downtime = "" if info.get("availability_read", True) and info.get("availability_write", True) \
             else "RSE marked unavailable in Rucio"
         if protocols:
-            rses[name] = RSE(name, protocols, quirks.pop("prefix", DEFAULT_PREFIX), quirks.pop("timeout_s", None),
-                             quirks, downtime)
+            rses[name] = RSE(name, protocols, quirks.pop("prefix", DEFAULT_PREFIX), _number(quirks.pop("timeout_s", None)),
+                             quirks, downtime, _number(quirks.pop("max_concurrent", None)))
     if not rses:
         raise InventoryError(f"RSE expression {expression!r} matches no RSE with a davs or root protocol")
     return Inventory(rses, base.ca_dir if base else "", base.issuer if base else {},
                      base.services if base else {}, f"rucio:{expression}")
+
+
+def _number(value) -> float | None:
+    """A number from YAML or from a Rucio attribute (always a string there)."""
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InventoryError(f"{value!r} is not a number") from None

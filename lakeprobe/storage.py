@@ -5,6 +5,7 @@ HTTP third-party copy; root:// third-party copy goes through XRootD's own CopyPr
 so that a copy streamed through the client can never pass for TPC. Every failure is raised as a
 ProbeFailure with a precise error class.
 """
+import contextlib
 import os
 import threading
 import time
@@ -17,6 +18,7 @@ from XRootD import client as xrd_client
 
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ProbeFailure, classify
+from lakeprobe.slots import Slots
 from lakeprobe.tokens import TokenProvider
 
 gfal2.set_verbose(gfal2.verbose_level.warning)
@@ -33,11 +35,23 @@ class Timed:
 
 
 class Storage:
-    """Operations on one lake's endpoints with one token client (by default `probe`)."""
+    """Operations on one lake's endpoints with one token client (by default `probe`).
 
-    def __init__(self, tokens: TokenProvider, timeout_s: float = 60.0, client: str = "probe"):
-        self.tokens, self.timeout_s, self.client = tokens, timeout_s, client
+    Given the RSEs, an operation gets the deadline of the RSEs it touches (the longest, for a copy) and,
+    given Slots, holds one of their operation slots while it runs.
+    """
+
+    def __init__(self, tokens: TokenProvider, timeout_s: float = 60.0, client: str = "probe",
+                 rses: list | None = None, slots: Slots | None = None):
+        self.tokens, self.timeout_s, self.client, self.slots = tokens, timeout_s, client, slots
+        self._rse_at = {_endpoint(base): rse for rse in rses or [] for base in rse.protocols.values()}
         self._local = threading.local()
+
+    def with_client(self, client: str) -> "Storage":
+        """The same lake, operated with another token client's token."""
+        other = Storage(self.tokens, self.timeout_s, client, slots=self.slots)
+        other._rse_at = self._rse_at
+        return other
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _context(self, timeout_s: float):
@@ -62,24 +76,26 @@ class Storage:
             if url.startswith(("davs://", "https://")):
                 ctx.cred_set(_endpoint(url), gfal2.cred_new("BEARER", token))
 
-    def _op(self, what: str, url: str, fn, *more_urls, timeout_s: float | None = None) -> Timed:
-        deadline = timeout_s or self.timeout_s
+    def _op(self, what: str, url: str, fn, *more_urls) -> Timed:
+        rses = [self._rse_at[e] for e in map(_endpoint, (url, *more_urls)) if e in self._rse_at]
+        deadline = max([r.timeout_s for r in rses if r.timeout_s] or [self.timeout_s])
 
         def run():
             ctx = self._context(deadline)
             self._authorize(ctx, url, *more_urls)
-            return fn(ctx)
+            return fn(ctx, int(deadline))
 
-        started = time.monotonic()
-        try:
-            value = call_with_deadline(run, deadline, f"{what} {url}")
-        except gfal2.GError as e:
-            raise ProbeFailure(classify(e.message, e.code), f"{what}: {e.message.strip()}") from None
-        return Timed(value, time.monotonic() - started)
+        with self.slots.held([r.name for r in rses], deadline) if self.slots else contextlib.nullcontext():
+            started = time.monotonic()
+            try:
+                value = call_with_deadline(run, deadline, f"{what} {url}")
+            except gfal2.GError as e:
+                raise ProbeFailure(classify(e.message, e.code), f"{what}: {e.message.strip()}") from None
+            return Timed(value, time.monotonic() - started)
 
     # -- operations ------------------------------------------------------------------------------------
     def mkdir(self, url: str) -> Timed:
-        def mkdir(ctx):
+        def mkdir(ctx, seconds):
             try:
                 ctx.mkdir_rec(url, 0o755)
             except gfal2.GError as e:
@@ -104,53 +120,53 @@ class Storage:
         raise ProbeFailure(classify(reason), f"{what}: {error.message.strip()}; server says {reason}") from None
 
     def upload(self, local_path: str, url: str, adler32: str | None) -> Timed:
-        def upload(ctx):
+        def upload(ctx, seconds):
             params = ctx.transfer_parameters()
-            params.overwrite, params.timeout = True, int(self.timeout_s)
+            params.overwrite, params.timeout = True, seconds
             if adler32:
                 params.set_checksum(gfal2.checksum_mode.target, "adler32", adler32)
             ctx.filecopy(params, f"file://{local_path}", url)
         return self._op("upload", url, upload)
 
     def stat(self, url: str) -> Timed:
-        return self._op("stat", url, lambda ctx: ctx.stat(url).st_size)
+        return self._op("stat", url, lambda ctx, _: ctx.stat(url).st_size)
 
     def checksum(self, url: str) -> Timed:
-        return self._op("checksum", url, lambda ctx: ctx.checksum(url, "adler32").lower().rjust(8, "0"))
+        return self._op("checksum", url, lambda ctx, _: ctx.checksum(url, "adler32").lower().rjust(8, "0"))
 
     def download(self, url: str, local_path: str) -> Timed:
-        def download(ctx):
+        def download(ctx, seconds):
             params = ctx.transfer_parameters()
-            params.overwrite, params.timeout = True, int(self.timeout_s)
+            params.overwrite, params.timeout = True, seconds
             ctx.filecopy(params, url, f"file://{local_path}")
         return self._op("download", url, download)
 
     def listdir(self, url: str) -> Timed:
-        return self._op("list", url, lambda ctx: ctx.listdir(url))
+        return self._op("list", url, lambda ctx, _: ctx.listdir(url))
 
     def delete(self, url: str) -> Timed:
-        return self._op("delete", url, lambda ctx: ctx.unlink(url))
+        return self._op("delete", url, lambda ctx, _: ctx.unlink(url))
 
     def rmdir(self, url: str) -> Timed:
-        return self._op("rmdir", url, lambda ctx: ctx.rmdir(url))
+        return self._op("rmdir", url, lambda ctx, _: ctx.rmdir(url))
 
     def http_tpc(self, source: str, destination: str, mode: str, adler32: str) -> Timed:
         """HTTP third-party copy, `pull` (destination fetches) or `push` (source sends); no fallback."""
-        def copy(ctx):
+        def copy(ctx, seconds):
             ctx.set_opt_boolean("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY", False)
             ctx.set_opt_string("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")
             params = ctx.transfer_parameters()
-            params.overwrite, params.timeout = True, int(self.timeout_s)
+            params.overwrite, params.timeout = True, seconds
             params.set_checksum(gfal2.checksum_mode.target, "adler32", adler32)
             ctx.filecopy(params, source, destination)
         return self._op(f"davs TPC {mode}", destination, copy, source)
 
     def root_tpc(self, source: str, destination: str, adler32: str) -> Timed:
         """root:// third-party copy, TPC required, checksum verified end to end."""
-        def copy(ctx):
+        def copy(ctx, seconds):
             process = xrd_client.CopyProcess()
             process.add_job(source, destination, thirdparty="only", force=True, checksummode="end2end",
-                            checksumtype="adler32", tpctimeout=int(self.timeout_s))
+                            checksumtype="adler32", tpctimeout=seconds)
             status = process.prepare()
             if status.ok:
                 status, results = process.run()

@@ -3,12 +3,15 @@
 With no --inventory and no --rse-expression, the embedded lab's inventory is used when the lab is up.
 """
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from lakeprobe.inventory import PROTOCOLS, Inventory, InventoryError, RSE, load_rucio, load_yaml
+from lakeprobe.slots import Slots
 
 
 def pytest_addoption(parser):
@@ -22,6 +25,8 @@ def pytest_addoption(parser):
                     help="with --rse: copy only between it and these peers (repeatable; default: every other RSE)")
     group.addoption("--timeout", type=float, default=60.0, metavar="SECONDS",
                     help="deadline of every network operation, unless the RSE sets its own (default 60)")
+    group.addoption("--rse-concurrency", type=int, default=4, metavar="N",
+                    help="operations at once on one RSE, over all workers, unless the RSE sets its own (default 4)")
     group.addoption("--file-size", type=int, default=1024 * 1024, metavar="BYTES",
                     help="size of the probe file (default 1 MiB)")
     group.addoption("--retries", type=int, default=2, metavar="N",
@@ -104,6 +109,21 @@ def _probing(config) -> bool:
     suites = (config.rootpath / "suites").resolve()
     paths = [Path(str(a).split("::")[0]).resolve() for a in config.args]
     return any(p == suites or suites in p.parents for p in paths)
+
+
+def pytest_unconfigure(config):
+    if config.lake_selection is not None and not hasattr(config, "workerinput"):
+        shutil.rmtree(slots_dir(config), ignore_errors=True)
+
+
+def slots_dir(config) -> Path:
+    """Where the processes of one run share their per-RSE operation slots."""
+    return Path(tempfile.gettempdir()) / f"lakeprobe-slots-{config.lake_run_id}"
+
+
+def rse_slots(config) -> Slots:
+    selection, default = config.lake_selection, config.getoption("--rse-concurrency")
+    return Slots(slots_dir(config), {r.name: int(r.max_concurrent or default) for r in selection.inventory.rses.values()})
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ healthy lake, and is not stalled by a hanging endpoint. Runs `pytest suites/site
 from collections import Counter
 
 import pytest
+import yaml
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
@@ -117,3 +118,38 @@ def test_a_hanging_rse_costs_the_round_one_deadline_at_most(healthy_round, fault
     assert all(r.duration_s <= DEADLINE + 1 for r in timeouts)
     # Allowance on top of the deadline: process start-up noise on a loaded 2-core machine.
     assert hang_seconds <= healthy_seconds + DEADLINE + 3, (healthy_seconds, hang_seconds)
+
+
+@pytest.fixture
+def inventory_with(lab, tmp_path):
+    """The lab inventory with some RSEs' entries changed, as a site would declare them."""
+    def write(**changes):
+        data = yaml.safe_load(lab.layout.inventory.read_text())
+        for rse, settings in changes.items():
+            data["rses"][rse].update(settings)
+        path = tmp_path / "inventory.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+    return write
+
+
+def test_quirks_and_downtimes_from_the_inventory_skip_or_mark_what_they_name(inventory_with, run_suite):
+    inventory = inventory_with(XRD1={"downtime": "disk server replacement"},
+                               XRD3={"quirks": {"no_checksum": True, "tpc_modes": ["pull"]}})
+    proc, records, _ = run_suite("--inventory", inventory, "--timeout", str(DEADLINE))
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert {r.status for r in records if _involves(r, "XRD1")} == {"downtime"}
+    skipped = {(r.check, r.rse, r.peer) for r in records if r.status == "skip"}
+    assert skipped == {("checksum", "XRD3", "")} | {
+        (check, a, b) for check in ("davs_push", "root_tpc") for a, b in (("XRD2", "XRD3"), ("XRD3", "XRD2"))}
+    assert all(r.message.startswith("quirk:") for r in records if r.status == "skip")
+    assert all(r.status == "pass" for r in records if not _involves(r, "XRD1") and r.status != "skip")
+
+
+def test_an_rse_deadline_from_the_inventory_overrides_the_global_one(inventory_with, faulty, run_suite):
+    faulty(FAULTY, "hang")
+    proc, records, _ = run_suite("--inventory", inventory_with(**{FAULTY: {"timeout_s": 2}}), "--timeout", "60",
+                                 "--rse", FAULTY, "--tpc-peer", "XRD1")
+    timeouts = [r for r in records if r.error_class == "timeout"]
+    assert timeouts and all(r.duration_s <= 3 for r in timeouts)
+    assert "within its 2 s deadline" in timeouts[0].message

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from lakeprobe.storage import Storage, adler32_of
+from plugins.lake import rse_slots
 from plugins.records import Downtime
 
 
@@ -57,8 +58,9 @@ def pytest_xdist_auto_num_workers(config):
 
 
 @pytest.fixture(scope="session")
-def storage(tokens, request) -> Storage:
-    return Storage(tokens, timeout_s=request.config.getoption("--timeout"))
+def storage(tokens, lake, request) -> Storage:
+    return Storage(tokens, timeout_s=request.config.getoption("--timeout"), rses=list(lake.inventory.rses.values()),
+                   slots=rse_slots(request.config))
 
 
 @pytest.fixture(scope="session")
