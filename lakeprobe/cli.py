@@ -1,6 +1,7 @@
 """The `lakeprobe` command. Bad input and failed operations end in one line on stderr and a non-zero exit."""
 import argparse
 import json
+import os
 import sys
 
 
@@ -17,6 +18,35 @@ def _lab_parser(sub):
     fault.add_argument("rse")
     fault.add_argument("kind", help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert")
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
+
+
+def _sweep_parser(sub):
+    sweep = sub.add_parser("sweep", help="remove what killed runs left under the RSEs' probe prefix")
+    sweep.add_argument("--older-than", default="6h", help="age of the run directories to remove (default 6h)")
+    sweep.add_argument("--inventory", help="YAML inventory (default: the embedded lab's)")
+    sweep.add_argument("--rse", action="append", default=[], help="only this RSE (repeatable)")
+    sweep.add_argument("--timeout", type=float, default=60.0, help="deadline of every operation (default 60 s)")
+    sweep.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+
+
+def _run_sweep(args) -> int:
+    from lakeprobe.inventory import default_inventory, load_yaml
+    from lakeprobe.storage import Storage
+    from lakeprobe.sweep import parse_age, sweep
+    from lakeprobe.tokens import TokenProvider
+    older_than = parse_age(args.older_than)
+    inventory = load_yaml(args.inventory or default_inventory())
+    tokens = (TokenProvider.from_inventory(inventory.issuer, inventory.ca_dir) if inventory.issuer.get("url")
+              else TokenProvider())
+    if inventory.ca_dir:
+        os.environ.setdefault("X509_CERT_DIR", inventory.ca_dir)
+    rses = inventory.select(args.rse)
+    swept = sweep(Storage(tokens, args.timeout, rses=rses), rses, older_than, args.dry_run)
+    for s in swept:
+        print(f"{s.rse:<12} {s.outcome:<14} {s.url}  ({s.age_s / 3600:.1f} h old)")
+    print(f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
+          f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs")
+    return 1 if any(s.outcome.startswith(("failed", "cannot")) for s in swept) else 0
 
 
 def _run_lab(args):
@@ -50,12 +80,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="lakeprobe", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _lab_parser(sub)
+    _sweep_parser(sub)
     args = parser.parse_args(argv)
     from lab.procs import LabError
+    from lakeprobe.inventory import InventoryError
     try:
         if args.command == "lab":
             _run_lab(args)
-    except LabError as e:
+        elif args.command == "sweep":
+            return _run_sweep(args)
+    except (LabError, InventoryError, ValueError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # a failure of a component we drive: one line, never a traceback

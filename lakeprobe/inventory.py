@@ -63,6 +63,16 @@ class Inventory:
         return [self.rses[n] for n in (names or sorted(self.rses))]
 
 
+def default_inventory() -> Path:
+    """The embedded lab's inventory, when the lab is up; else a one-line error saying what to give."""
+    from lab.layout import Layout
+    path = Layout.from_env().inventory
+    if not path.exists():
+        raise InventoryError("nothing to probe: give --inventory PATH or --rse-expression EXPR, "
+                             "or start the embedded lab with `lakeprobe lab up`")
+    return path
+
+
 def load_yaml(path: Path) -> Inventory:
     try:
         data = yaml.safe_load(Path(path).read_text())

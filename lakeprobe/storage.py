@@ -7,6 +7,7 @@ ProbeFailure with a precise error class.
 """
 import contextlib
 import os
+import stat
 import threading
 import time
 import zlib
@@ -74,7 +75,7 @@ class Storage:
         os.environ["BEARER_TOKEN"] = token
         for url in urls:
             if url.startswith(("davs://", "https://")):
-                ctx.cred_set(_endpoint(url), gfal2.cred_new("BEARER", token))
+                ctx.cred_set(_endpoint(url), ctx.cred_new("BEARER", token))
 
     def _op(self, what: str, url: str, fn, *more_urls) -> Timed:
         rses = [self._rse_at[e] for e in map(_endpoint, (url, *more_urls)) if e in self._rse_at]
@@ -130,6 +131,9 @@ class Storage:
 
     def stat(self, url: str) -> Timed:
         return self._op("stat", url, lambda ctx, _: ctx.stat(url).st_size)
+
+    def is_dir(self, url: str) -> bool:
+        return self._op("stat", url, lambda ctx, _: stat.S_ISDIR(ctx.stat(url).st_mode)).value
 
     def checksum(self, url: str) -> Timed:
         return self._op("checksum", url, lambda ctx, _: ctx.checksum(url, "adler32").lower().rjust(8, "0"))

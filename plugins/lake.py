@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lakeprobe.inventory import PROTOCOLS, Inventory, InventoryError, RSE, load_rucio, load_yaml
+from lakeprobe.inventory import (PROTOCOLS, Inventory, InventoryError, RSE, default_inventory, load_rucio,
+                                 load_yaml)
 from lakeprobe.slots import Slots
 
 
@@ -60,18 +61,9 @@ class Selection:
         return list(dict.fromkeys(pairs))
 
 
-def _lab_inventory() -> Path | None:
-    from lab.layout import Layout
-    path = Layout.from_env().inventory
-    return path if path.exists() else None
-
-
 def load_selection(config) -> Selection:
     opt = config.getoption
-    inventory_path = opt("--inventory") or (None if opt("--rse-expression") else _lab_inventory())
-    if inventory_path is None and not opt("--rse-expression"):
-        raise InventoryError("nothing to probe: give --inventory PATH or --rse-expression EXPR, "
-                             "or start the embedded lab with `lakeprobe lab up`")
+    inventory_path = opt("--inventory") or (None if opt("--rse-expression") else default_inventory())
     inventory = load_yaml(Path(inventory_path)) if inventory_path else None
     if opt("--rse-expression"):
         inventory = load_rucio(opt("--rse-expression"), inventory)

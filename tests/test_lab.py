@@ -89,7 +89,7 @@ def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(lab, inve
     monkeypatch.setenv("BEARER_TOKEN", token)  # gfal2's root:// reads the token only from here
     ctx = gfal2.creat_context()
     for rse in inventory.rses.values():
-        ctx.cred_set(rse.protocols["davs"], gfal2.cred_new("BEARER", token))
+        ctx.cred_set(rse.protocols["davs"], ctx.cred_new("BEARER", token))
         url = rse.url(protocol, f"/lakeprobe/labtest/{uuid.uuid4().hex}.dat")
         params = ctx.transfer_parameters()
         params.create_parent = True
