@@ -5,6 +5,8 @@ from collections import Counter
 import pytest
 import yaml
 
+from lakeprobe.storage import Storage
+
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
 FAULTY = "XRD2"
@@ -153,3 +155,10 @@ def test_an_rse_deadline_from_the_inventory_overrides_the_global_one(inventory_w
     timeouts = [r for r in records if r.error_class == "timeout"]
     assert timeouts and all(r.duration_s <= 3 for r in timeouts)
     assert "within its 2 s deadline" in timeouts[0].message
+
+
+def test_a_round_leaves_nothing_on_the_storage(healthy_round, inventory, tokens):
+    run_id = healthy_round[1][0].run_id
+    storage = Storage(tokens, timeout_s=20)
+    for rse in inventory.rses.values():
+        assert run_id not in storage.listdir(rse.url("davs", "/lakeprobe")).value, rse.name

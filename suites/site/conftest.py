@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lakeprobe.errors import ProbeFailure
 from lakeprobe.storage import Storage, adler32_of
 from plugins.lake import rse_slots
 from plugins.records import Downtime
@@ -63,8 +64,40 @@ def storage(tokens, lake, request) -> Storage:
                    slots=rse_slots(request.config))
 
 
+class RunArea:
+    """The run's own directory on each RSE, `<prefix>/<run id>/`; remembers where this process made one."""
+
+    def __init__(self, run_id: str, storage: Storage):
+        self.run_id, self.storage, self.made = run_id, storage, {}
+
+    def directory(self, rse, protocol: str, sub: str = "") -> str:
+        return rse.url(protocol, f"{rse.prefix}/{self.run_id}/{sub}".rstrip("/"))
+
+    def mkdir(self, rse, protocol: str, sub: str):
+        done = self.storage.mkdir(self.directory(rse, protocol, sub))
+        self.made[(rse.name, protocol)] = rse
+        return done
+
+    def remove_empty(self):
+        """Several workers share a run directory: each tries, and the last one out finds it empty. Only
+        where a mkdir worked, so an endpoint that never answered costs nothing here."""
+        for (_, protocol), rse in self.made.items():
+            for sub in ("tpc", ""):
+                try:
+                    self.storage.rmdir(self.directory(rse, protocol, sub))
+                except ProbeFailure:
+                    pass
+
+
 @pytest.fixture(scope="session")
-def chains(request, storage):
+def run_area(request, storage):
+    area = RunArea(request.config.lake_run_id, storage)
+    yield area
+    area.remove_empty()  # after the chains and copies that used it; what a killed run leaves, sweep removes
+
+
+@pytest.fixture(scope="session")
+def chains(request, storage, run_area):
     made = {}
     yield made
     for chain in made.values():  # cleanup even when checks failed; a killed run is swept later
@@ -83,7 +116,7 @@ def chains(request, storage):
 
 
 @pytest.fixture
-def chain(endpoint, chains, record, request) -> Chain:
+def chain(endpoint, chains, run_area, record, request) -> Chain:
     rse, protocol = endpoint
     record.rse, record.protocol = rse.name, protocol
     if rse.downtime:
@@ -92,7 +125,7 @@ def chain(endpoint, chains, record, request) -> Chain:
     if key not in chains:
         size = request.config.getoption("--file-size")
         data = os.urandom(size)
-        directory = rse.url(protocol, f"{rse.prefix}/{request.config.lake_run_id}/{protocol}")
+        directory = run_area.directory(rse, protocol, protocol)
         local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
         with open(local, "wb") as f:
             f.write(data)

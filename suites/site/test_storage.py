@@ -31,9 +31,9 @@ def test_connection(step, record, preflight, tokens, request):
         record.status, record.message = "warn", result["message"]
 
 
-def test_mkdir(step, storage, record, retries):
+def test_mkdir(step, run_area, record, retries):
     step.needs("connection")
-    attempt(record, lambda: storage.mkdir(step.directory), retries)
+    attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.protocol), retries)
 
 
 def test_upload(step, storage, record, retries, floor):

@@ -13,7 +13,7 @@ from plugins.records import Downtime
 
 
 @pytest.fixture(scope="session")
-def tpc_sources(storage, request):
+def tpc_sources(storage, run_area, request):
     """One source file per RSE and protocol, placed on first use: url, or the reason it could not be."""
     placed, data = {}, os.urandom(request.config.getoption("--file-size"))
     local = f"/tmp/lakeprobe-tpc-{uuid.uuid4().hex}"
@@ -23,10 +23,9 @@ def tpc_sources(storage, request):
     def source(rse, protocol):
         key = (rse.name, protocol)
         if key not in placed:
-            directory = rse.url(protocol, f"{rse.prefix}/{request.config.lake_run_id}/tpc")
-            url = f"{directory}/source-{uuid.uuid4().hex[:8]}.dat"
+            url = f"{run_area.directory(rse, protocol, 'tpc')}/source-{uuid.uuid4().hex[:8]}.dat"
             try:
-                storage.mkdir(directory)
+                run_area.mkdir(rse, protocol, "tpc")
                 storage.upload(local, url, adler32_of(data))
                 placed[key] = (url, "")
             except ProbeFailure as e:
@@ -44,7 +43,7 @@ def tpc_sources(storage, request):
                 pass
 
 
-def _copy(copy_pair, protocol, mode, record, storage, tpc_sources, preflight, request):
+def _copy(copy_pair, protocol, mode, record, storage, tpc_sources, run_area, preflight, request):
     source_rse, destination_rse = copy_pair
     record.rse, record.peer, record.protocol, record.mode = source_rse.name, destination_rse.name, protocol, mode
     for rse in copy_pair:  # a declared downtime says more than any quirk or connection result
@@ -59,9 +58,9 @@ def _copy(copy_pair, protocol, mode, record, storage, tpc_sources, preflight, re
     source_url, why_not = tpc_sources(source_rse, protocol)
     if not source_url:
         pytest.skip(f"no source file on {source_rse.name}: {why_not}")
-    directory = destination_rse.url(protocol, f"{destination_rse.prefix}/{request.config.lake_run_id}/tpc")
-    destination = f"{directory}/from-{source_rse.name}-{mode}-{uuid.uuid4().hex[:8]}.dat"
-    storage.mkdir(directory)
+    destination = f"{run_area.directory(destination_rse, protocol, 'tpc')}/from-{source_rse.name}-{mode}-" \
+                  f"{uuid.uuid4().hex[:8]}.dat"
+    run_area.mkdir(destination_rse, protocol, "tpc")
     try:
         if protocol == "davs":
             done = storage.http_tpc(source_url, destination, mode, tpc_sources.adler32)
@@ -78,13 +77,13 @@ def _copy(copy_pair, protocol, mode, record, storage, tpc_sources, preflight, re
             pass
 
 
-def test_davs_pull(copy_pair, record, storage, tpc_sources, preflight, request):
-    _copy(copy_pair, "davs", "pull", record, storage, tpc_sources, preflight, request)
+def test_davs_pull(copy_pair, record, storage, tpc_sources, run_area, preflight, request):
+    _copy(copy_pair, "davs", "pull", record, storage, tpc_sources, run_area, preflight, request)
 
 
-def test_davs_push(copy_pair, record, storage, tpc_sources, preflight, request):
-    _copy(copy_pair, "davs", "push", record, storage, tpc_sources, preflight, request)
+def test_davs_push(copy_pair, record, storage, tpc_sources, run_area, preflight, request):
+    _copy(copy_pair, "davs", "push", record, storage, tpc_sources, run_area, preflight, request)
 
 
-def test_root_tpc(copy_pair, record, storage, tpc_sources, preflight, request):
-    _copy(copy_pair, "root", "tpc", record, storage, tpc_sources, preflight, request)
+def test_root_tpc(copy_pair, record, storage, tpc_sources, run_area, preflight, request):
+    _copy(copy_pair, "root", "tpc", record, storage, tpc_sources, run_area, preflight, request)
