@@ -1,7 +1,6 @@
 """The `lakeprobe` command. Bad input and failed operations end in one line on stderr and a non-zero exit."""
 import argparse
 import json
-import os
 import sys
 
 
@@ -34,12 +33,13 @@ def _run_sweep(args) -> int:
     from lakeprobe.storage import Storage
     from lakeprobe.sweep import parse_age, sweep
     from lakeprobe.tokens import TokenProvider
+    from lakeprobe.trust import trust_ca_dir
     older_than = parse_age(args.older_than)
     inventory = load_yaml(args.inventory or default_inventory())
     tokens = (TokenProvider.from_inventory(inventory.issuer, inventory.ca_dir) if inventory.issuer.get("url")
               else TokenProvider())
     if inventory.ca_dir:
-        os.environ.setdefault("X509_CERT_DIR", inventory.ca_dir)
+        trust_ca_dir(inventory.ca_dir)
     rses = inventory.select(args.rse)
     swept = sweep(Storage(tokens, args.timeout, rses=rses), rses, older_than, args.dry_run)
     for s in swept:

@@ -7,8 +7,8 @@ ProbeFailure with a precise error class.
 """
 import contextlib
 import os
+import queue
 import stat
-import threading
 import time
 import zlib
 from dataclasses import dataclass
@@ -46,19 +46,21 @@ class Storage:
                  rses: list | None = None, slots: Slots | None = None):
         self.tokens, self.timeout_s, self.client, self.slots = tokens, timeout_s, client, slots
         self._rse_at = {_endpoint(base): rse for rse in rses or [] for base in rse.protocols.values()}
-        self._local = threading.local()
+        self._contexts = queue.SimpleQueue()  # gfal2 contexts, each used by one call at a time
 
     def with_client(self, client: str) -> "Storage":
         """The same lake, operated with another token client's token."""
         other = Storage(self.tokens, self.timeout_s, client, slots=self.slots)
-        other._rse_at = self._rse_at
+        other._rse_at, other._contexts = self._rse_at, self._contexts
         return other
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _context(self, timeout_s: float):
-        ctx = getattr(self._local, "ctx", None)
-        if ctx is None:
-            ctx = self._local.ctx = gfal2.creat_context()
+        """A gfal2 context from the pool (making one loads every plugin: far dearer than most operations)."""
+        try:
+            ctx = self._contexts.get_nowait()
+        except queue.Empty:
+            ctx = gfal2.creat_context()
         seconds = max(1, int(timeout_s))
         for group in ("CORE", "HTTP PLUGIN", "XROOTD PLUGIN"):
             for option in ("NAMESPACE_TIMEOUT", "OPERATION_TIMEOUT", "CHECKSUM_TIMEOUT"):
@@ -83,8 +85,11 @@ class Storage:
 
         def run():
             ctx = self._context(deadline)
-            self._authorize(ctx, url, *more_urls)
-            return fn(ctx, int(deadline))
+            try:
+                self._authorize(ctx, url, *more_urls)
+                return fn(ctx, int(deadline))
+            finally:  # back to the pool when the call is over, which for an abandoned call may be never
+                self._contexts.put(ctx)
 
         with self.slots.held([r.name for r in rses], deadline) if self.slots else contextlib.nullcontext():
             started = time.monotonic()

@@ -2,7 +2,6 @@
 
 With no --inventory and no --rse-expression, the embedded lab's inventory is used when the lab is up.
 """
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ import pytest
 from lakeprobe.inventory import (PROTOCOLS, Inventory, InventoryError, RSE, default_inventory, load_rucio,
                                  load_yaml)
 from lakeprobe.slots import Slots
+from lakeprobe.trust import trust_ca_dir
 
 
 def pytest_addoption(parser):
@@ -70,7 +70,7 @@ def load_selection(config) -> Selection:
     rses = inventory.select(opt("--rse"))
     inventory.select(opt("--tpc-peer"))  # unknown peers are an error too
     if inventory.ca_dir:
-        os.environ.setdefault("X509_CERT_DIR", inventory.ca_dir)
+        trust_ca_dir(inventory.ca_dir)
     return Selection(inventory, rses, tuple(opt("--protocol")) or PROTOCOLS, opt("--tpc-peer"))
 
 

@@ -1,7 +1,8 @@
 """Parametrization of the site suite: one chain per RSE x protocol, one copy per ordered pair x TPC mode.
 
-The tests of one RSE run in one xdist worker, in order (`--dist loadgroup`), which also caps the load a
-round puts on a small site; the copies are grouped by destination.
+The chain of one RSE x protocol runs in one xdist worker, in order (`--dist loadgroup`); the copies of an
+ordered pair are a group of their own, so that copies run side by side. The load on one RSE is capped by
+its operation slots (--rse-concurrency), not by the grouping.
 """
 import os
 import tempfile
@@ -50,12 +51,14 @@ def pytest_generate_tests(metafunc):
         pairs = [(a, b) for a, b in selection.tpc_pairs()
                  if protocol in a.protocols and protocol in b.protocols and protocol in selection.protocols]
         metafunc.parametrize("copy_pair", [
-            pytest.param((a, b), id=f"{a.name}-{b.name}", marks=pytest.mark.xdist_group(f"{b.name}-copies"))
+            pytest.param((a, b), id=f"{a.name}-{b.name}", marks=pytest.mark.xdist_group(f"{a.name}-{b.name}"))
             for a, b in pairs])
 
 
 def pytest_xdist_auto_num_workers(config):
-    return min(8, max(2, len(config.lake_selection.rses) if config.lake_selection else 2))
+    # Checks mostly wait on the storage (a root:// TPC is 2.5 s of server time): two workers per RSE, so
+    # that copies run side by side; the per-RSE slots keep each site's load within its cap.
+    return min(24, 2 * len(config.lake_selection.rses)) if config.lake_selection else 2
 
 
 @pytest.fixture(scope="session")
@@ -67,21 +70,22 @@ def storage(tokens, lake, request) -> Storage:
 class RunArea:
     """The run's own directory on each RSE, `<prefix>/<run id>/`; remembers where this process made one."""
 
-    def __init__(self, run_id: str, storage: Storage):
-        self.run_id, self.storage, self.made = run_id, storage, {}
+    def __init__(self, run_id: str, storage: Storage, rses: dict):
+        self.run_id, self.storage, self.rses, self.made = run_id, storage, rses, set()
 
     def directory(self, rse, protocol: str, sub: str = "") -> str:
         return rse.url(protocol, f"{rse.prefix}/{self.run_id}/{sub}".rstrip("/"))
 
     def mkdir(self, rse, protocol: str, sub: str):
         done = self.storage.mkdir(self.directory(rse, protocol, sub))
-        self.made[(rse.name, protocol)] = rse
+        self.made.add((rse.name, protocol))
         return done
 
-    def remove_empty(self):
-        """Several workers share a run directory: each tries, and the last one out finds it empty. Only
-        where a mkdir worked, so an endpoint that never answered costs nothing here."""
-        for (_, protocol), rse in self.made.items():
+    def remove_empty(self, made=None):
+        """Removes the run's directories where a mkdir worked (so an endpoint that never answered costs
+        nothing here), once every chain and copy of the run is over."""
+        for name, protocol in made or self.made:
+            rse = self.rses[name]
             for sub in ("tpc", ""):
                 try:
                     self.storage.rmdir(self.directory(rse, protocol, sub))
@@ -90,10 +94,28 @@ class RunArea:
 
 
 @pytest.fixture(scope="session")
-def run_area(request, storage):
-    area = RunArea(request.config.lake_run_id, storage)
+def run_area(request, storage, lake):
+    area = RunArea(request.config.lake_run_id, storage, lake.inventory.rses)
     yield area
-    area.remove_empty()  # after the chains and copies that used it; what a killed run leaves, sweep removes
+    if hasattr(request.config, "workeroutput"):  # other workers may still be copying: the controller removes
+        request.config.workeroutput["lakeprobe_run_dirs"] = list(area.made)
+    else:
+        area.remove_empty()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    made = getattr(node.config, "lake_run_dirs", set())
+    made.update(map(tuple, getattr(node, "workeroutput", {}).get("lakeprobe_run_dirs", [])))
+    node.config.lake_run_dirs = made
+
+
+def pytest_sessionfinish(session):
+    made = getattr(session.config, "lake_run_dirs", None)
+    if made:  # the xdist controller, after every worker is done
+        config, rses = session.config, session.config.lake_selection.inventory.rses
+        storage = Storage(config.lake_tokens, config.getoption("--timeout"), rses=list(rses.values()))
+        RunArea(config.lake_run_id, storage, rses).remove_empty(made)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from lakeprobe.attempts import note_throughput
+from lakeprobe.attempts import attempt, note_throughput
 from lakeprobe.errors import ProbeFailure
 from lakeprobe.storage import adler32_of
 from plugins.records import Downtime
@@ -63,9 +63,10 @@ def _copy(copy_pair, protocol, mode, record, storage, tpc_sources, run_area, pre
     run_area.mkdir(destination_rse, protocol, "tpc")
     try:
         if protocol == "davs":
-            done = storage.http_tpc(source_url, destination, mode, tpc_sources.adler32)
+            copy = lambda: storage.http_tpc(source_url, destination, mode, tpc_sources.adler32)  # noqa: E731
         else:
-            done = storage.root_tpc(source_url, destination, tpc_sources.adler32)
+            copy = lambda: storage.root_tpc(source_url, destination, tpc_sources.adler32)  # noqa: E731
+        done = attempt(record, copy, request.config.getoption("--retries"))
         found = storage.checksum(destination).value
         if found != tpc_sources.adler32:
             raise ProbeFailure("checksum_mismatch", f"destination adler32 {found}, source {tpc_sources.adler32}")
