@@ -33,6 +33,9 @@ class Broker:
     def start(self):
         if self.up():
             return
+        cookie = self.dir / ".erlang.cookie"
+        if cookie.exists():  # Erlang refuses to start with a cookie others can read (a copied run dir)
+            cookie.chmod(0o400)
         (self.dir / "enabled_plugins").write_text("[rabbitmq_stomp].\n")
         (self.dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.layout.port('amqp')}\n"
