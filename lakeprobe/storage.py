@@ -48,12 +48,6 @@ class Storage:
         self._rse_at = {_endpoint(base): rse for rse in rses or [] for base in rse.protocols.values()}
         self._contexts = queue.SimpleQueue()  # gfal2 contexts, each used by one call at a time
 
-    def with_client(self, client: str) -> "Storage":
-        """The same lake, operated with another token client's token."""
-        other = Storage(self.tokens, self.timeout_s, client, slots=self.slots)
-        other._rse_at, other._contexts = self._rse_at, self._contexts
-        return other
-
     # -- plumbing ----------------------------------------------------------------------------------
     def _context(self, timeout_s: float):
         """A gfal2 context from the pool (making one loads every plugin: far dearer than most operations)."""
