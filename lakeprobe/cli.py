@@ -36,10 +36,8 @@ def _run_sweep(args) -> int:
     from lakeprobe.trust import trust_ca_dir
     older_than = parse_age(args.older_than)
     inventory = load_yaml(args.inventory or default_inventory())
-    tokens = (TokenProvider.from_inventory(inventory.issuer, inventory.ca_dir) if inventory.issuer.get("url")
-              else TokenProvider())
-    if inventory.ca_dir:
-        trust_ca_dir(inventory.ca_dir)
+    tokens = TokenProvider.for_lake(inventory)
+    trust_ca_dir(inventory.ca_dir)
     rses = inventory.select(args.rse)
     swept = sweep(Storage(tokens, args.timeout, rses=rses), rses, older_than, args.dry_run)
     for s in swept:

@@ -62,6 +62,13 @@ class TokenProvider:
         self.requests = 0  # issuer requests made by this process
 
     @classmethod
+    def for_lake(cls, inventory) -> "TokenProvider":
+        """The inventory's issuer, or WLCG Bearer Token Discovery when it names none."""
+        if inventory.issuer.get("url"):
+            return cls.from_inventory(inventory.issuer, inventory.ca_dir)
+        return cls()
+
+    @classmethod
     def from_inventory(cls, issuer: dict, ca_dir: str | None) -> "TokenProvider":
         secrets = json.loads(Path(issuer["clients_file"]).read_text()) if issuer.get("clients_file") else {}
         return cls(issuer["url"], secrets, issuer.get("audience", ""), _ca_bundle(ca_dir), issuer.get("scopes"))

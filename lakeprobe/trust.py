@@ -14,6 +14,8 @@ from pathlib import Path
 
 
 def trust_ca_dir(ca_dir: str):
+    if not ca_dir:  # no CA directory named: the process keeps its own trust settings
+        return
     directory = Path(os.environ.setdefault("X509_CERT_DIR", ca_dir))
     pems = sorted(directory.glob("*.pem")) if directory.is_dir() else []
     if not pems:

@@ -69,8 +69,7 @@ def load_selection(config) -> Selection:
         inventory = load_rucio(opt("--rse-expression"), inventory)
     rses = inventory.select(opt("--rse"))
     inventory.select(opt("--tpc-peer"))  # unknown peers are an error too
-    if inventory.ca_dir:
-        trust_ca_dir(inventory.ca_dir)
+    trust_ca_dir(inventory.ca_dir)
     return Selection(inventory, rses, tuple(opt("--protocol")) or PROTOCOLS, opt("--tpc-peer"))
 
 

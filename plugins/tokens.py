@@ -10,10 +10,7 @@ def _provider(config) -> TokenProvider | None:
     selection = getattr(config, "lake_selection", None)
     if selection is None:
         return None
-    issuer = selection.inventory.issuer
-    if issuer.get("url"):
-        return TokenProvider.from_inventory(issuer, selection.inventory.ca_dir)
-    return TokenProvider()  # WLCG Bearer Token Discovery
+    return TokenProvider.for_lake(selection.inventory)
 
 
 def pytest_configure(config):
