@@ -1,7 +1,8 @@
 """The one place where the lab's token clients are declared: who may ask the issuer for which scopes.
 
-Scopes follow the WLCG JWT profile; paths are relative to the storage's base path "/". Secrets are made
-at the first `lab up` and kept (mode 600) in the run directory; they are never printed.
+Scopes follow the WLCG JWT profile; paths are relative to the storage's base path "/". The probes' clients
+reach only the probe area; the embargoed area belongs to the embargo owners' group. Secrets are made at the
+first `lab up` and kept (mode 600) in the run directory; they are never printed.
 """
 import json
 import secrets
@@ -10,18 +11,21 @@ from pathlib import Path
 # The audience every lab storage element accepts. Tokens for any other audience must be refused.
 AUDIENCE = "https://lakeprobe.lab"
 
-# Where probes write, and the sub-path the path-restricted client is limited to.
+# Where probes write, the sub-path the path-restricted client is limited to, and the embargoed area.
 PROBE_PREFIX = "/lakeprobe"
 PATH_SCOPED_DIR = PROBE_PREFIX + "/scoped"
+EMBARGO_DIR = "/embargo"
+_P, _E = PROBE_PREFIX, EMBARGO_DIR
 
 # client id -> scopes, token lifetime in seconds, WLCG groups
 CLIENTS = {
-    "probe": ("storage.read:/ storage.create:/ storage.modify:/", 1200, []),
-    "probe-read": ("storage.read:/", 1200, []),
-    "probe-create": ("storage.read:/ storage.create:/", 1200, []),
+    "probe": (f"storage.read:{_P} storage.create:{_P} storage.modify:{_P}", 1200, []),
+    "probe-read": (f"storage.read:{_P}", 1200, []),
+    "probe-create": (f"storage.read:{_P} storage.create:{_P}", 1200, []),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
-    "probe-short": ("storage.read:/ storage.modify:/", 5, []),
-    "embargo-owner": ("storage.read:/ storage.modify:/", 1200, ["/lab/embargo-owners"]),
+    "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
+    "embargo-owner": (f"storage.read:{_E} storage.modify:{_E} storage.read:{_P} storage.modify:{_P}", 1200,
+                      ["/lab/embargo-owners"]),
     "rucio": ("storage.read:/ storage.create:/ storage.modify:/", 3600, []),
 }
 

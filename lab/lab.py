@@ -7,7 +7,7 @@ import yaml
 
 from lab import faults, pki, procs
 from lab.broker import Broker
-from lab.clients import AUDIENCE, CLIENTS, PROBE_PREFIX
+from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_PREFIX
 from lab.influxdb import InfluxDB
 from lab.issuer import Issuer
 from lab.layout import MAX_RSES, Layout
@@ -83,6 +83,12 @@ class Lab:
         for service in (self.rucio, self.issuer, self.influxdb, self.broker, self.postgres):
             service.stop()
 
+    def stop_service(self, name: str):
+        for service in self.services:
+            if service.name == name:
+                return service.stop()
+        raise procs.LabError(f"no lab service named {name!r}; known: {', '.join(s.name for s in self.services)}")
+
     # -- faults --------------------------------------------------------------------------------------
     def fault(self, name: str, kind: str):
         faults.inject(self.rse(name), kind)
@@ -117,8 +123,8 @@ class Lab:
             "influxdb": {"url": self.layout.influxdb_url, "database": "lakeprobe"},
             "postgres": {"url": self.layout.postgres_url.replace("lakeprobe@", "postgres@")},
             "broker": {"url": self.layout.broker_url},
-            "rses": {r.name: {"protocols": {"davs": r.davs_url, "root": r.root_url}, "prefix": PROBE_PREFIX}
-                     for r in storage},
+            "rses": {r.name: {"protocols": {"davs": r.davs_url, "root": r.root_url}, "prefix": PROBE_PREFIX,
+                              "embargo": EMBARGO_DIR} for r in storage},
         }
         self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
 

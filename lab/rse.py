@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from lab import pki, procs
-from lab.clients import AUDIENCE
+from lab.clients import AUDIENCE, EMBARGO_DIR
 from lab.layout import Layout, rse_name
 
 XROOTD_USER = "xrootd"
@@ -46,7 +46,7 @@ class StorageElement:
     # -- life cycle ----------------------------------------------------------------------------------
     def prepare(self):
         """Directories, certificates and the issuer's keys, owned by the unprivileged xrootd user."""
-        for sub in ("data", "admin", "cache/scitokens", "tpccreds"):
+        for sub in ("data", "data" + EMBARGO_DIR, "admin", "cache/scitokens", "tpccreds"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         for kind in ("host", "expired"):
             for ext in ("pem", "key"):

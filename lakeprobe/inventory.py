@@ -12,6 +12,7 @@ YAML schema (see README.md; ci/inventory.example.yaml is a full example):
         max_concurrent: 2                            # operations at once on this RSE (else --rse-concurrency)
         quirks: {no_checksum: true, tpc_modes: [pull]}
         downtime: "disk server replacement"          # every check is recorded as downtime
+        embargo: /escape/embargo                     # area only the embargo owners' token may list or read
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,7 @@ class RSE:
     quirks: dict = field(default_factory=dict)
     downtime: str = ""
     max_concurrent: int | None = None  # operations at once on this RSE; else the run's --rse-concurrency
+    embargo: str = ""  # the embargoed area; without one the embargo checks skip
 
     def url(self, protocol: str, path: str) -> str:
         base = self.protocols[protocol]
@@ -90,7 +92,8 @@ def load_yaml(path: Path) -> Inventory:
             raise InventoryError(f"inventory {path}: RSE {name} needs protocols among {', '.join(PROTOCOLS)}"
                                  + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
         rses[name] = RSE(name, protocols, spec.get("prefix", DEFAULT_PREFIX), _number(spec.get("timeout_s")),
-                         spec.get("quirks") or {}, spec.get("downtime") or "", _number(spec.get("max_concurrent")))
+                         spec.get("quirks") or {}, spec.get("downtime") or "", _number(spec.get("max_concurrent")),
+                         spec.get("embargo") or "")
     services = {k: data[k] for k in ("rucio", "influxdb", "postgres", "broker") if k in data}
     return Inventory(rses, data.get("ca_dir", ""), data.get("issuer") or {}, services, str(path))
 
@@ -122,7 +125,7 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
             else "RSE marked unavailable in Rucio"
         if protocols:
             rses[name] = RSE(name, protocols, quirks.pop("prefix", DEFAULT_PREFIX), _number(quirks.pop("timeout_s", None)),
-                             quirks, downtime, _number(quirks.pop("max_concurrent", None)))
+                             quirks, downtime, _number(quirks.pop("max_concurrent", None)), quirks.pop("embargo", ""))
     if not rses:
         raise InventoryError(f"RSE expression {expression!r} matches no RSE with a davs or root protocol")
     return Inventory(rses, base.ca_dir if base else "", base.issuer if base else {},

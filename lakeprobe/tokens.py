@@ -2,7 +2,6 @@
 Discovery way. One token per (client, audience) is cached and renewed in the background before it expires,
 so no check waits for the issuer; pytest-xdist workers are handed the controller's tokens (plugins/tokens.py).
 """
-import base64
 import json
 import os
 import threading
@@ -13,7 +12,10 @@ from pathlib import Path
 import requests
 
 from lakeprobe.errors import ProbeError
+from lakeprobe.jwts import claims as jwt_claims
 
+# Tokens the authorization checks present, and must see refused: one for another audience than the lake's.
+WRONG_AUDIENCE = "https://wrong-audience.lakeprobe.invalid"
 RENEW_BEFORE_S = 60  # renew when a token has less than this left (or a quarter of its life, if shorter)
 ISSUER_TIMEOUT_S = 10
 
@@ -29,11 +31,6 @@ class Token:
 
     def fresh(self, now: float) -> bool:
         return self.expires - now > min(RENEW_BEFORE_S, self.lifetime / 4)
-
-
-def jwt_claims(token: str) -> dict:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
 def discover_token() -> str | None:
@@ -85,6 +82,29 @@ class TokenProvider:
             return cached.value
         return self._fetch(key).value
 
+    @property
+    def has_issuer(self) -> bool:
+        """Whether tokens come from an issuer (any client, any audience) rather than found by discovery."""
+        return bool(self.issuer_url)
+
+    def token_kinds(self) -> list[tuple[str, str]]:
+        """Every (client, audience) a round asks for: the issuer is asked once per kind and round."""
+        if not self.has_issuer:
+            return [("probe", self.audience)]
+        return [(c, self.audience) for c in self.client_scopes or ["probe"]] + [("probe", WRONG_AUDIENCE)]
+
+    def expired_token(self, client: str = "probe-short") -> str:
+        """A token of a short-lived client that has expired without ever being presented: fetched at the
+        start of the round (by the xdist controller) and waited out here, once per process at most."""
+        key = (client, self.audience)
+        with self._lock:
+            token = self._cache.get(key)
+        token = token or self._fetch(key)
+        wait = jwt_claims(token.value).get("exp", token.expires) + 1 - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        return token.value
+
     def seed(self, tokens: dict):
         """Take tokens fetched elsewhere (by the xdist controller): {"client|audience": [value, expires]}."""
         for key, (value, expires) in tokens.items():
@@ -119,12 +139,13 @@ class TokenProvider:
                 raise ProbeError("auth_denied", "no token: configure an issuer or set BEARER_TOKEN(_FILE)")
             token = Token(found, jwt_claims(found).get("exp", time.time() + 3600), 3600)
         else:
-            token = self._request(client, audience)
+            token = self.issue(client, audience)
         with self._lock:
             self._cache[key] = token
         return token
 
-    def _request(self, client: str, audience: str) -> Token:
+    def issue(self, client: str, audience: str = "") -> Token:
+        """A new token from the issuer, whatever the cache holds (the issuer checks measure this request)."""
         if client not in self.client_secrets:
             raise ProbeError("auth_denied", f"no credentials for token client {client!r}")
         form = {"grant_type": "client_credentials"}
@@ -137,7 +158,7 @@ class TokenProvider:
             reply = requests.post(f"{self.issuer_url}/token", data=form, auth=(client, self.client_secrets[client]),
                                   verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
         except requests.RequestException as e:
-            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}")
+            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}") from None
         if reply.status_code != 200:
             raise ProbeError("auth_denied", f"token issuer refused client {client!r}: HTTP {reply.status_code}")
         body = reply.json()

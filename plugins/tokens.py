@@ -1,5 +1,5 @@
-"""The `tokens` fixture: one TokenProvider per process. The xdist controller fetches one token per declared
-scope set before the workers start and hands them over, so a round asks the issuer once per scope set."""
+"""The `tokens` fixture: one TokenProvider per process. The xdist controller fetches one token per kind
+(client and audience) before the workers start and hands them over, so a round asks the issuer once per kind."""
 import pytest
 
 from lakeprobe.errors import ProbeError
@@ -20,9 +20,9 @@ def pytest_configure(config):
     if hasattr(config, "workerinput"):
         provider.seed(config.workerinput.get("lakeprobe_tokens", {}))
         return
-    for client in provider.client_scopes or ["probe"]:
+    for client, audience in provider.token_kinds():
         try:
-            provider.token(client)
+            provider.token(client, audience)
         except ProbeError:
             pass  # the checks that need it report the issuer's failure themselves
 

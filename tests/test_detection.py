@@ -8,6 +8,10 @@ import yaml
 from lakeprobe.storage import Storage
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
+AUTHZ = ["read_scope", "create_scope", "modify_scope", "path_scope", "no_token", "expired_token", "wrong_audience",
+         "unknown_issuer", "embargo_owner", "embargo_refused_to_others", "embargo_publish"]
+# What a storage without token enforcement lets through; the owner's and modify checks still pass there.
+LETS_THROUGH = set(AUTHZ) - {"modify_scope", "embargo_owner", "embargo_publish"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
 FAULTY = "XRD2"
 DEADLINE = 10
@@ -30,6 +34,9 @@ EXPECTED = {
                 ("davs_pull", "davs", "into"): "checksum_mismatch",
                 ("davs_push", "davs", "into"): "checksum_mismatch"},
     # Only the side that acts needs TPC: the destination pulls, the source pushes; root:// needs both.
+    # A destination without token enforcement has no token to hand its root:// TPC agent: the source refuses.
+    "no-auth": {**{(check, p, ""): "security" for check in LETS_THROUGH for p in ("davs", "root")},
+                ("root_tpc", "root", "into"): "auth_denied"},
     "tpc-off": {("davs_pull", "davs", "into"): "protocol_error", ("davs_push", "davs", "from"): "protocol_error",
                 ("root_tpc", "root", "into"): "protocol_error", ("root_tpc", "root", "from"): "protocol_error"},
 }
@@ -53,9 +60,9 @@ def healthy_round(run_suite):
 def test_healthy_lab_passes_with_a_record_for_every_check_and_copy(healthy_round):
     proc, records, _ = healthy_round
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert Counter(r.status for r in records) == {"pass": 3 * 2 * len(CHAIN) + 6 * len(TPC)}
+    assert Counter(r.status for r in records) == {"pass": 3 * 2 * len(CHAIN + AUTHZ) + 6 * len(TPC)}
     chain = {(r.rse, r.protocol, r.check) for r in records if not r.peer}
-    assert chain == {(f"XRD{i}", p, c) for i in (1, 2, 3) for p in ("davs", "root") for c in CHAIN}
+    assert chain == {(f"XRD{i}", p, c) for i in (1, 2, 3) for p in ("davs", "root") for c in CHAIN + AUTHZ}
     copies = {(r.rse, r.peer, r.check) for r in records if r.peer}
     assert copies == {(f"XRD{a}", f"XRD{b}", c) for a in (1, 2, 3) for b in (1, 2, 3) if a != b for c in TPC}
     assert all(r.error_class == "" and r.run_id == records[0].run_id for r in records)
@@ -70,7 +77,7 @@ def test_one_rse_gives_only_its_records_and_its_copies_both_ways(run_suite):
     assert {r.rse for r in records if not r.peer} == {"XRD1"}
     assert {(r.rse, r.peer) for r in records if r.peer} == {("XRD1", "XRD2"), ("XRD2", "XRD1"),
                                                             ("XRD1", "XRD3"), ("XRD3", "XRD1")}
-    assert len(records) == 2 * len(CHAIN) + 4 * len(TPC)
+    assert len(records) == 2 * len(CHAIN + AUTHZ) + 4 * len(TPC)
 
 
 def test_tpc_peer_limits_the_copies(run_suite):

@@ -12,6 +12,7 @@ import pytest
 import requests
 import stomp
 
+from lakeprobe.jwts import claims
 from lakeprobe.storage import adler32_of
 from tests.conftest import REPO, Env, run, status_json
 
@@ -33,9 +34,9 @@ def test_issuer_serves_discovery_jwks_and_wlcg_tokens(lab, tokens):
     assert discovery["issuer"] == lab.layout.issuer_url
     assert "client_credentials" in discovery["grant_types_supported"]
     jwks = requests.get(discovery["jwks_uri"], verify=ca, timeout=10).json()
-    claims = _claims(tokens.token("probe-read"))
-    assert claims["wlcg.ver"] == "1.0" and claims["aud"] == "https://lakeprobe.lab"
-    assert claims["scope"] == "storage.read:/" and claims["exp"] > claims["iat"]
+    token_claims = claims(tokens.token("probe-read"))
+    assert token_claims["wlcg.ver"] == "1.0" and token_claims["aud"] == "https://lakeprobe.lab"
+    assert token_claims["scope"] == "storage.read:/lakeprobe" and token_claims["exp"] > token_claims["iat"]
     assert jwks["keys"][0]["kid"] == "lakeprobe-lab-1"
 
 
@@ -179,7 +180,3 @@ print(json.dumps([r for r in client.list_replicas([{{"scope": "lakeprobe", "name
     assert list(replicas[0]["rses"]) == ["XRD1"]
     assert replicas[0]["rses"]["XRD1"][0].startswith("davs://localhost:")
 
-
-def _claims(token):
-    from lakeprobe.tokens import jwt_claims
-    return jwt_claims(token)

@@ -14,7 +14,8 @@ OLD_RUN = "20200101T000000Z-01d01d"
 
 @pytest.fixture
 def storage(tokens):
-    return Storage(tokens, timeout_s=20)
+    # The rucio client may write anywhere; the probe's token, which the sweeper uses, reaches /lakeprobe only.
+    return Storage(tokens, timeout_s=20, client="rucio")
 
 
 def _place(storage, rse, path, tmp_path):

@@ -1,8 +1,9 @@
-"""Parametrization of the site suite: one chain per RSE x protocol, one copy per ordered pair x TPC mode.
+"""Parametrization of the site suite: one chain per RSE x protocol, one copy per ordered pair x TPC mode,
+and the authorization area each RSE x protocol's token checks work in.
 
-The chain of one RSE x protocol runs in one xdist worker, in order (`--dist loadgroup`); the copies of an
-ordered pair are a group of their own, so that copies run side by side. The load on one RSE is capped by
-its operation slots (--rse-concurrency), not by the grouping.
+The chain of one RSE runs in one xdist worker, in order (`--dist loadgroup`); its authorization checks are
+a group of their own, and so are the copies of an ordered pair, so that they run side by side. The load on
+one RSE is capped by its operation slots (--rse-concurrency), not by the grouping.
 """
 import os
 import tempfile
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.access import Access
+from lakeprobe.errors import ProbeError, ProbeFailure
 from lakeprobe.storage import Storage, adler32_of
 from plugins.lake import rse_slots
 from plugins.records import Downtime
@@ -42,8 +44,10 @@ def pytest_generate_tests(metafunc):
     if selection is None:
         return
     if "endpoint" in metafunc.fixturenames:
+        token_checks = "area" in metafunc.fixturenames
         metafunc.parametrize("endpoint", [
-            pytest.param((rse, p), id=f"{rse.name}-{p}", marks=pytest.mark.xdist_group(rse.name))
+            pytest.param((rse, p), id=f"{rse.name}-{p}",
+                         marks=pytest.mark.xdist_group(rse.name + ("-authz" if token_checks else "")))
             for rse in selection.rses for p in selection.protocols_of(rse)])
     if "copy_pair" in metafunc.fixturenames:
         mode = metafunc.function.__name__.rsplit("_", 1)[-1]  # test_davs_pull -> pull
@@ -89,7 +93,7 @@ class RunArea:
             for sub in ("tpc", ""):
                 try:
                     self.storage.rmdir(self.directory(rse, protocol, sub))
-                except ProbeFailure:
+                except (ProbeFailure, ProbeError):
                     pass
 
 
@@ -167,3 +171,85 @@ def step(chain, record, request):
         chain.outcomes[name] = ""
     else:
         chain.outcomes[name] = record.status + (f" ({record.error_class})" if record.error_class else "")
+
+
+@dataclass
+class AuthzArea:
+    """The run's directory on one RSE x protocol where the token checks work, with a file the probe token
+    placed there for them to read; `problem` says why it could not be prepared."""
+    rse: object
+    protocol: str
+    directory: str
+    access: Access
+    data: bytes = b""
+    problem: str = ""
+    embargoed: str = ""  # the owner's file in the embargoed area, until it is published
+
+    @property
+    def readable(self) -> str:
+        return self.url("readable.dat")
+
+    def url(self, name: str) -> str:
+        return f"{self.directory}/{name}"
+
+
+@pytest.fixture(scope="session")
+def authz_areas(tokens, storage, run_area):  # run_area: its directory is removed after the areas in it
+    made = {}
+    yield made
+    for area in made.values():  # with the tokens that may: the embargoed file, then everything in the area
+        try:
+            if area.embargoed:
+                area.access.delete(area.embargoed, tokens.token("embargo-owner"))
+            probe = tokens.token("probe")
+            for name in area.access.listing(area.directory, probe) or []:
+                area.access.delete(area.url(name), probe)
+            storage.rmdir(area.directory)
+        except (ProbeFailure, ProbeError):
+            pass
+
+
+@pytest.fixture
+def area(endpoint, authz_areas, run_area, tokens, preflight, record, request) -> AuthzArea:
+    rse, protocol = endpoint
+    record.rse, record.protocol = rse.name, protocol
+    if rse.downtime:
+        raise Downtime(f"downtime: {rse.downtime}")
+    reach = preflight.get(f"{rse.name}|{protocol}", {})
+    if reach.get("status") == "fail":
+        pytest.skip(f"connection failed ({reach['error_class']})")
+    if (rse.name, protocol) not in authz_areas:
+        sub = f"authz-{protocol}"
+        made = AuthzArea(rse, protocol, run_area.directory(rse, protocol, sub),
+                         Access(rse.timeout_s or request.config.getoption("--timeout")), os.urandom(1024))
+        try:
+            run_area.mkdir(rse, protocol, sub)
+            if not made.access.write(made.readable, tokens.token("probe"), made.data):
+                raise ProbeFailure("auth_denied", "the probe token may not write there")
+        except ProbeFailure as e:
+            made.problem = str(e)
+        authz_areas[(rse.name, protocol)] = made
+    found = authz_areas[(rse.name, protocol)]
+    if found.problem:
+        pytest.skip(f"the authorization area could not be prepared: {found.problem}")
+    return found
+
+
+@pytest.fixture
+def needs_client(tokens):
+    """Skips the check when the lake cannot issue a token of this client (no issuer, or not declared)."""
+    def needs_client(client: str):
+        if not tokens.has_issuer:
+            pytest.skip(f"needs the issuer's `{client}` client: Bearer Token Discovery finds one token only")
+        if tokens.client_scopes and client not in tokens.client_scopes:
+            pytest.skip(f"the inventory's issuer declares no `{client}` client")
+    return needs_client
+
+
+@pytest.fixture
+def token_of(tokens, needs_client):
+    """The token of one of the inventory's issuer clients; the check skips when the lake cannot issue it."""
+    def token_of(client: str) -> str:
+        needs_client(client)
+        return tokens.token(client)
+    return token_of

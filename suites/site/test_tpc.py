@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from lakeprobe.attempts import attempt, note_throughput
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ProbeError, ProbeFailure
 from lakeprobe.storage import adler32_of
 from plugins.records import Downtime
 
@@ -39,7 +39,7 @@ def tpc_sources(storage, run_area, request):
         if url:
             try:
                 storage.delete(url)
-            except ProbeFailure:
+            except (ProbeFailure, ProbeError):
                 pass
 
 
