@@ -1,7 +1,11 @@
 """The `lakeprobe` command. Bad input and failed operations end in one line on stderr and a non-zero exit."""
 import argparse
 import json
+import os
 import sys
+from pathlib import Path
+
+from lakeprobe.records import RESULTS_DIR
 
 
 def _lab_parser(sub):
@@ -13,6 +17,8 @@ def _lab_parser(sub):
     status = lab.add_parser("status", help="each component up or down, with its URL")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     lab.add_parser("down", help="stop every lab process")
+    lab.add_parser("stop", help="stop one service, as an outage would (`lab up` starts it again)").add_argument(
+        "service", help="issuer, rucio, postgres, influxdb or broker")
     fault = lab.add_parser("fault", help="inject a real fault into a running RSE")
     fault.add_argument("rse")
     fault.add_argument("kind", help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert")
@@ -26,6 +32,44 @@ def _sweep_parser(sub):
     sweep.add_argument("--rse", action="append", default=[], help="only this RSE (repeatable)")
     sweep.add_argument("--timeout", type=float, default=60.0, help="deadline of every operation (default 60 s)")
     sweep.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+
+
+def _results_parser(sub):
+    results = sub.add_parser("results", help="the run records under results/").add_subparsers(dest="action",
+                                                                                            required=True)
+    replay = results.add_parser("replay", help="deliver the records spooled while a sink was down")
+    replay.add_argument("--results-dir", default=os.environ.get("LAKEPROBE_RESULTS_DIR") or str(RESULTS_DIR),
+                        help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
+
+
+def _report_parser(sub):
+    report = sub.add_parser("report", help="write the status page from the records of the last 24 hours")
+    report.add_argument("--results-dir", default=os.environ.get("LAKEPROBE_RESULTS_DIR") or str(RESULTS_DIR),
+                        help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
+    report.add_argument("--out", help="default: status.html in the results directory")
+
+
+def _run_report(args) -> int:
+    from lakeprobe.report import write_report
+    out = Path(args.out or Path(args.results_dir) / "status.html")
+    count = write_report(Path(args.results_dir), out)
+    print(f"report: {out} ({count} records of the last 24 hours)")
+    return 0
+
+
+def _run_replay(args) -> int:
+    from lakeprobe.sinks import Spool, deliver, spooled_specs
+    results_dir = Path(args.results_dir)
+    specs = spooled_specs(results_dir)
+    left = 0
+    for spec in specs:
+        waiting = Spool(results_dir, spec).records()
+        delivered, spooled, error = deliver(spec, [], results_dir)
+        left += spooled
+        print(f"{spec.name}: {delivered} of {waiting} spooled records delivered" + (f"; {error}" if error else ""))
+    if not specs:
+        print(f"replay: nothing spooled under {results_dir / 'spool'}")
+    return 1 if left else 0
 
 
 def _run_sweep(args) -> int:
@@ -66,6 +110,9 @@ def _run_lab(args):
     elif args.action == "down":
         lab.down()
         print("lab down")
+    elif args.action == "stop":
+        lab.stop_service(args.service)
+        print(f"{args.service}: stopped")
     elif args.action == "fault":
         lab.fault(args.rse, args.kind)
         print(f"{args.rse}: fault {args.kind} injected")
@@ -79,6 +126,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _lab_parser(sub)
     _sweep_parser(sub)
+    _results_parser(sub)
+    _report_parser(sub)
     args = parser.parse_args(argv)
     from lab.procs import LabError
     from lakeprobe.inventory import InventoryError
@@ -87,6 +136,10 @@ def main(argv=None) -> int:
             _run_lab(args)
         elif args.command == "sweep":
             return _run_sweep(args)
+        elif args.command == "results":
+            return _run_replay(args)
+        elif args.command == "report":
+            return _run_report(args)
     except (LabError, InventoryError, ValueError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)
         return 1

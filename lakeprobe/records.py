@@ -5,6 +5,9 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# Where run records go unless --results-dir or LAKEPROBE_RESULTS_DIR says otherwise.
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+
 STATUSES = ("pass", "warn", "fail", "error", "skip", "downtime")
 ERROR_CLASSES = ("timeout", "unreachable", "tls", "auth_denied", "permission", "no_space", "not_found",
                  "checksum_mismatch", "content_mismatch", "protocol_error", "security", "unknown")

@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 
 from lakeprobe.errors import ProbeError, ProbeFailure, scrub
-from lakeprobe.records import JsonlWriter, Record, new_run_id
+from lakeprobe.records import RESULTS_DIR, JsonlWriter, Record, new_run_id
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 _KEY = "lakeprobe_record"
 
 
@@ -55,6 +54,8 @@ def pytest_runtest_makereport(item, call):
         return
     if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
         _settle(rec, report, call)
+        if rec.status in ("fail", "error") and isinstance(getattr(call.excinfo, "value", None), (ProbeFailure, ProbeError)):
+            report.longrepr = f"{rec.status} [{rec.error_class}] {rec.message}"  # the finding, not our stack
         item.lake_recorded = True
         report.user_properties.append((_KEY, rec.to_dict()))
 

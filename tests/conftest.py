@@ -71,12 +71,12 @@ def run(argv, env, timeout=600, **kwargs) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="session")
 def run_suite(lab, lab_env, tmp_path_factory):
     """Runs `pytest suites/site ...` against the test lab as a user would; returns (process, records, seconds)."""
-    def run_it(*args, timeout=900):
-        results = tmp_path_factory.mktemp("results")
+    def run_it(*args, timeout=900, results=None, env=None):
+        results = results or tmp_path_factory.mktemp("results")
         started = time.monotonic()
         proc = run([sys.executable, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q",
                     "--inventory", str(lab.layout.inventory), "--results-dir", str(results), *args],
-                   lab_env, timeout=timeout, cwd=REPO)
+                   env or lab_env, timeout=timeout, cwd=REPO)
         seconds = time.monotonic() - started
         records = [r for f in results.glob("*.jsonl") for r in read_jsonl(f)]
         return proc, records, seconds
