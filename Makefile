@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SERVER_VENV := .venv-rucio-server
 APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xrootd-client python3-xrootd \
 	gfal2 gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 gfal2-util-scripts davix \
-	postgresql rabbitmq-server influxdb gcc libc6-dev curl openssl util-linux
+	postgresql rabbitmq-server influxdb gcc libc6-dev curl openssl util-linux chromium victoria-metrics
 # Debian's gfal2 and XRootD bindings are linked into the venv: PyPI's gfal2-python does not build against
 # Debian's libgfal2 (shared/lab-facts.md), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
@@ -15,7 +15,8 @@ DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 demo: bootstrap
 	$(VENV)/bin/lakeprobe lab up
 	$(VENV)/bin/lakeprobe lab status
-	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe lab down; exit $$status
+	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
+		exit $$status
 
 test: bootstrap
 	$(PY) -m pytest tests

@@ -54,9 +54,9 @@ def heal(rse: StorageElement):
 
 
 def heal_all_mounts(rse: StorageElement):
-    """On `lab down`: a `full` fault's tmpfs must not outlive the lab."""
-    if rse.fault == "full":
-        _unmount(rse.data)
+    """On `lab down`, and on `lab up` for an RSE without the `full` fault: no `full` tmpfs outlives its fault,
+    even one left by a process killed halfway through healing."""
+    _unmount(rse.data)
 
 
 def _mount_full(data: Path):

@@ -130,6 +130,8 @@ class Lab:
 
 
 def _start_rse(rse: StorageElement):
+    if rse.fault != "full":
+        faults.heal_all_mounts(rse)
     rse.prepare()
     if rse.fault == "hang" or not rse.fault:
         rse.set_fault("")

@@ -23,8 +23,9 @@ class ProbeError(Exception):
 
 
 def scrub(text: str) -> str:
-    """No token ever reaches a record, a log or a report, even inside a server's error message."""
-    return _BEARER.sub(r"\1<redacted>", _JWT.sub("<token>", str(text)))
+    """No token ever reaches a record, a log or a report, even inside a server's error message. NUL bytes
+    go too: XRootD ends some messages with one, and no text column of a SQL sink takes it."""
+    return _BEARER.sub(r"\1<redacted>", _JWT.sub("<token>", str(text))).replace("\x00", "")
 
 
 # Ordered: the first pattern that matches decides. Server messages differ between protocols and storage

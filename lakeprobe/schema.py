@@ -14,8 +14,9 @@ MEASUREMENT = TABLE = "lakeprobe_check"
 TAGS = ("suite", "check", "rse", "protocol", "peer", "mode")
 STRING_FIELDS = ("status", "error_class", "message", "run_id")
 NUMBER_FIELDS = ("duration_s", "bytes", "throughput_Bps", "attempts")
-# A number per status, for panels that colour by value: 0-3 are findings (pass to error), 4-5 are neutral.
-STATE = {"pass": 0, "warn": 1, "fail": 2, "error": 3, "skip": 4, "downtime": 5}
+# A number per status, for panels that colour by value: the worse, the higher, so that max() over an hour is
+# its worst finding; the neutral states are below pass, so they show only when nothing else ran.
+STATE = {"downtime": -2, "skip": -1, "pass": 0, "warn": 1, "error": 2, "fail": 3}
 FIELDS = STRING_FIELDS + NUMBER_FIELDS + ("state",)
 
 SQL_CREATE = f"""

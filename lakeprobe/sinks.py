@@ -54,6 +54,11 @@ class SinkSpec:
         return f"{self.kind}-{hashlib.sha256(self.name.encode()).hexdigest()[:10]}"
 
 
+def batches(records: list[Record]):
+    for start in range(0, len(records), BATCH):
+        yield records[start:start + BATCH]
+
+
 def open_sink(spec: SinkSpec):
     return {"influxdb-v1": InfluxV1, "influxdb-v2": InfluxV2, "sql": Sql}[spec.kind](spec)
 
@@ -67,8 +72,8 @@ class InfluxV1:
         self.auth = (user, password) if user else None
 
     def write(self, records: list[Record]):
-        for start in range(0, len(records), BATCH):
-            body = "\n".join(schema.line(r) for r in records[start:start + BATCH]).encode()
+        for batch in batches(records):
+            body = "\n".join(schema.line(r) for r in batch).encode()
             try:
                 reply = requests.post(f"{self.spec.url.rstrip('/')}/write", data=body, auth=self.auth,
                                       params={"db": self.spec.database, "precision": "u"}, timeout=TIMEOUT_S)
@@ -91,8 +96,8 @@ class InfluxV2:
             with InfluxDBClient(url=self.spec.url, token=os.environ.get("INFLUX_TOKEN", ""), org=self.spec.org,
                                 timeout=TIMEOUT_S * 1000) as client:
                 writer = client.write_api(write_options=SYNCHRONOUS)
-                for start in range(0, len(records), BATCH):
-                    writer.write(self.spec.bucket, self.spec.org, [schema.line(r) for r in records[start:start + BATCH]],
+                for batch in batches(records):
+                    writer.write(self.spec.bucket, self.spec.org, [schema.line(r) for r in batch],
                                  write_precision=WritePrecision.US)
         except Exception as e:  # the client raises its own and urllib3's errors: all mean "not delivered"
             raise SinkError(f"{self.spec.name} did not take the write: {type(e).__name__}: "
@@ -114,8 +119,8 @@ class Sql:
             with psycopg.connect(self.spec.url, connect_timeout=TIMEOUT_S) as db:
                 db.execute(schema.SQL_CREATE)
                 with db.cursor() as cursor:
-                    for start in range(0, len(records), BATCH):
-                        cursor.executemany(insert, [schema.row(r) for r in records[start:start + BATCH]])
+                    for batch in batches(records):
+                        cursor.executemany(insert, [schema.row(r) for r in batch])
         except psycopg.Error as e:
             raise SinkError(f"{self.spec.name}: {type(e).__name__}: {scrub(str(e)).splitlines()[0][:200]}") from None
 

@@ -1,8 +1,12 @@
 """Records reach InfluxDB and PostgreSQL exactly as the JSONL has them; a sink that is down loses nothing and
 a replay delivers once. Real servers of the test lab, runs as a user would start them."""
 import json
+import socket
+import subprocess
+import time
 
 import psycopg
+import pytest
 import requests
 
 from lakeprobe.records import read_jsonl
@@ -83,3 +87,42 @@ def test_records_in_the_spool_are_those_of_the_jsonl(tmp_path):
     spool.keep(records)
     assert read_jsonl(spool.files()[0]) == records
     assert json.loads((spool.dir / "sink.json").read_text())["url"] == "http://127.0.0.1:1"
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path):
+    """A real server speaking InfluxDB's v2 write API (VictoriaMetrics, Debian): InfluxDB 2.x cannot be had here."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["victoria-metrics", f"-storageDataPath={tmp_path / 'vm'}",
+                               f"-httpListenAddr=127.0.0.1:{port}", "-search.latencyOffset=0s"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}/health", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_the_v2_write_api_sink_delivers_every_record(victoria_metrics, run_suite):
+    proc, records, _ = run_suite(*ONE_RSE, "--influxdb", victoria_metrics, "--influxdb-bucket", "lakeprobe",
+                                 "--influxdb-org", "lab")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert f"influxdb-v2 {victoria_metrics} lakeprobe: {len(records)} records written" in proc.stdout
+    for _ in range(40):  # VictoriaMetrics makes fresh samples searchable within a few seconds
+        requests.get(f"{victoria_metrics}/internal/force_flush", timeout=10)
+        exported = requests.get(f"{victoria_metrics}/api/v1/export", timeout=10,
+                                params={"match[]": '{__name__="lakeprobe_check_duration_s"}'}).text.splitlines()
+        series = {(s["metric"]["check"], s["metric"]["rse"], s["metric"].get("peer", "")): len(s["values"])
+                  for s in map(json.loads, exported)}
+        if sum(series.values()) >= len(records):
+            break
+        time.sleep(0.5)
+    assert sum(series.values()) == len(records)
+    assert set(series) == {(r.check, r.rse, r.peer) for r in records}
