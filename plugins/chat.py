@@ -1,12 +1,9 @@
 """Chat notifications at the end of a run, from the controller: `--chat slack|mattermost|rocketchat`, with the
 incoming webhook's URL in LAKEPROBE_CHAT_WEBHOOK (it is a secret: never on a command line, never printed)."""
 import os
-from pathlib import Path
-
 import pytest
 
 from lakeprobe.chat import KINDS, notify
-from lakeprobe.records import RESULTS_DIR
 
 
 def pytest_addoption(parser):
@@ -35,7 +32,7 @@ class ChatNotifier:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
         opt, collector = self.config.getoption, self.config.lake_collector
-        state = Path(opt("--results-dir") or RESULTS_DIR) / "chat-state.json"
+        state = collector.results_dir / "chat-state.json"
         self.outcome = notify(opt("--chat"), os.environ["LAKEPROBE_CHAT_WEBHOOK"], state, collector.run_id,
                               collector.records, opt("--chat-confirm"))
 

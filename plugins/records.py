@@ -89,7 +89,8 @@ class RecordCollector:
     def __init__(self, config):
         self.run_id = config.lake_run_id
         self.records: list[Record] = []
-        self.jsonl = JsonlWriter(Path(config.getoption("--results-dir") or RESULTS_DIR), self.run_id)
+        self.results_dir = Path(config.getoption("--results-dir") or RESULTS_DIR)
+        self.jsonl = JsonlWriter(self.results_dir, self.run_id)
 
     def pytest_runtest_logreport(self, report):
         for key, value in report.user_properties:

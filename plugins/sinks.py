@@ -1,11 +1,8 @@
 """Records go to the sinks at the end of the run, in the controller: InfluxDB and/or SQL, chosen by options
 or by the inventory's `influxdb:` and `postgres:` sections (the lab's inventory names the lab's), besides the
 JSONL that is always written. A sink that is down costs nothing but a spool file (lakeprobe/sinks.py)."""
-from pathlib import Path
-
 import pytest
 
-from lakeprobe.records import RESULTS_DIR
 from lakeprobe.sinks import SinkSpec, deliver
 
 
@@ -54,7 +51,7 @@ def pytest_configure(config):
 class SinkDelivery:
     def __init__(self, config, specs):
         self.config, self.specs, self.outcomes = config, specs, []
-        self.results_dir = Path(config.getoption("--results-dir") or RESULTS_DIR)
+        self.results_dir = config.lake_collector.results_dir
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
