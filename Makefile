@@ -10,7 +10,7 @@ APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xro
 # Debian's libgfal2 (shared/lab-facts.md), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 
-.PHONY: demo test bootstrap lab-up lab-down bench clean
+.PHONY: demo test test-fast lint bootstrap lab-up lab-down bench clean
 
 demo: bootstrap
 	$(VENV)/bin/lakeprobe lab up
@@ -18,8 +18,19 @@ demo: bootstrap
 	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
 		exit $$status
 
+# Everything: the fast tier, then the tests against a lab of their own.
 test: bootstrap
 	$(PY) -m pytest tests
+
+# The tests that need no lab (selection, scheduling, summary, records, classification, user mistakes, a
+# lake of local directories): seconds, on two workers.
+test-fast: bootstrap
+	$(PY) -m pytest tests -m "not lab" -n 2 -q
+
+lint: bootstrap
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: bootstrap
 	$(PY) -m bench
@@ -36,7 +47,7 @@ bootstrap: .bootstrap-apt .bootstrap-venv .bootstrap-server-venv lab/issuer/node
 
 .bootstrap-venv: pyproject.toml .bootstrap-apt
 	test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q -e . 2>&1 | grep -v "^WARNING: Location" || true
+	$(PY) -m pip install -q -e '.[dev]' 2>&1 | grep -v "^WARNING: Location" || true
 	$(PY) -c "import lakeprobe" 
 	site=$$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
 	for m in $(DEBIAN_PY_MODULES); do ln -sfn /usr/lib/python3/dist-packages/$$m $$site/$$m; done

@@ -1,3 +1,4 @@
-"""lakeprobe's pytest plugins, for the suites (suites/) and the framework's own tests (tests/)."""
-pytest_plugins = ["plugins.lake", "plugins.tokens", "plugins.records", "plugins.sinks", "plugins.chat",
-                  "plugins.preflight", "plugins.deadlines"]
+"""lakeprobe's pytest plugins. plugins/lake.py starts a run; the others bring options, fixtures and hooks
+of their own (their order at the end of a run is plugins/round.py's)."""
+pytest_plugins = ["plugins.lake", "plugins.records", "plugins.sinks", "plugins.chat", "plugins.scheduling",
+                  "plugins.deadlines"]

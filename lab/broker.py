@@ -1,5 +1,6 @@
 """A STOMP broker for Rucio's hermes events: RabbitMQ with its STOMP plugin, on loopback only."""
 import subprocess
+import time
 
 from lab import procs
 from lab.layout import Layout
@@ -48,10 +49,13 @@ class Broker:
 
     def stop(self):
         procs.stop(self.pid_file, timeout=20)
-        # epmd daemonizes out of RabbitMQ's process group: it is stopped through its own port.
-        subprocess.run(["epmd", "-kill"], env={**self._env(), "PATH": "/usr/bin:/bin"}, capture_output=True)
+        # epmd daemonizes out of RabbitMQ's process group: it is stopped through its own port, and refuses
+        # while the node it serves is still registered, which outlives RabbitMQ's process for a moment.
+        deadline = time.monotonic() + 20
+        while procs.port_open(self.layout.port("epmd")) and time.monotonic() < deadline:
+            subprocess.run(["epmd", "-kill"], env={**self._env(), "PATH": "/usr/bin:/bin"}, capture_output=True)
+            procs.wait_port_closed(self.layout.port("epmd"), timeout=1)
         procs.wait_port_closed(self.port)
-        procs.wait_port_closed(self.layout.port("epmd"))
 
     def up(self) -> bool:
         return procs.pid_of(self.pid_file) is not None and procs.port_open(self.port)

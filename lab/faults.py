@@ -79,6 +79,13 @@ def _corrupting_env(rse: StorageElement) -> dict:
         lib.parent.mkdir(parents=True, exist_ok=True)
         _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(_SHIM_SOURCE), "-ldl"],
              "build the `corrupt` fault's library")
+    # XRootD starts its root:// TPC agent with the real uid root and the effective uid xrootd, so the dynamic
+    # loader runs it in secure mode and drops LD_PRELOAD: the agent gives up root for good first, and then
+    # writes through the same corrupting library as the server.
+    agent = rse.dir / "tpc-agent"
+    agent.write_text(f"#!/bin/sh\nexec setpriv --reuid={XROOTD_USER} --regid={XROOTD_USER} --clear-groups "
+                     f"env LD_PRELOAD={lib} LAKEPROBE_CORRUPT_ROOT={rse.data} /usr/bin/xrdcp \"$@\"\n")
+    agent.chmod(0o755)
     return {"LD_PRELOAD": str(lib), "LAKEPROBE_CORRUPT_ROOT": str(rse.data)}
 
 

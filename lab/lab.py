@@ -76,6 +76,7 @@ class Lab:
         self.rucio.start()
 
     def down(self):
+        self.layout.inventory.unlink(missing_ok=True)  # a lake that is down is no lake to probe
         for rse in self.rses(MAX_RSES):
             if rse.dir.exists():
                 faults.heal_all_mounts(rse)

@@ -3,13 +3,13 @@
 Ports are laid out from one base port (LAKEPROBE_LAB_BASE_PORT, default 20000) so two labs on one machine
 only need different bases: services at base+0..9, RSE number i at base+100+10*(i-1) (root) and +1 (https).
 """
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from lakeprobe.paths import REPO, default_lab_dir, walkable
+
 DEFAULT_BASE_PORT = 20000
 MAX_RSES = 20
 
@@ -22,15 +22,7 @@ def rse_name(i: int) -> str:
 
 
 def default_run_dir() -> Path:
-    """REPO/.lab; but XRootD runs as the unprivileged xrootd user, which must be able to walk down to its
-    files, so a checkout under a private directory (such as /root) keeps its lab in /var/tmp instead."""
-    if _walkable(REPO):
-        return REPO / ".lab"
-    return Path("/var/tmp") / f"lakeprobe-lab-{hashlib.sha1(str(REPO).encode()).hexdigest()[:8]}"
-
-
-def _walkable(path: Path) -> bool:
-    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents])
+    return default_lab_dir()
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ class Layout:
         return cls(run, base_port)
 
     def reachable_by_others(self) -> bool:
-        return _walkable(self.run_dir)
+        return walkable(self.run_dir)
 
     def port(self, service: str) -> int:
         return self.base_port + SERVICE_PORTS[service]
@@ -72,6 +64,7 @@ class Layout:
 
     @property
     def inventory(self) -> Path:
+        """Where the suites find the lab (lakeprobe.paths.lab_inventory): written by `up`, removed by `down`."""
         return self.run_dir / "inventory.yaml"
 
     @property

@@ -57,9 +57,10 @@ def _load_ca(ca_dir: Path):
     return key, cert
 
 
-def issue_host_cert(ca_dir: Path, cert_path: Path, key_path: Path, *, expired: bool = False):
-    """A localhost server certificate signed by the lab CA; `expired` makes one that ended yesterday."""
-    ca_key, ca_cert = _load_ca(ca_dir)
+def issue_host_cert(ca_dir: Path, cert_path: Path, key_path: Path, *, expired: bool = False, ca=None):
+    """A localhost server certificate signed by the lab CA (or `ca`, a (key, cert) pair); `expired` makes one
+    that ended yesterday."""
+    ca_key, ca_cert = ca or _load_ca(ca_dir)
     key = _key()
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = (now - 30 * DAY, now - DAY) if expired else (now - DAY, now + 365 * DAY)
@@ -110,5 +111,15 @@ def ensure(pki_dir: Path):
     if not (pki_dir / "host.pem").exists():
         issue_host_cert(pki_dir, pki_dir / "host.pem", pki_dir / "host.key")
         issue_host_cert(pki_dir, pki_dir / "expired.pem", pki_dir / "expired.key", expired=True)
+    if not (pki_dir / "foreign.pem").exists():  # signed by a CA nobody trusts: a site with another trust
+        foreign_key = _key()
+        now = datetime.datetime.now(datetime.timezone.utc)
+        foreign_ca = (x509.CertificateBuilder().subject_name(_name("a CA the lake does not know"))
+                      .issuer_name(_name("a CA the lake does not know")).public_key(foreign_key.public_key())
+                      .serial_number(x509.random_serial_number()).not_valid_before(now - DAY)
+                      .not_valid_after(now + 3650 * DAY)
+                      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                      .sign(foreign_key, hashes.SHA256()))
+        issue_host_cert(pki_dir, pki_dir / "foreign.pem", pki_dir / "foreign.key", ca=(foreign_key, foreign_ca))
     if not (pki_dir / "issuer-signing.jwk").exists():
         _make_signing_jwk(pki_dir / "issuer-signing.jwk")

@@ -20,8 +20,13 @@ SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes abou
 
 
 class StorageElement:
-    def __init__(self, layout: Layout, index: int):
+    """`checksum` and `certificate` make a healthy storage configured unlike the lab's others, as real lakes
+    have them: another checksum algorithm (md5, crc32c), or a certificate from a CA the probes do not know
+    ("foreign")."""
+
+    def __init__(self, layout: Layout, index: int, checksum: str = "adler32", certificate: str = "host"):
         self.layout, self.index, self.name = layout, index, rse_name(index)
+        self.checksum, self.certificate = checksum, certificate
         self.dir = layout.run_dir / "rses" / self.name
         self.root_port, self.https_port = layout.rse_ports(index)
 
@@ -48,7 +53,7 @@ class StorageElement:
         """Directories, certificates and the issuer's keys, owned by the unprivileged xrootd user."""
         for sub in ("data", "data" + EMBARGO_DIR, "admin", "cache/scitokens", "tpccreds"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        for kind in ("host", "expired"):
+        for kind in ("host", "expired", "foreign"):
             for ext in ("pem", "key"):
                 target = self.dir / f"{kind}.{ext}"
                 target.unlink(missing_ok=True)
@@ -59,7 +64,7 @@ class StorageElement:
             f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n")
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
-        for kind in ("host", "expired"):
+        for kind in ("host", "expired", "foreign"):
             (self.dir / f"{kind}.key").chmod(0o400)
         (self.dir / "tpccreds").chmod(0o700)
 
@@ -78,7 +83,7 @@ class StorageElement:
 
     def config(self) -> str:
         fault, d = self.fault, self.dir
-        cert = "expired" if fault == "expired-cert" else "host"
+        cert = "expired" if fault == "expired-cert" else self.certificate
         lines = [
             "all.role server",
             "all.export /" + (" r/o" if fault == "readonly" else ""),
@@ -91,7 +96,7 @@ class StorageElement:
             f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
             f"xrd.tlsca certdir {self.layout.ca_dir}",
             "xrootd.tls capable all",
-            "xrootd.chksum adler32",
+            f"xrootd.chksum {self.checksum}",
         ]
         if fault != "no-auth":
             lines += [
@@ -109,7 +114,7 @@ class StorageElement:
             lines += [
                 "http.exthandler xrdtpc libXrdHttpTPC.so",
                 f"ofs.tpc fcreds ?ztn =BEARER_TOKEN_FILE fcpath {d}/tpccreds/ ttl 60 70 xfr 20 "
-                "pgm /usr/bin/xrdcp --server",
+                f"pgm {d / 'tpc-agent' if fault == 'corrupt' else '/usr/bin/xrdcp'} --server",
             ]
         if fault == "slow":
             lines += ["xrootd.fslib throttle default", f"throttle.throttle data {SLOW_RATE_BPS}"]

@@ -1,21 +1,31 @@
-"""Chat: one message per run that changed something, to a Slack, Mattermost or Rocket.Chat incoming webhook,
-listing the checks now failing and those back to normal. Never one message per check per hour.
+"""Chat: one message per round that changed something, to a Slack, Mattermost or Rocket.Chat incoming webhook:
+the checks now failing and those back to normal, under the RSE or service each finding blames, so that a
+broken site's neighbours are never announced for its fault. Never one message per check per hour.
 
-Flap damping: a check's new state is announced once it has held for `confirm` consecutive runs (default 2),
-so a check that flips every run is never announced. skip and downtime say nothing about a check's health and
-change nothing. The state lives in results/chat-state.json; an undelivered message is tried again next run.
+What is announced is computed from the lake's rounds of the last 24 hours (the results directory or the SQL
+sink), not from a state file, so a fresh CI runner announces exactly what a long-lived one would:
+
+- only rounds count: an ad-hoc run (--rse, -k, ...) announces nothing and changes nothing;
+- skip and downtime say nothing about a check's health and change nothing;
+- flap damping: a check's new state is announced once it has held `confirm` rounds in a row (default 2),
+  so a check that flips every round is never announced.
+
+A message the webhook did not take is kept in the results directory (chat-pending.json) and sent with the
+next one.
 """
+
 import json
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
 
-from lakeprobe.records import Record
+from lakeprobe.records import Record, Status
 
 KINDS = ("slack", "mattermost", "rocketchat")
-HEALTH = {"pass": "ok", "warn": "ok", "fail": "failing", "error": "failing"}
+HEALTH = {Status.PASS: "ok", Status.WARN: "ok", Status.FAIL: "failing", Status.ERROR: "failing"}
 MAX_LINES = 25
 TIMEOUT_S = 10
 
@@ -25,50 +35,56 @@ class Change:
     series: str
     health: str  # the state now announced: failing or ok
     detail: str
+    blame: str  # whom the finding implicates (for a check back to normal: whom it implicated)
 
 
 def series_of(r: Record) -> str:
     return " ".join(p for p in (r.rse + (f"->{r.peer}" if r.peer else ""), r.protocol, r.mode, r.check) if p)
 
 
-def changes(state: dict, records: list[Record], confirm: int) -> list[Change]:
-    """Updates `state` with this run's records and returns what is now due to be announced."""
-    due = []
-    for r in records:
-        health = HEALTH.get(r.status)
-        if health is None:
-            continue
-        key = series_of(r)
-        known = state.setdefault(key, {"announced": None, "candidate": None, "runs": 0})
-        if health == known["announced"] or (known["announced"] is None and health == "ok"):
-            known.update(announced=known["announced"] or "ok", candidate=None, runs=0)
-            continue
-        known["runs"] = known["runs"] + 1 if known["candidate"] == health else 1
-        known["candidate"] = health
-        if known["runs"] >= confirm:
-            due.append(Change(key, health, f"{r.status} ({r.error_class}): {r.message[:120]}" if health == "failing"
-                              else r.status))
+def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
+    """What becomes due with the last of these rounds (oldest first), replaying all of them."""
+    state: dict[str, dict] = {}
+    due: list[Change] = []
+    for records in rounds:
+        due = []
+        for r in records:
+            health = HEALTH.get(r.status)
+            if health is None:
+                continue
+            known = state.setdefault(series_of(r), {"announced": "ok", "candidate": None, "runs": 0, "blame": ""})
+            if health == "failing":
+                known["blame"] = r.blame or r.rse
+            if health == known["announced"]:
+                known.update(candidate=None, runs=0)
+                continue
+            known["runs"] = known["runs"] + 1 if known["candidate"] == health else 1
+            known["candidate"] = health
+            if known["runs"] >= confirm:
+                known.update(announced=health, candidate=None, runs=0)
+                detail = f"{r.status} ({r.error_class}): {r.message[:120]}" if health == "failing" else str(r.status)
+                due.append(Change(series_of(r), health, detail, known["blame"]))
     return due
 
 
-def mark_announced(state: dict, due: list[Change]):
-    for change in due:
-        state[change.series].update(announced=change.health, candidate=None, runs=0)
-
-
-def message(run_id: str, due: list[Change]) -> str:
-    failing = [c for c in due if c.health == "failing"]
-    back = [c for c in due if c.health == "ok"]
-    lines = [f"lakeprobe run {run_id}"]
-    if failing:
-        lines.append(f":red_circle: failing ({len(failing)}):")
-        lines += [f"- {c.series}: {c.detail}" for c in failing[:MAX_LINES]]
-    if back:
-        lines.append(f":large_green_circle: back to normal ({len(back)}):")
-        lines += [f"- {c.series}" for c in back[:MAX_LINES]]
-    hidden = max(0, len(failing) - MAX_LINES) + max(0, len(back) - MAX_LINES)
-    if hidden:
-        lines.append(f"... and {hidden} more (see the status page)")
+def message(lake: str, run_id: str, due: list[Change]) -> str:
+    lines = [f"lakeprobe, lake {lake}, round {run_id}"]
+    for health, title in (("failing", ":red_circle: failing"), ("ok", ":large_green_circle: back to normal")):
+        mine = [c for c in due if c.health == health]
+        if not mine:
+            continue
+        lines.append(f"{title} ({len(mine)}):")
+        by_blame: dict[str, list[Change]] = defaultdict(list)
+        for c in mine:
+            by_blame[c.blame].append(c)
+        shown = 0
+        for who, items in sorted(by_blame.items()):
+            for c in items:
+                if shown < MAX_LINES:
+                    lines.append(f"- {who}: {c.series}" + (f": {c.detail}" if health == "failing" else ""))
+                shown += 1
+        if shown > MAX_LINES:
+            lines.append(f"... and {shown - MAX_LINES} more (see the status page)")
     return "\n".join(lines)
 
 
@@ -78,20 +94,20 @@ def payload(kind: str, text: str) -> dict:
     return {"text": text, **extra}
 
 
-def notify(kind: str, webhook: str, state_file: Path, run_id: str, records: list[Record], confirm: int) -> str:
-    """Sends this run's message if any; returns one line for the run's summary (never the webhook URL)."""
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    due = changes(state, records, confirm)
+def notify(kind: str, webhook: str, rounds: list[list[Record]], confirm: int, lake: str, pending: Path) -> str:
+    """Sends what the last round made due, with anything left undelivered before; returns one line for the
+    run's summary (naming the webhook's host, never its URL)."""
+    waiting = [Change(**c) for c in json.loads(pending.read_text())] if pending.exists() else []
+    due = waiting + changes(rounds, confirm)
     where = f"{kind} webhook at {urlsplit(webhook).hostname}"
-    outcome = f"chat: nothing changed, nothing sent to the {where}"
-    if due:
-        try:
-            reply = requests.post(webhook, json=payload(kind, message(run_id, due)), timeout=TIMEOUT_S)
-            reply.raise_for_status()
-        except requests.RequestException as e:
-            state_file.write_text(json.dumps(state))  # the candidates' run counts are kept: retried next run
-            return f"chat: the {where} did not take the message ({type(e).__name__}); it is tried again next run"
-        mark_announced(state, due)
-        outcome = f"chat: {len(due)} changes sent to the {where}"
-    state_file.write_text(json.dumps(state))
-    return outcome
+    if not due:
+        return f"chat: nothing changed, nothing sent to the {where}"
+    run_id = rounds[-1][0].run_id if rounds and rounds[-1] else "-"
+    try:
+        reply = requests.post(webhook, json=payload(kind, message(lake, run_id, due)), timeout=TIMEOUT_S)
+        reply.raise_for_status()
+    except requests.RequestException as e:
+        pending.write_text(json.dumps([asdict(c) for c in due]))
+        return f"chat: the {where} did not take the message ({type(e).__name__}); it is sent with the next one"
+    pending.unlink(missing_ok=True)
+    return f"chat: {len(due)} changes sent to the {where}"

@@ -1,20 +1,45 @@
-"""The `lakeprobe` command. Bad input and failed operations end in one line on stderr and a non-zero exit."""
+"""The `lakeprobe` command. Bad input and failed operations end in one line on stderr and a non-zero exit:
+2 for a usage mistake, 1 for a failure, 130 for Ctrl-C."""
+
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 
-from lakeprobe.records import RESULTS_DIR
+from lakeprobe import paths
 
 
-def _lab_parser(sub):
-    lab = sub.add_parser("lab", help="the embedded data lake on loopback").add_subparsers(dest="action",
-                                                                                        required=True)
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"lakeprobe: error: {message} (see --help)\n")
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked; exit code 2."""
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}") from None
+    if not 0 < value <= 24 * 3600:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="lakeprobe", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    lab = sub.add_parser("lab", help="the embedded data lake on loopback").add_subparsers(
+        dest="action", required=True, parser_class=OneLineParser)
     up = lab.add_parser("up", help="start the lab (idempotent)")
     up.add_argument("--rses", type=int, default=3, help="number of storage elements (1-20, default 3)")
     up.add_argument("--base-port", type=int, help="first port of the lab's range (default 20000)")
-    status = lab.add_parser("status", help="each component up or down, with its URL")
+    status = lab.add_parser("status", help="each component up or down, with its URL; exit 1 if any is down")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     lab.add_parser("down", help="stop every lab process")
     lab.add_parser("stop", help="stop one service, as an outage would (`lab up` starts it again)").add_argument(
@@ -24,74 +49,40 @@ def _lab_parser(sub):
     fault.add_argument("kind", help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert")
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 
-
-def _sweep_parser(sub):
     sweep = sub.add_parser("sweep", help="remove what killed runs left under the RSEs' probe prefix")
-    sweep.add_argument("--older-than", default="6h", help="age of the run directories to remove (default 6h)")
+    sweep.add_argument("--older-than", default="6h", help="age of the run directories to remove: 90s, 30m, 6h, "
+                       "2d (default 6h)")
     sweep.add_argument("--inventory", help="YAML inventory (default: the embedded lab's)")
     sweep.add_argument("--rse", action="append", default=[], help="only this RSE (repeatable)")
-    sweep.add_argument("--timeout", type=float, default=60.0, help="deadline of every operation (default 60 s)")
+    sweep.add_argument("--timeout", type=_positive_seconds, default=60.0,
+                       help="deadline of every operation (default 60 s)")
     sweep.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
-
-def _results_parser(sub):
-    results = sub.add_parser("results", help="the run records under results/").add_subparsers(dest="action",
-                                                                                            required=True)
+    results = sub.add_parser("results", help="the run records under results/").add_subparsers(
+        dest="action", required=True, parser_class=OneLineParser)
     replay = results.add_parser("replay", help="deliver the records spooled while a sink was down")
-    replay.add_argument("--results-dir", default=os.environ.get("LAKEPROBE_RESULTS_DIR") or str(RESULTS_DIR),
-                        help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
+    discard = results.add_parser("discard", help="drop a sink's spooled records (a sink that is gone for good)")
+    discard.add_argument("sink", help="the sink's name as `replay` prints it, or `all`")
+    for each in (replay, discard):
+        each.add_argument("--results-dir", default=str(paths.results_dir()),
+                          help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
 
-
-def _report_parser(sub):
-    report = sub.add_parser("report", help="write the status page from the records of the last 24 hours")
-    report.add_argument("--results-dir", default=os.environ.get("LAKEPROBE_RESULTS_DIR") or str(RESULTS_DIR),
-                        help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
+    report = sub.add_parser("report", help="write the status page from the lake's records of the last 24 hours")
+    report.add_argument("--results-dir", default=str(paths.results_dir()), help="default: results/ (or "
+                        "LAKEPROBE_RESULTS_DIR)")
+    report.add_argument("--from-sql", metavar="URL", help="read the records from this SQL sink instead "
+                        "(postgresql://user@host:port/db; password: PGPASSWORD)")
+    report.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
+    report.add_argument("--lake", help="the lake to show (default: the lake of the newest records)")
+    report.add_argument("--stale-after", default="2h", help="a result older than this shows as stale (default 2h)")
     report.add_argument("--out", help="default: status.html in the results directory")
+    report.add_argument("--chat", choices=("slack", "mattermost", "rocketchat"),
+                        help="also post what the last round changed (webhook URL in LAKEPROBE_CHAT_WEBHOOK)")
+    report.add_argument("--chat-confirm", type=int, default=2, help="rounds a new state must hold (default 2)")
+    return parser
 
 
-def _run_report(args) -> int:
-    from lakeprobe.report import write_report
-    out = Path(args.out or Path(args.results_dir) / "status.html")
-    count = write_report(Path(args.results_dir), out)
-    print(f"report: {out} ({count} records of the last 24 hours)")
-    return 0
-
-
-def _run_replay(args) -> int:
-    from lakeprobe.sinks import Spool, deliver, spooled_specs
-    results_dir = Path(args.results_dir)
-    specs = spooled_specs(results_dir)
-    left = 0
-    for spec in specs:
-        waiting = Spool(results_dir, spec).records()
-        delivered, spooled, error = deliver(spec, [], results_dir)
-        left += spooled
-        print(f"{spec.name}: {delivered} of {waiting} spooled records delivered" + (f"; {error}" if error else ""))
-    if not specs:
-        print(f"replay: nothing spooled under {results_dir / 'spool'}")
-    return 1 if left else 0
-
-
-def _run_sweep(args) -> int:
-    from lakeprobe.inventory import default_inventory, load_yaml
-    from lakeprobe.storage import Storage
-    from lakeprobe.sweep import parse_age, sweep
-    from lakeprobe.tokens import TokenProvider
-    from lakeprobe.trust import trust_ca_dir
-    older_than = parse_age(args.older_than)
-    inventory = load_yaml(args.inventory or default_inventory())
-    tokens = TokenProvider.for_lake(inventory)
-    trust_ca_dir(inventory.ca_dir)
-    rses = inventory.select(args.rse)
-    swept = sweep(Storage(tokens, args.timeout, rses=rses), rses, older_than, args.dry_run)
-    for s in swept:
-        print(f"{s.rse:<12} {s.outcome:<14} {s.url}  ({s.age_s / 3600:.1f} h old)")
-    print(f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
-          f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs")
-    return 1 if any(s.outcome.startswith(("failed", "cannot")) for s in swept) else 0
-
-
-def _run_lab(args):
+def _run_lab(args) -> int:
     from lab.lab import Lab
     from lab.layout import Layout
     lab = Lab(Layout.from_env(base_port=getattr(args, "base_port", None)))
@@ -107,6 +98,10 @@ def _run_lab(args):
             for c in status["components"]:
                 fault = f"  fault: {c['fault']}" if c.get("fault") else ""
                 print(f"{c['name']:<10} {'up' if c['up'] else 'DOWN':<5} {c['url']}{fault}")
+        down = [c["name"] for c in status["components"] if not c["up"]]
+        if down:
+            print(f"lakeprobe: {len(down)} lab components are down: {', '.join(down)}", file=sys.stderr)
+            return 1
     elif args.action == "down":
         lab.down()
         print("lab down")
@@ -119,37 +114,106 @@ def _run_lab(args):
     elif args.action == "heal":
         lab.heal(args.rse)
         print(f"{args.rse}: healed")
+    return 0
+
+
+def _run_sweep(args) -> int:
+    from lakeprobe import trust
+    from lakeprobe.inventory import lab_inventory, load_yaml
+    from lakeprobe.protocols import registry
+    from lakeprobe.storage import Storage
+    from lakeprobe.sweep import parse_age, sweep
+    from lakeprobe.tokens import TokenProvider
+    try:
+        older_than = parse_age(args.older_than)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    inventory = load_yaml(args.inventory or lab_inventory())
+    rses = inventory.select(args.rse)
+    trust.trust_ca_dir(inventory.ca_dir)
+    tokens = TokenProvider.for_lake(inventory)
+    for protocol in registry.schemes():
+        registry.get(protocol).prepare_process()
+    swept = sweep(Storage(tokens, args.timeout, rses), rses, older_than, args.dry_run)
+    for s in swept:
+        print(f"{s.rse:<12} {s.outcome:<14} {s.url}  ({s.age_s / 3600:.1f} h old)")
+    print(f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
+          f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs")
+    return 1 if any(s.outcome.startswith(("failed", "cannot", "refused")) for s in swept) else 0
+
+
+def _run_results(args) -> int:
+    from lakeprobe.sinks import Spool, deliver, spooled_specs
+    results_dir = Path(args.results_dir)
+    specs = spooled_specs(results_dir)
+    if args.action == "discard":
+        chosen = [s for s in specs if args.sink in ("all", s.name)]
+        if not chosen:
+            known = "; ".join(s.name for s in specs) or "none"
+            raise UsageError(f"no spool for sink {args.sink!r}; spooled: {known}")
+        for spec in chosen:
+            print(f"{spec.name}: {Spool(results_dir, spec).discard()} spooled records discarded")
+        return 0
+    left = 0
+    for spec in specs:
+        waiting = Spool(results_dir, spec).records()
+        delivered, spooled, error = deliver(spec, [], results_dir)
+        left += spooled
+        print(f"{spec.name}: {delivered} of {waiting} spooled records delivered" + (f"; {error}" if error else ""))
+    if not specs:
+        print(f"replay: nothing spooled under {results_dir / 'spool'}")
+    if left:
+        print("replay: records are still spooled; `lakeprobe results discard SINK` drops a sink's spool",
+              file=sys.stderr)
+    return 1 if left else 0
+
+
+def _run_report(args) -> int:
+    from lakeprobe import report
+    from lakeprobe.sweep import parse_age
+    try:
+        stale_after = parse_age(args.stale_after)
+    except ValueError as e:
+        raise UsageError(f"--stale-after: {e}") from None
+    sql = args.from_sql
+    if args.inventory:
+        from lakeprobe.inventory import load_yaml
+        inventory = load_yaml(args.inventory)
+        if not inventory.postgres:
+            raise UsageError(f"inventory {args.inventory} names no SQL sink (postgres:) to read from")
+        sql, args.lake = inventory.postgres.url, args.lake or inventory.lake
+    webhook = os.environ.get("LAKEPROBE_CHAT_WEBHOOK", "")
+    if args.chat and not webhook.startswith(("https://", "http://")):
+        raise UsageError("--chat needs the webhook's URL (https://...) in LAKEPROBE_CHAT_WEBHOOK")
+    out = Path(args.out or Path(args.results_dir) / "status.html")
+    made = report.write(out, Path(args.results_dir), sql, args.lake, stale_after)
+    print(made.summary)
+    if args.chat:
+        print(made.chat(args.chat, webhook, args.chat_confirm, Path(args.results_dir)))
+    return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="lakeprobe", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    _lab_parser(sub)
-    _sweep_parser(sub)
-    _results_parser(sub)
-    _report_parser(sub)
-    args = parser.parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lakeprobe lab status | head` ends quietly
+    args = _parser().parse_args(argv)
     from lab.procs import LabError
     from lakeprobe.inventory import InventoryError
     try:
-        if args.command == "lab":
-            _run_lab(args)
-        elif args.command == "sweep":
-            return _run_sweep(args)
-        elif args.command == "results":
-            return _run_replay(args)
-        elif args.command == "report":
-            return _run_report(args)
-    except (LabError, InventoryError, ValueError) as e:
+        return {"lab": _run_lab, "sweep": _run_sweep, "results": _run_results, "report": _run_report}[args.command](args)
+    except (UsageError, InventoryError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)
-        return 1
-    except Exception as e:  # a failure of a component we drive: one line, never a traceback
-        print(f"lakeprobe: error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 2
+    except LabError as e:
+        print(f"lakeprobe: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("lakeprobe: interrupted", file=sys.stderr)
         return 130
-    return 0
+    except Exception as e:  # a failure of a component we drive: one line, never a traceback
+        from lakeprobe.errors import scrub
+        print(f"lakeprobe: error: {type(e).__name__}: {scrub(str(e)).splitlines()[0] if str(e) else ''}",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

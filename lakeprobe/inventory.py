@@ -1,62 +1,261 @@
-"""What to probe: RSEs with their endpoints, quirks and downtimes, from a YAML inventory or from Rucio.
+"""What to probe: the lake's RSEs with their endpoints, quirks and downtimes, its token issuer and its sinks,
+from a YAML inventory or from Rucio. Validated in one place, before anything runs.
 
-YAML schema (see README.md; ci/inventory.example.yaml is a full example):
-
-    ca_dir: /etc/grid-security/certificates        # optional: X509_CERT_DIR for the probes
-    issuer: {url, audience, clients_file, scopes}  # optional: else WLCG Bearer Token Discovery
-    rses:
-      LAPP:
-        protocols: {davs: "davs://host:443/", root: "root://host:1094/"}
-        prefix: /lakeprobe                           # probes write only below this path
-        timeout_s: 60                                # deadline of every operation on this RSE
-        max_concurrent: 2                            # operations at once on this RSE (else --rse-concurrency)
-        quirks: {no_checksum: true, tpc_modes: [pull]}
-        downtime: "disk server replacement"          # every check is recorded as downtime
-        embargo: /escape/embargo                     # area only the embargo owners' token may list or read
+The schema is a set of pydantic models: unknown keys, wrong types and out-of-range values are refused, and
+so are the mistakes that would make a probe write where it must not (a prefix of `/`, `..`), fail for the
+user's own reasons (a CA directory or clients file that is not there, a URL of another scheme than its
+key) or leak a secret (credentials in a URL, a clients file others can read). pydantic because the models
+are also the objects the code uses: one declaration gives the checks, the types and the defaults. Errors
+are one line naming the file, its line, the RSE and the key. README.md, "Inventory", shows every key.
 """
-from dataclasses import dataclass, field
+
+import json
+import os
+import posixpath
+import re
+import stat
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lakeprobe import paths
+from lakeprobe.protocols import registry
 
 DEFAULT_PREFIX = "/lakeprobe"
-PROTOCOLS = ("davs", "root")
-TPC_MODES = ("pull", "push", "tpc")  # davs pull, davs push, root:// TPC
+RSE_NAME = re.compile(r"^[A-Za-z0-9]+([_.-][A-Za-z0-9]+)*$")  # Rucio's names, lower case allowed
 
 
 class InventoryError(Exception):
     """Bad or missing inventory input; the message is the one line the user sees."""
 
 
-@dataclass(eq=False)  # an RSE is itself: compared and hashed by identity
-class RSE:
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def probe_area(value: str) -> str:
+    """An absolute, normalised directory below the storage root: the probes write there and the sweeper
+    removes things there, so `/`, an empty path and `..` are refused, not interpreted."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ValueError(f"must be an absolute path such as {DEFAULT_PREFIX}, not {value!r}")
+    if ".." in value.split("/"):
+        raise ValueError(f"must not contain '..' ({value!r})")
+    normalised = posixpath.normpath(value)
+    if normalised == "/" or normalised.startswith("//"):
+        raise ValueError(f"must be a directory below the storage root, not {value!r}: the probes write "
+                         "and clean up there")
+    return normalised
+
+
+def plain_url(value: str, schemes: tuple[str, ...], user_ok: bool = False) -> str:
+    """A URL of one of `schemes`, with a host and without credentials (secrets come from the environment);
+    a database URL may name its user (`user_ok`), never a password."""
+    if not isinstance(value, str) or "://" not in value:
+        raise ValueError(f"{value!r} is not a URL (write {schemes[0]}://host:port/)")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ValueError(f"{parts.scheme}:// is not {' or '.join(s + '://' for s in schemes)}")
+    if parts.password or (parts.username and not user_ok):
+        raise ValueError("must not carry credentials: give them in the environment (README, Sinks and Tokens)")
+    if not parts.hostname:
+        raise ValueError(f"{value!r} names no host")
+    try:
+        parts.port  # noqa: B018  (raises for a port that is not a number or out of range)
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    return value
+
+
+class Quirks(_Model):
+    no_checksum: bool = False  # the storage computes no checksum: nothing is verified, the checksum check skips
+    checksum: str | None = None  # the algorithm the storage offers instead of adler32 (e.g. md5), on purpose
+    tpc_modes: list[str] | None = None  # the copy modes it supports; copies in other modes skip
+    require_dual_stack: bool = False  # a missing IPv4 or IPv6 address is a warning
+
+    @field_validator("checksum")
+    @classmethod
+    def _known_algorithm(cls, value):
+        from lakeprobe.checksums import ALGORITHMS
+        if value is not None and value.lower() not in ALGORITHMS:
+            raise ValueError(f"unknown algorithm {value!r}; known: {', '.join(ALGORITHMS)}")
+        return value and value.lower()
+
+    @field_validator("tpc_modes", mode="before")
+    @classmethod
+    def _modes(cls, value):
+        if isinstance(value, str):  # Rucio attributes are strings: "pull,tpc"
+            value = [m.strip() for m in value.split(",") if m.strip()]
+        known = registry.copy_modes()
+        unknown = [m for m in value or [] if m not in known]
+        if unknown:
+            raise ValueError(f"unknown copy mode {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+        return value
+
+
+class RSE(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     name: str
-    protocols: dict[str, str]
+    protocols: dict[str, str] = Field(min_length=1)
     prefix: str = DEFAULT_PREFIX
-    timeout_s: float | None = None
-    quirks: dict = field(default_factory=dict)
+    timeout_s: float | None = Field(default=None, gt=0, le=24 * 3600)
+    max_concurrent: int | None = Field(default=None, ge=1, le=1000)
+    quirks: Quirks = Quirks()
     downtime: str = ""
-    max_concurrent: int | None = None  # operations at once on this RSE; else the run's --rse-concurrency
-    embargo: str = ""  # the embargoed area; without one the embargo checks skip
+    embargo: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value):
+        if not RSE_NAME.match(value):
+            raise ValueError(f"{value!r} is not an RSE name (letters, digits, and - _ . between them)")
+        return value
+
+    @field_validator("protocols")
+    @classmethod
+    def _protocols(cls, value):
+        for scheme, url in value.items():
+            if scheme not in registry.schemes():
+                raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(registry.schemes())}")
+            try:
+                registry.get(scheme).check_base(url)
+            except ValueError as e:
+                raise ValueError(f"{scheme}: {e}") from None
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value):
+        return probe_area(value)
+
+    @field_validator("embargo")
+    @classmethod
+    def _embargo(cls, value):
+        return value and probe_area(value)
+
+    def __hash__(self):
+        return hash(self.name)
 
     def url(self, protocol: str, path: str) -> str:
-        base = self.protocols[protocol]
-        path = "/" + path.lstrip("/")
-        # root:// wants the absolute path after the host's slash: root://host:port//path
-        return base.rstrip("/") + ("/" + path if protocol == "root" else path)
+        return registry.get(protocol).join(self.protocols[protocol], path)
 
-    def tpc_modes(self) -> tuple[str, ...]:
-        modes = self.quirks.get("tpc_modes", TPC_MODES)
-        return tuple(modes.split(",") if isinstance(modes, str) else modes)  # Rucio attributes are strings
+    def copy_modes(self, protocol: str) -> tuple[str, ...]:
+        """The copy modes of `protocol` this RSE takes part in (its quirks may leave some out)."""
+        modes = registry.get(protocol).copy_modes
+        return tuple(m for m in modes if self.quirks.tpc_modes is None or m in self.quirks.tpc_modes)
 
 
-@dataclass
-class Inventory:
-    rses: dict[str, RSE]
-    ca_dir: str = ""
-    issuer: dict = field(default_factory=dict)
-    services: dict = field(default_factory=dict)  # rucio, influxdb, postgres, broker sections, as given
-    source: str = ""
+class Issuer(_Model):
+    url: str
+    audience: str = ""
+    clients_file: str | None = None  # {"client id": "secret"}, mode 600
+    scopes: dict[str, str] = {}  # client id -> the scopes it asks for; the checks use these client names
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        return plain_url(value, ("https", "http")).rstrip("/")
+
+    @field_validator("clients_file")
+    @classmethod
+    def _clients_file(cls, value):
+        if value is None:
+            return value
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(f"{value} does not exist (it holds the clients' secrets: {{\"client\": \"secret\"}})")
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise ValueError(f"{value} is readable by others (mode {mode:o}): it holds secrets, chmod 600 it")
+        try:
+            secrets = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{value} is not a JSON object of client ids and secrets ({e})") from None
+        if not isinstance(secrets, dict) or not all(isinstance(v, str) for v in secrets.values()):
+            raise ValueError(f"{value} is not a JSON object of client ids and secrets")
+        return str(path)
+
+    @model_validator(mode="after")
+    def _every_client_has_a_secret(self):
+        secrets = json.loads(Path(self.clients_file).read_text()) if self.clients_file else {}
+        missing = [c for c in self.scopes if c not in secrets]
+        if missing:
+            raise ValueError(f"no secret for client {', '.join(missing)} in clients_file "
+                             f"{self.clients_file or '(none given)'}")
+        return self
+
+
+class Rucio(_Model):
+    url: str | None = None
+    config: str | None = None  # a rucio.cfg for the client (RUCIO_CONFIG); else the client's own search
+    account: str | None = None
+    scope: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        return value and plain_url(value, ("https", "http"))
+
+
+class InfluxDB(_Model):
+    url: str
+    database: str = ""  # 1.x
+    bucket: str = ""  # 2.x/3.x
+    org: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        return plain_url(value, ("https", "http"))
+
+
+class Sql(_Model):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        plain_url(value.replace("+psycopg", ""), ("postgresql", "postgres"), user_ok=True)
+        return value
+
+
+class Broker(_Model):
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        return plain_url(value, ("stomp", "stomp+ssl"))
+
+
+class Inventory(_Model):
+    lake: str = ""  # the lake's name: every record carries it, and the status page shows one lake
+    ca_dir: str | None = None
+    issuer: Issuer | None = None
+    rucio: Rucio | None = None
+    influxdb: InfluxDB | None = None
+    postgres: Sql | None = None
+    broker: Broker | None = None
+    rses: dict[str, RSE] = Field(min_length=1)
+    source: str = ""  # where it was read from, for messages
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any):
+        if isinstance(data, dict) and isinstance(data.get("rses"), dict):
+            data = {**data, "rses": {name: {"name": str(name), **spec} if isinstance(spec, dict) else spec
+                                     for name, spec in data["rses"].items()}}
+        return data
+
+    @field_validator("ca_dir")
+    @classmethod
+    def _ca_dir(cls, value):
+        if value is not None and not Path(value).is_dir():
+            raise ValueError(f"{value} is not a directory (the CAs the probes trust: X509_CERT_DIR)")
+        return value
 
     def select(self, names: list[str]) -> list[RSE]:
         unknown = [n for n in names if n not in self.rses]
@@ -65,44 +264,97 @@ class Inventory:
         return [self.rses[n] for n in (names or sorted(self.rses))]
 
 
-def default_inventory() -> Path:
+def lab_inventory() -> Path:
     """The embedded lab's inventory, when the lab is up; else a one-line error saying what to give."""
-    from lab.layout import Layout
-    path = Layout.from_env().inventory
+    path = paths.lab_inventory()
     if not path.exists():
-        raise InventoryError("nothing to probe: give --inventory PATH or --rse-expression EXPR, "
-                             "or start the embedded lab with `lakeprobe lab up`")
+        raise InventoryError("no lake: start one with `lakeprobe lab up`, or pass --inventory PATH "
+                             "(or --rse-expression EXPR for Rucio)")
     return path
 
 
-def load_yaml(path: Path) -> Inventory:
+def load_yaml(path: Path | str) -> Inventory:
+    path = Path(path)
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        text = path.read_text()
+        document = yaml.compose(text)
+        data = yaml.safe_load(text)
     except OSError as e:
         raise InventoryError(f"cannot read inventory {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise InventoryError(f"inventory {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("rses"), dict) or not data["rses"]:
-        raise InventoryError(f"inventory {path} has no `rses:` mapping")
-    rses = {}
-    for name, spec in data["rses"].items():
-        protocols = (spec or {}).get("protocols") or {}
-        unknown = set(protocols) - set(PROTOCOLS)
-        if not protocols or unknown:
-            raise InventoryError(f"inventory {path}: RSE {name} needs protocols among {', '.join(PROTOCOLS)}"
-                                 + (f" (not {', '.join(sorted(unknown))})" if unknown else ""))
-        rses[name] = RSE(name, protocols, spec.get("prefix", DEFAULT_PREFIX), _number(spec.get("timeout_s")),
-                         spec.get("quirks") or {}, spec.get("downtime") or "", _number(spec.get("max_concurrent")),
-                         spec.get("embargo") or "")
-    services = {k: data[k] for k in ("rucio", "influxdb", "postgres", "broker") if k in data}
-    return Inventory(rses, data.get("ca_dir", ""), data.get("issuer") or {}, services, str(path))
+    except yaml.MarkedYAMLError as e:
+        line = f" line {e.problem_mark.line + 1}" if e.problem_mark else ""
+        raise InventoryError(f"inventory {path}{line}: not valid YAML: {e.problem}") from None
+    duplicate = _duplicate_key(document)
+    if duplicate:
+        raise InventoryError(f"inventory {path} line {duplicate[1]}: key {duplicate[0]!r} is given twice")
+    if not isinstance(data, dict):
+        raise InventoryError(f"inventory {path}: expected a mapping with an `rses:` key")
+    data.setdefault("lake", path.stem)
+    data["source"] = str(path)
+    return validate(data, str(path), lambda loc: _line_of(document, loc))
+
+
+def validate(data: dict, source: str, line_of=lambda loc: None) -> Inventory:
+    try:
+        return Inventory.model_validate(data)
+    except ValidationError as e:
+        raise InventoryError(describe(e.errors()[0], source, line_of)) from None
+
+
+def describe(error: dict, source: str, line_of) -> str:
+    """One line for the first problem: the file and line, the RSE, the key, what is wrong."""
+    loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "function_"))]
+    line = line_of(loc)
+    where = f"inventory {source}" + (f" line {line}" if line else "")
+    if loc[:1] == ["rses"] and len(loc) >= 2:
+        where += f": RSE {loc[1]}"
+        loc = loc[2:]
+    key = ".".join(loc)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key {key!r} (a typo? README.md, Inventory, lists the keys)"
+    if error["type"] == "missing":
+        return f"{where}: {key} is required"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}{': ' + key if key else ''}: {message}"
+
+
+def _line_of(node, loc: list[str]) -> int | None:
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for key, value in node.value:
+            if str(key.value) == part:
+                node, line = value, key.start_mark.line + 1
+                break
+        else:
+            break
+    return line
+
+
+def _duplicate_key(node) -> tuple[str, int] | None:
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                return key.value, key.start_mark.line + 1
+            seen.add(key.value)
+            found = _duplicate_key(value)
+            if found:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _duplicate_key(item)
+            if found:
+                return found
+    return None
 
 
 def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
-    """RSEs matching a Rucio RSE expression, with their davs/root protocols, quirks and availability."""
-    import os
-    if base and base.services.get("rucio", {}).get("config"):
-        os.environ.setdefault("RUCIO_CONFIG", base.services["rucio"]["config"])
+    """RSEs matching a Rucio RSE expression, with their protocols, quirks (`lakeprobe_*` attributes) and
+    availability; the rest (issuer, sinks, trust) from `base`, the inventory given beside it."""
+    if base and base.rucio and base.rucio.config:
+        os.environ.setdefault("RUCIO_CONFIG", base.rucio.config)
     try:
         from rucio.client import Client
         from rucio.common.exception import InvalidRSEExpression, RucioException
@@ -114,29 +366,22 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
         raise InventoryError(f"cannot list RSEs from Rucio: {type(e).__name__}: {e}".splitlines()[0]) from None
     rses = {}
     for name in names:
-        protocols = {}
+        protocols: dict[str, str] = {}
         for p in rucio.get_protocols(name):
-            if p["scheme"] in PROTOCOLS:
+            if p["scheme"] in registry.schemes():
                 protocols.setdefault(p["scheme"], f"{p['scheme']}://{p['hostname']}:{p['port']}/")
         attributes = rucio.list_rse_attributes(name)
         info = rucio.get_rse(name)
-        quirks = {key[len("lakeprobe_"):]: value for key, value in attributes.items() if key.startswith("lakeprobe_")}
+        settings = {k.removeprefix("lakeprobe_"): v for k, v in attributes.items() if k.startswith("lakeprobe_")}
+        quirks = {k: v for k, v in settings.items() if k in Quirks.model_fields}
         downtime = "" if info.get("availability_read", True) and info.get("availability_write", True) \
             else "RSE marked unavailable in Rucio"
         if protocols:
-            rses[name] = RSE(name, protocols, quirks.pop("prefix", DEFAULT_PREFIX), _number(quirks.pop("timeout_s", None)),
-                             quirks, downtime, _number(quirks.pop("max_concurrent", None)), quirks.pop("embargo", ""))
+            rses[name] = {"protocols": protocols, "quirks": quirks, "downtime": downtime,
+                          **{k: v for k, v in settings.items() if k in ("prefix", "timeout_s", "max_concurrent",
+                                                                      "embargo")}}
     if not rses:
-        raise InventoryError(f"RSE expression {expression!r} matches no RSE with a davs or root protocol")
-    return Inventory(rses, base.ca_dir if base else "", base.issuer if base else {},
-                     base.services if base else {}, f"rucio:{expression}")
-
-
-def _number(value) -> float | None:
-    """A number from YAML or from a Rucio attribute (always a string there)."""
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InventoryError(f"{value!r} is not a number") from None
+        raise InventoryError(f"RSE expression {expression!r} matches no RSE with a protocol lakeprobe knows "
+                             f"({', '.join(registry.schemes())})")
+    data = base.model_dump(exclude={"rses", "source"}) if base else {"lake": "rucio"}
+    return validate({**data, "rses": rses, "source": f"rucio:{expression}"}, f"from Rucio ({expression})")

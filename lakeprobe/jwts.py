@@ -22,7 +22,14 @@ def _b64encode(raw: bytes) -> str:
 
 
 def claims(token: str) -> dict:
-    return json.loads(_b64decode(token.split(".")[1]))
+    """The claims of a JWT; ValueError for a token that is not one (an opaque token)."""
+    try:
+        found = json.loads(_b64decode(token.split(".")[1]))
+    except (IndexError, ValueError, UnicodeDecodeError) as e:
+        raise ValueError(f"not a JWT ({type(e).__name__})") from None
+    if not isinstance(found, dict):
+        raise ValueError("not a JWT (claims are not an object)")
+    return found
 
 
 def header(token: str) -> dict:

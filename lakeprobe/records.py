@@ -1,16 +1,48 @@
-"""Result records: exactly one per check, with one status and, unless it passed, a precise error class."""
+"""Result records: exactly one per check, with one status and, unless it passed, a precise error class.
+
+Status and error class are enums checked when a record is built, so a typo can never reach a sink or a
+dashboard. The README's "Records" section documents every field and every class.
+"""
+
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 
-# Where run records go unless --results-dir or LAKEPROBE_RESULTS_DIR says otherwise.
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
 
-STATUSES = ("pass", "warn", "fail", "error", "skip", "downtime")
-ERROR_CLASSES = ("timeout", "unreachable", "tls", "auth_denied", "permission", "no_space", "not_found",
-                 "checksum_mismatch", "content_mismatch", "protocol_error", "security", "unknown")
+class Status(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"  # the thing probed misbehaved
+    ERROR = "error"  # something else broke (the token issuer, the probe itself)
+    SKIP = "skip"  # not run for real: a step it needs failed, a quirk, no client for it
+    DOWNTIME = "downtime"  # declared downtime: not run
+
+
+class ErrorClass(StrEnum):
+    NONE = ""
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"
+    AUTH_DENIED = "auth_denied"
+    PERMISSION = "permission"
+    NO_SPACE = "no_space"
+    NOT_FOUND = "not_found"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    CHECKSUM_UNSUPPORTED = "checksum_unsupported"
+    CONTENT_MISMATCH = "content_mismatch"
+    PROTOCOL_ERROR = "protocol_error"
+    SECURITY = "security"
+    SLOW = "slow"
+    STUCK = "stuck"
+    UNKNOWN = "unknown"
+
+
+# A scheduled round runs every selected check; an ad-hoc run (--rse, -k, a node id, ...) runs some.
+# Only rounds decide what the status page and chat say: an ad-hoc run never hides a round's finding.
+RUN_KINDS = ("round", "adhoc")
 
 
 def new_run_id() -> str:
@@ -22,26 +54,52 @@ class Record:
     run_id: str
     suite: str
     check: str
+    lake: str = ""
+    run_kind: str = "round"
     rse: str = ""
     protocol: str = ""
     peer: str = ""
     mode: str = ""
-    status: str = "pass"
-    error_class: str = ""
+    status: Status = Status.PASS
+    error_class: ErrorClass = ErrorClass.NONE
     message: str = ""
+    blame: str = ""  # whom a finding implicates: an RSE, a pair "A->B", or a service; empty otherwise
     duration_s: float = 0.0
     bytes: int = 0
     throughput_Bps: float = 0.0
     attempts: int = 1
     ts: float = field(default_factory=time.time)
 
+    def __post_init__(self):
+        self.status = Status(self.status)  # ValueError for anything but a known status
+        self.error_class = ErrorClass(self.error_class)
+        if self.run_kind not in RUN_KINDS:
+            raise ValueError(f"run_kind {self.run_kind!r} is not one of {', '.join(RUN_KINDS)}")
+
+    def __setattr__(self, name, value):  # a status or class set after construction is checked too
+        if name == "status":
+            value = Status(value)
+        elif name == "error_class":
+            value = ErrorClass(value)
+        super().__setattr__(name, value)
+
     @property
     def key(self) -> str:
         """Stable identity of a record: sinks use it so that a replay never duplicates."""
         return "|".join((self.run_id, self.suite, self.check, self.rse, self.protocol, self.peer, self.mode))
 
+    @property
+    def is_finding(self) -> bool:
+        return self.status in (Status.WARN, Status.FAIL, Status.ERROR)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: str(v) if isinstance(v, StrEnum) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Record":
+        """A record as written by this or an earlier version (fields it does not know are left out)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class JsonlWriter:
@@ -55,6 +113,12 @@ class JsonlWriter:
         with self.path.open("a") as f:
             f.write(json.dumps(record.to_dict()) + "\n")
 
+    def rewrite(self, records: list[Record]):
+        """The run's final records (with blame), replacing what was written as they came."""
+        partial = self.path.with_suffix(".partial")
+        partial.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
+        partial.replace(self.path)
+
 
 def read_jsonl(path: Path) -> list[Record]:
-    return [Record(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    return [Record.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]

@@ -1,16 +1,24 @@
-"""`lakeprobe report`: results/status.html, a static page that needs no account, from the JSONL records of
-the last 24 hours: core services first, then the RSE x check grid, the TPC matrix and the last 24 hours per
-RSE. Each cell shows the latest record of its series; a series without a record is a neutral no-data cell,
-and skip and downtime are neutral too: only findings are red, only passes are green."""
+"""`lakeprobe report`: a static status page of one lake (results/status.html, no account needed), from the
+records of its last 24 hours in the results directory or the SQL sink.
+
+What a cell means: the latest result of the check from a round that ran it for real. A skip never hides
+an earlier finding (it did not run), nor does an ad-hoc run (`--rse`, `-k`, a re-run of one test: only
+rounds count); downtime shows as downtime. A result older than the stale age (default 2 h) shows as stale
+with its age: no data is never drawn as green or red. Under the grid, the findings in words (check, class,
+message, since when). The history per RSE counts only the findings that blame the RSE (lakeprobe/blame.py):
+a copy into a broken site does not paint its healthy source red.
+"""
+
 import html
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-from lakeprobe.records import Record, read_jsonl
+from lakeprobe import chat, history
+from lakeprobe.records import Record, Status
 
-DAY_S = 24 * 3600
-# Worst first: the colour of a group of records is that of its worst one; neutral states count only alone.
+SERVICES = ("issuer", "rucio")  # always shown, "no data" when silent
 SEVERITY = ("fail", "error", "warn", "pass", "downtime", "skip")
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -19,79 +27,161 @@ th, td { border: 1px solid #ccc; padding: 3px 6px; font-size: 13px; text-align: 
 td.pass { background: #2e9e44; color: #fff; } td.warn { background: #f2a900; }
 td.fail { background: #d0312d; color: #fff; } td.error { background: #7b3fa0; color: #fff; }
 td.skip, td.downtime, td.nodata { background: #d9d9d9; color: #555; }
+td.stale { background: #eeeeee; color: #777; font-style: italic; }
 td.hour { width: 14px; padding: 0; height: 18px; }
 #grid th { max-width: 70px; font-size: 11px; word-break: break-word; }
+#findings td { text-align: left; }
 """
+LEGEND = (("pass", "pass"), ("warn", "warn"), ("fail", "fail: the storage misbehaved"),
+          ("error", "error: something else broke"), ("skip", "skip / downtime: not run"),
+          ("stale", "stale: older than the stale age"), ("nodata", "no data"))
 
 
-def load(results_dir: Path, now: float) -> list[Record]:
-    records = []
-    for path in sorted(results_dir.glob("*.jsonl")):
-        if path.stat().st_mtime >= now - DAY_S:
-            records += [r for r in read_jsonl(path) if r.ts >= now - DAY_S]
-    return sorted(records, key=lambda r: r.ts)
+@dataclass
+class Made:
+    summary: str
+    lake: str
+    rounds: list[list[Record]]
+
+    def chat(self, kind: str, webhook: str, confirm: int, results_dir: Path) -> str:
+        return chat.notify(kind, webhook, self.rounds, confirm, self.lake, results_dir / "chat-pending.json")
 
 
-def worst(statuses) -> str:
-    found = set(statuses)
-    return next((s for s in SEVERITY if s in found), "nodata")
+def write(out: Path, results_dir: Path, sql_url: str | None = None, lake: str | None = None,
+          stale_after_s: float = 7200, now: float | None = None) -> Made:
+    now = now or time.time()
+    since = history.window(24, now)
+    records = history.from_sql(sql_url, since) if sql_url else history.from_results(results_dir, since)
+    lakes = history.lakes(records)
+    lake = lake or (lakes[0] if lakes else "")
+    mine = [r for r in records if r.lake == lake]
+    rounds = history.rounds(mine, lake)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(rounds, lake, [x for x in lakes if x != lake], now, stale_after_s))
+    source = "SQL sink" if sql_url else str(results_dir)
+    summary = (f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
+               f"{sum(map(len, rounds))} records of the last 24 hours from {source})")
+    return Made(summary, lake, rounds)
 
 
-def _cell(status: str, title: str = "", labelled: bool = True, **data) -> str:
-    attributes = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
-    label = ("no data" if status == "nodata" else status) if labelled else ""
-    css = status if labelled else f"hour {status}"
-    return f'<td class="{css}" data-status="{status}" title="{html.escape(title)}"{attributes}>{label}</td>'
+def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
+    """Per series, the latest record that ran for real; a series that only ever skipped keeps its skip."""
+    latest: dict[tuple, Record] = {}
+    for records in rounds:
+        for r in sorted(records, key=lambda r: r.ts):
+            key = (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check)
+            if r.status != Status.SKIP or key not in latest or latest[key].status == Status.SKIP:
+                latest[key] = r
+    return latest
 
 
-def render(records: list[Record], now: float) -> str:
-    latest = {}
-    for r in records:  # sorted by time: the last one of a series wins
-        latest[(r.suite, r.rse, r.protocol, r.peer, r.mode, r.check)] = r
-    services = sorted({r.rse for r in latest.values() if r.suite == "services"})
+def since_when(rounds: list[list[Record]], latest: Record) -> float:
+    """When the series' current state began: the first of the latest run of records with its status."""
+    key = (latest.suite, latest.rse, latest.protocol, latest.peer, latest.mode, latest.check)
+    began = latest.ts
+    for records in reversed(rounds):
+        for r in records:
+            if (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check) == key and r.status != Status.SKIP:
+                if r.status != latest.status:
+                    return began
+                began = min(began, r.ts)
+    return began
+
+
+def render(rounds: list[list[Record]], lake: str, other_lakes: list[str], now: float, stale_after_s: float) -> str:
+    latest = latest_results(rounds)
+    records = [r for rs in rounds for r in rs]
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
     copies = [r for r in latest.values() if r.peer]
     rses = sorted({r.rse for r in chain} | {r.rse for r in copies} | {r.peer for r in copies})
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status</title>"
-             f"<style>{STYLE}</style></head><body><h1>Data lake status</h1>",
-             f"<p>Latest result of each check over the last 24 hours, as of "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}; {len(records)} records.</p>"]
-    parts.append(_services(latest, services, chain, rses))
-    parts.append(_grid(chain))
-    parts.append(_matrix(copies, rses))
-    parts.append(_history(records, rses, now))
-    parts.append("</body></html>")
+    cell = _Cells(now, stale_after_s)
+    newest = max((r.ts for r in records), default=0)
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status: {html.escape(lake)}</title>"
+             f"<style>{STYLE}</style></head><body><h1>Data lake status: {html.escape(lake or 'no data')}</h1>",
+             f"<p id='about'>The latest result of each check from the rounds of the last 24 hours "
+             f"({len(rounds)} rounds, the last {_ago(now - newest) if newest else 'never'}), as of "
+             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. A result older than "
+             f"{stale_after_s / 3600:g} h is shown as stale; skips and ad-hoc runs never replace a round's "
+             f"result.{' Other lakes in these records: ' + html.escape(', '.join(other_lakes)) if other_lakes else ''}</p>",
+             _legend(), _services(latest, records, rses, cell), _grid(chain, cell), _findings(latest, rounds, now),
+             _matrix(copies, rses, cell), _history(records, rses, now), "</body></html>"]
     return "\n".join(parts)
 
 
-def _services(latest, services, chain, rses) -> str:
+class _Cells:
+    def __init__(self, now: float, stale_after_s: float):
+        self.now, self.stale_after_s = now, stale_after_s
+
+    def of(self, r: Record | None, status: str | None = None, **data) -> str:
+        status = status or (str(r.status) if r else "nodata")
+        title, css, label = "", status, ("no data" if status == "nodata" else status)
+        if r is not None:
+            title = f"{r.error_class} {r.message}".strip() + f" ({_ago(self.now - r.ts)})"
+            if self.now - r.ts > self.stale_after_s:
+                css, label = "stale", f"{status}, {_ago(self.now - r.ts)}"
+                data["stale"] = "yes"
+        attributes = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
+        return (f'<td class="{css}" data-status="{status}" title="{html.escape(title)}"{attributes}>'
+                f"{html.escape(label)}</td>")
+
+
+def _worst(statuses) -> str:
+    found = {str(s) for s in statuses}
+    return next((s for s in SEVERITY if s in found), "nodata")
+
+
+def _legend() -> str:
+    return "<table id='legend'><tr>" + "".join(f"<td class='{css}'>{html.escape(text)}</td>"
+                                               for css, text in LEGEND) + "</tr></table>"
+
+
+def _services(latest, records, rses, cell: _Cells) -> str:
     rows = []
-    for name in services:
-        mine = [r for r in latest.values() if r.suite == "services" and r.rse == name]
-        rows.append(f"<tr><th>{html.escape(name)}</th>{_cell(worst(r.status for r in mine), component=name)}</tr>")
-    statuses = [r.status for r in chain]
-    rows.append(f"<tr><th>storage ({len(rses)} RSEs)</th>{_cell(worst(statuses), component='storage')}</tr>")
+    names = list(SERVICES) + sorted({r.rse for r in latest.values() if r.suite == "services"} - set(SERVICES))
+    for name in names:
+        own = [r for r in latest.values() if r.suite == "services" and r.rse == name]
+        blamed = [r for r in latest.values() if r.blame == name and r.suite != "services"]
+        newest = max(own + blamed, key=lambda r: r.ts, default=None)
+        status = _worst(r.status for r in own + blamed) if own + blamed else None
+        rows.append(f"<tr><th>{html.escape(name)}</th>{cell.of(newest, status, component=name)}</tr>")
+    storage = [r for r in latest.values() if r.suite == "site" and r.blame not in SERVICES]
+    newest = max(storage, key=lambda r: r.ts, default=None)
+    status = _worst(r.status for r in storage) if storage else None
+    rows.append(f"<tr><th>storage ({len(rses)} RSEs)</th>{cell.of(newest, status, component='storage')}</tr>")
     return "<h2>Core services</h2><table id='services'>" + "".join(rows) + "</table>"
 
 
-def _grid(chain) -> str:
-    checks = list(dict.fromkeys(r.check for r in chain))
-    by_row = defaultdict(dict)
+def _grid(chain, cell: _Cells) -> str:
+    checks = list(dict.fromkeys(r.check for r in sorted(chain, key=lambda r: r.ts)))
+    by_row: dict[tuple, dict] = defaultdict(dict)
     for r in chain:
         by_row[(r.rse, r.protocol)][r.check] = r
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in checks) + "</tr>"
     rows = []
     for (rse, protocol), cells in sorted(by_row.items()):
-        tds = "".join(_cell(cells[c].status if c in cells else "nodata",
-                            f"{cells[c].error_class} {cells[c].message}".strip() if c in cells else "",
-                            rse=rse, protocol=protocol, check=c) for c in checks)
+        tds = "".join(cell.of(cells.get(c), rse=rse, protocol=protocol, check=c) for c in checks)
         rows.append(f"<tr><th>{html.escape(rse)} {protocol}</th>{tds}</tr>")
     return "<h2>RSE x check</h2><table id='grid'>" + head + "".join(rows) + "</table>"
 
 
-def _matrix(copies, rses) -> str:
-    modes = list(dict.fromkeys(r.mode for r in copies))
-    by_pair = {(r.rse, r.peer, r.mode): r for r in copies}
+def _findings(latest, rounds, now) -> str:
+    found = sorted((r for r in latest.values() if r.is_finding), key=lambda r: (SEVERITY.index(str(r.status)),
+                                                                                 r.rse, r.peer, r.check))
+    if not found:
+        return "<h2>Findings</h2><p id='findings'>none</p>"
+    rows = "".join(
+        f"<tr data-check='{html.escape(r.check)}' data-rse='{html.escape(r.rse)}' data-peer='{html.escape(r.peer)}'>"
+        f"<td>{html.escape(r.rse + ('->' + r.peer if r.peer else ''))} {r.protocol} {r.mode}</td>"
+        f"<td>{html.escape(r.check)}</td><td>{r.status}</td><td>{r.error_class}</td>"
+        f"<td>{html.escape(r.blame)}</td><td>{html.escape(r.message)}</td>"
+        f"<td>{_ago(now - since_when(rounds, r))}</td></tr>" for r in found)
+    head = "<tr><th>what</th><th>check</th><th>status</th><th>class</th><th>blame</th><th>message</th><th>since</th></tr>"
+    return f"<h2>Findings ({len(found)})</h2><table id='findings'>{head}{rows}</table>"
+
+
+def _matrix(copies, rses, cell: _Cells) -> str:
+    modes = list(dict.fromkeys(f"{r.protocol} {r.mode}" for r in copies))
+    by_pair = {(r.rse, r.peer, f"{r.protocol} {r.mode}"): r for r in copies}
     head = "<tr><th>source \\ destination</th>" + "".join(
         f"<th colspan='{len(modes)}'>{html.escape(d)}</th>" for d in rses) + "</tr>"
     sub = "<tr><th></th>" + "".join(f"<th>{m}</th>" for _ in rses for m in modes) + "</tr>"
@@ -103,28 +193,43 @@ def _matrix(copies, rses) -> str:
                 if source == destination:
                     tds.append("<td></td>")
                     continue
-                r = by_pair.get((source, destination, mode))
-                tds.append(_cell(r.status if r else "nodata", f"{r.error_class} {r.message}".strip() if r else "",
-                                 source=source, destination=destination, mode=mode))
+                tds.append(cell.of(by_pair.get((source, destination, mode)), source=source, destination=destination,
+                                   mode=mode.split()[1]))
         rows.append(f"<tr><th>{html.escape(source)}</th>{''.join(tds)}</tr>")
     return "<h2>Third-party copy</h2><table id='tpc'>" + head + sub + "".join(rows) + "</table>"
 
 
 def _history(records, rses, now) -> str:
-    hours = defaultdict(list)
+    """Per RSE and hour: the worst finding that blames it, else a pass if it took part in anything that ran;
+    findings blamed on a pair get rows of their own."""
+    hours: dict[tuple, list] = defaultdict(list)
+    pairs = sorted({r.blame for r in records if "->" in r.blame})
     for r in records:
+        ago = int((now - r.ts) // 3600)
+        if r.is_finding and r.blame:
+            hours[(r.blame, ago)].append(r.status)
         for rse in {r.rse, r.peer} - {""}:
-            hours[(rse, int((now - r.ts) // 3600))].append(r.status)
+            if r.status in (Status.PASS, Status.WARN, Status.FAIL, Status.ERROR):
+                hours[(rse, ago)].append(Status.PASS)
+    labels = "<tr><th></th>" + "".join(f"<th class='hourlabel'>{'-' + str(a) + 'h' if a % 6 == 0 else ''}</th>"
+                                       for a in range(23, -1, -1)) + "</tr>"
     rows = []
-    for rse in rses:
-        tds = "".join(_cell(worst(hours.get((rse, ago), [])), f"{ago} h ago", labelled=False, rse=rse, hour=ago)
-                      for ago in range(23, -1, -1))
-        rows.append(f"<tr><th>{html.escape(rse)}</th>{tds}</tr>")
-    return "<h2>Last 24 hours per RSE (oldest left)</h2><table id='history'>" + "".join(rows) + "</table>"
+    for who in list(rses) + pairs:
+        tds = "".join(_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1))
+        rows.append(f"<tr><th>{html.escape(who)}{' (pair)' if '->' in who else ''}</th>{tds}</tr>")
+    return ("<h2>Last 24 hours per RSE (oldest left; an hour is the worst finding blamed on it)</h2>"
+            "<table id='history'>" + labels + "".join(rows) + "</table>")
 
 
-def write_report(results_dir: Path, out: Path, now: float | None = None) -> int:
-    now = now or time.time()
-    records = load(results_dir, now)
-    out.write_text(render(records, now))
-    return len(records)
+def _hour(status: str, who: str, ago: int) -> str:
+    return (f'<td class="hour {status}" data-status="{status}" data-rse="{html.escape(who)}" data-hour="{ago}" '
+            f'title="{ago} h ago: {status}"></td>')
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s ago"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"

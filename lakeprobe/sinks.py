@@ -143,6 +143,13 @@ class Spool:
     def records(self) -> int:
         return sum(len(read_jsonl(f)) for f in self.files())
 
+    def discard(self) -> int:
+        """Drops every spooled record of this sink (one that is gone for good); returns how many."""
+        count = self.records()
+        for path in self.files():
+            path.unlink()
+        return count
+
 
 def deliver(spec: SinkSpec, records: list[Record], results_dir: Path) -> tuple[int, int, str]:
     """Spooled records first, then these: (delivered, spooled, error). Never raises for a sink's failure."""

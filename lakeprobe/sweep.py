@@ -1,15 +1,24 @@
-"""The sweeper: removes what killed runs left on the storage. It looks only below each RSE's probe prefix,
-and there only at run directories (named by run id, which carries its start time) older than the age
-given; anything else, under the prefix or not, is never touched."""
+"""The sweeper: removes what killed runs left on the storage. It looks only directly below each RSE's probe
+prefix and below `<prefix>/scoped` (the path-scoped token's area), and there only at run directories,
+named by run id, which carries the start time, older than the age given. Anything else is never touched.
+
+The prefix is checked again here, whatever loaded the inventory: a prefix that is not an absolute,
+normalised directory below the storage root (`/`, empty, with `..`) is refused for that RSE, and nothing
+is removed there.
+"""
+
 import re
 import time
 from calendar import timegm
 from dataclasses import dataclass
 
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
+from lakeprobe.inventory import RSE, probe_area
+from lakeprobe.records import ErrorClass
 from lakeprobe.storage import Storage
 
 RUN_DIRECTORY = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{6}$")  # lakeprobe.records.new_run_id
+AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 
 
 @dataclass
@@ -17,7 +26,7 @@ class Swept:
     rse: str
     url: str
     age_s: float
-    outcome: str  # "removed", "would remove" (dry run) or the failure
+    outcome: str  # "removed", "would remove" (dry run), or why not
 
 
 def run_started(name: str) -> float | None:
@@ -25,47 +34,51 @@ def run_started(name: str) -> float | None:
     return timegm(time.strptime(match[1], "%Y%m%dT%H%M%SZ")) if match else None
 
 
-def sweep(storage: Storage, rses, older_than_s: float, dry_run: bool = False, now: float | None = None) -> list[Swept]:
+def sweep(storage: Storage, rses: list[RSE], older_than_s: float, dry_run: bool = False,
+          now: float | None = None) -> list[Swept]:
     now = now or time.time()
     swept = []
     for rse in rses:
-        protocol = "davs" if "davs" in rse.protocols else "root"
-        prefix = rse.url(protocol, rse.prefix)
+        protocol = next(iter(rse.protocols))
         try:
-            names = storage.listdir(prefix).value
-        except ProbeFailure as e:
-            if e.error_class != "not_found":  # no prefix yet: nothing was ever left there
-                swept.append(Swept(rse.name, prefix, 0, f"cannot list: {e}"))
+            prefix = probe_area(rse.prefix)
+        except ValueError as e:
+            swept.append(Swept(rse.name, rse.prefix, 0, f"refused: prefix {e}"))
             continue
-        for name in sorted(names):
-            started = run_started(name)
-            if started is None or now - started < older_than_s:
-                continue
-            url = f"{prefix.rstrip('/')}/{name}"
-            outcome = "would remove" if dry_run else _remove_tree(storage, url)
-            swept.append(Swept(rse.name, url, now - started, outcome))
+        for area in (prefix, f"{prefix}/scoped"):
+            swept += _sweep_area(storage, rse, rse.url(protocol, area), older_than_s, dry_run, now)
     return swept
 
 
-def _remove_tree(storage: Storage, url: str) -> str:
+def _sweep_area(storage: Storage, rse: RSE, area: str, older_than_s: float, dry_run: bool, now: float) -> list[Swept]:
     try:
-        for name in storage.listdir(url).value:
-            child = f"{url}/{name}"
-            if storage.is_dir(child):
-                outcome = _remove_tree(storage, child)
-                if outcome != "removed":
-                    return outcome
-            else:
-                storage.delete(child)
-        storage.rmdir(url)
+        names = storage.listdir(area)
     except ProbeFailure as e:
-        return f"failed: {e}"
-    return "removed"
+        if e.error_class == ErrorClass.NOT_FOUND:  # nothing was ever left there
+            return []
+        return [Swept(rse.name, area, 0, f"cannot list: {e}")]
+    except (ProbeError, NotProbed) as e:
+        return [Swept(rse.name, area, 0, f"cannot list: {e}")]
+    swept = []
+    for name in sorted(names):
+        started = run_started(name)
+        if started is None or now - started < older_than_s:
+            continue
+        url = f"{area.rstrip('/')}/{name}"
+        outcome = "would remove"
+        if not dry_run:
+            try:
+                storage.remove_tree(url)
+                outcome = "removed"
+            except (ProbeFailure, ProbeError, NotProbed) as e:
+                outcome = f"failed: {e}"
+        swept.append(Swept(rse.name, url, now - started, outcome))
+    return swept
 
 
 def parse_age(text: str) -> float:
-    """'90s', '30m', '6h', '2d' (or plain seconds) -> seconds."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text.strip())
+    """'90s', '30m', '6h', '2d' -> seconds; a bare number is refused (seconds or hours?)."""
+    match = AGE.match(str(text))
     if not match:
-        raise ValueError(f"age {text!r} is not like 30m, 6h or 2d")
-    return float(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]
+        raise ValueError(f"age {text!r} is not like 90s, 30m, 6h or 2d (the unit is required)")
+    return float(match[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match[2]]

@@ -47,28 +47,36 @@ def discover_token() -> str | None:
     return None
 
 
+class IssuerConfigError(ProbeError):
+    """The issuer answers, and refuses what the inventory asks (a wrong URL, client secret or scope): the
+    user's to fix. A run that meets it before it starts does not start."""
+
+    def __init__(self, message: str):
+        super().__init__("auth_denied", message, blame="issuer")
+
+
 class TokenProvider:
     def __init__(self, issuer_url: str | None = None, client_secrets: dict | None = None, audience: str = "",
                  ca_bundle: str | bool = True, client_scopes: dict | None = None):
         self.issuer_url, self.client_secrets = issuer_url, client_secrets or {}
         self.client_scopes = client_scopes or {}
         self.audience, self.ca_bundle = audience, ca_bundle
+        # Read once, now: the root:// module takes the environment's token variables for its own use.
+        self._discovered = None if issuer_url else discover_token()
         self._cache: dict[tuple[str, str], Token] = {}
         self._renewing: set[tuple[str, str]] = set()
+        self._token_endpoint = ""
         self._lock = threading.Lock()
         self.requests = 0  # issuer requests made by this process
 
     @classmethod
     def for_lake(cls, inventory) -> "TokenProvider":
         """The inventory's issuer, or WLCG Bearer Token Discovery when it names none."""
-        if inventory.issuer.get("url"):
-            return cls.from_inventory(inventory.issuer, inventory.ca_dir)
-        return cls()
-
-    @classmethod
-    def from_inventory(cls, issuer: dict, ca_dir: str | None) -> "TokenProvider":
-        secrets = json.loads(Path(issuer["clients_file"]).read_text()) if issuer.get("clients_file") else {}
-        return cls(issuer["url"], secrets, issuer.get("audience", ""), _ca_bundle(ca_dir), issuer.get("scopes"))
+        issuer = inventory.issuer
+        if issuer is None:
+            return cls()
+        secrets = json.loads(Path(issuer.clients_file).read_text()) if issuer.clients_file else {}
+        return cls(issuer.url, secrets, issuer.audience, _ca_bundle(inventory.ca_dir), issuer.scopes)
 
     def token(self, client: str = "probe", audience: str | None = None) -> str:
         key = (client, audience or self.audience)
@@ -93,6 +101,38 @@ class TokenProvider:
             return [("probe", self.audience)]
         return [(c, self.audience) for c in self.client_scopes or ["probe"]] + [("probe", WRONG_AUDIENCE)]
 
+    def prefetch(self):
+        """One token of every kind a round uses, fetched before it starts (by the process that starts the
+        run, which hands them to the others). An issuer that refuses what the inventory asks raises
+        IssuerConfigError; one that cannot be reached is an outage, which the checks that need a token
+        record, blamed on the issuer."""
+        for client, audience in self.token_kinds():
+            try:
+                self.token(client, audience)
+            except IssuerConfigError:
+                raise
+            except ProbeError:
+                return
+
+    def token_endpoint(self) -> str:
+        """From the issuer's OpenID discovery document (once per process)."""
+        if not self._token_endpoint:
+            url = f"{self.issuer_url}/.well-known/openid-configuration"
+            try:
+                reply = requests.get(url, verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
+            except requests.RequestException as e:
+                raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}",
+                                 blame="issuer") from None
+            if reply.status_code in (400, 401, 403, 404, 405):
+                raise IssuerConfigError(f"issuer.url {self.issuer_url}: no OpenID discovery document there "
+                                        f"(HTTP {reply.status_code} for /.well-known/openid-configuration)")
+            try:
+                self._token_endpoint = reply.json()["token_endpoint"]
+            except (ValueError, KeyError, TypeError):
+                raise ProbeError("protocol_error", f"token issuer {self.issuer_url}: its discovery document names "
+                                 "no token_endpoint", blame="issuer") from None
+        return self._token_endpoint
+
     def expired_token(self, client: str = "probe-short") -> str:
         """A token of a short-lived client that has expired without ever being presented: fetched at the
         start of the round (by the xdist controller) and waited out here, once per process at most."""
@@ -109,7 +149,10 @@ class TokenProvider:
         """Take tokens fetched elsewhere (by the xdist controller): {"client|audience": [value, expires]}."""
         for key, (value, expires) in tokens.items():
             client, audience = key.split("|", 1)
-            lifetime = expires - jwt_claims(value).get("iat", time.time())
+            try:
+                lifetime = expires - jwt_claims(value).get("iat", time.time())
+            except ValueError:
+                lifetime = 3600
             self._cache[(client, audience)] = Token(value, expires, lifetime)
 
     def export(self) -> dict:
@@ -134,10 +177,15 @@ class TokenProvider:
     def _fetch(self, key) -> Token:
         client, audience = key
         if not self.issuer_url:
-            found = discover_token()
+            found = self._discovered
             if not found:
-                raise ProbeError("auth_denied", "no token: configure an issuer or set BEARER_TOKEN(_FILE)")
-            token = Token(found, jwt_claims(found).get("exp", time.time() + 3600), 3600)
+                raise ProbeError("auth_denied", "no token: configure an issuer in the inventory or set "
+                                 "BEARER_TOKEN(_FILE)", blame="lakeprobe")
+            try:
+                expires = float(jwt_claims(found).get("exp", time.time() + 3600))
+            except ValueError:  # an opaque token: its lifetime is the issuer's secret
+                expires = time.time() + 3600
+            token = Token(found, expires, 3600)
         else:
             token = self.issue(client, audience)
         with self._lock:
@@ -147,23 +195,37 @@ class TokenProvider:
     def issue(self, client: str, audience: str = "") -> Token:
         """A new token from the issuer, whatever the cache holds (the issuer checks measure this request)."""
         if client not in self.client_secrets:
-            raise ProbeError("auth_denied", f"no credentials for token client {client!r}")
+            raise ProbeError("auth_denied", f"no credentials for token client {client!r}", blame="lakeprobe")
         form = {"grant_type": "client_credentials"}
         if audience:
             form["resource"] = audience
         if self.client_scopes.get(client):
             form["scope"] = self.client_scopes[client]
+        endpoint = self.token_endpoint()
         self.requests += 1
         try:
-            reply = requests.post(f"{self.issuer_url}/token", data=form, auth=(client, self.client_secrets[client]),
+            reply = requests.post(endpoint, data=form, auth=(client, self.client_secrets[client]),
                                   verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
         except requests.RequestException as e:
-            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}") from None
+            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}",
+                             blame="issuer") from None
+        if reply.status_code in (400, 401, 403):
+            raise IssuerConfigError(f"the token issuer refuses client {client!r} (HTTP {reply.status_code} "
+                                    f"{_oauth_error(reply)}): check its secret in issuer.clients_file and its "
+                                    "scopes in issuer.scopes")
         if reply.status_code != 200:
-            raise ProbeError("auth_denied", f"token issuer refused client {client!r}: HTTP {reply.status_code}")
+            raise ProbeError("unreachable", f"token issuer {self.issuer_url} answered HTTP {reply.status_code} "
+                             f"for client {client!r}", blame="issuer")
         body = reply.json()
         lifetime = float(body.get("expires_in", 600))
         return Token(body["access_token"], time.time() + lifetime, lifetime)
+
+
+def _oauth_error(reply) -> str:
+    try:
+        return str(reply.json().get("error", "")) or reply.reason
+    except ValueError:
+        return reply.reason
 
 
 def _ca_bundle(ca_dir: str | None) -> str | bool:

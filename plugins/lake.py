@@ -1,124 +1,173 @@
-"""Which lake, which RSEs, which protocols: the command-line options and the `lake` fixture.
+"""lakeprobe's pytest plugin: the options saying what to probe, and the run's start, in this order:
 
-With no --inventory and no --rse-expression, the embedded lab's inventory is used when the lab is up.
+1. the options and the inventory are checked (one line and exit code 4 for a mistake, before anything runs);
+2. the RSEs, protocols and copies are selected;
+3. the run gets its id, its kind (a round, or an ad-hoc run of some checks) and a directory its processes share;
+4. one token of every kind is fetched (an issuer that refuses what the inventory asks stops the run here);
+5. every endpoint is checked for reachability at once (the preflight), with the terminal told what it waits on.
+
+The result is one RunState in config.stash, handed whole to pytest-xdist workers. The process that owns the
+terminal also registers the RoundPlugin (plugins/round.py), which collects records and ends the run.
 """
-import shutil
-import tempfile
-from dataclasses import dataclass, field
+
 from pathlib import Path
 
 import pytest
 
-from lakeprobe.inventory import (PROTOCOLS, Inventory, InventoryError, RSE, default_inventory, load_rucio,
-                                 load_yaml)
-from lakeprobe.slots import Slots
-from lakeprobe.trust import trust_ca_dir
+from lakeprobe import paths, preflight, trust, waiting
+from lakeprobe.inventory import InventoryError, lab_inventory, load_rucio, load_yaml
+from lakeprobe.options import OptionError, RunOptions, parse
+from lakeprobe.protocols import registry
+from lakeprobe.records import new_run_id
+from lakeprobe.state import RunState, Selection
+from lakeprobe.tokens import IssuerConfigError, TokenProvider
+from plugins import progress
+
+STATE = pytest.StashKey[RunState]()
+TOKENS = pytest.StashKey[TokenProvider]()
+_WORKER_KEY = "lakeprobe_state"
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("lakeprobe", "lakeprobe: what to probe")
     group.addoption("--rse", action="append", default=[], metavar="NAME", help="probe this RSE (repeatable)")
     group.addoption("--rse-expression", metavar="EXPR", help="probe the RSEs matching this Rucio RSE expression")
-    group.addoption("--protocol", action="append", default=[], choices=PROTOCOLS,
-                    help="probe only this protocol (repeatable; default: all the RSE offers)")
+    group.addoption("--protocol", action="append", default=[], metavar="SCHEME",
+                    help=f"probe only this protocol (repeatable; default: all the RSE offers of "
+                         f"{', '.join(registry.schemes())})")
     group.addoption("--inventory", metavar="PATH", help="YAML inventory of the lake (schema in README.md)")
     group.addoption("--tpc-peer", action="append", default=[], metavar="NAME",
                     help="with --rse: copy only between it and these peers (repeatable; default: every other RSE)")
-    group.addoption("--timeout", type=float, default=60.0, metavar="SECONDS",
-                    help="deadline of every network operation, unless the RSE sets its own (default 60)")
-    group.addoption("--rse-concurrency", type=int, default=4, metavar="N",
-                    help="operations at once on one RSE, over all workers, unless the RSE sets its own (default 4)")
-    group.addoption("--file-size", type=int, default=1024 * 1024, metavar="BYTES",
-                    help="size of the probe file (default 1 MiB)")
-    group.addoption("--retries", type=int, default=2, metavar="N",
-                    help="retries of a transient failure (refused connection, unexplained error), with backoff")
-    group.addoption("--slow-floor", type=float, default=256 * 1024, metavar="BYTES_PER_S",
-                    help="transfers slower than this are recorded as warn (default 256 KiB/s)")
+    group.addoption("--timeout", metavar="SECONDS", help="deadline of every network operation, unless the RSE "
+                    "sets its own (default 60)")
+    group.addoption("--rse-concurrency", metavar="N", help="operations at once on one RSE, over all workers, "
+                    "unless the RSE sets its own (default 4)")
+    group.addoption("--file-size", metavar="BYTES", help="size of the probe file: 1048576, 64k, 1M (default 1M)")
+    group.addoption("--retries", metavar="N", help="retries of a transient failure (refused connection, "
+                    "unexplained error), with backoff (default 2)")
+    group.addoption("--slow-floor", metavar="BYTES_PER_S", help="transfers slower than this are recorded as "
+                    "warn (default 262144: 256 KiB/s)")
+    group.addoption("--results-dir", metavar="DIR", help="where run records go (default results/, or "
+                    "LAKEPROBE_RESULTS_DIR)")
 
 
-@dataclass
-class Selection:
-    inventory: Inventory
-    rses: list[RSE]
-    protocols: tuple[str, ...]
-    tpc_peers: list[str] = field(default_factory=list)
-
-    def protocols_of(self, rse: RSE) -> list[str]:
-        return [p for p in self.protocols if p in rse.protocols]
-
-    def tpc_pairs(self) -> list[tuple[RSE, RSE]]:
-        """Every ordered pair among the selected RSEs; with --rse, the chosen ones and their peers both ways."""
-        if not self.tpc_peers and len(self.rses) == len(self.inventory.rses):
-            return [(a, b) for a in self.rses for b in self.rses if a is not b]
-        chosen = {r.name for r in self.rses}
-        peers = self.tpc_peers or [n for n in self.inventory.rses if n not in chosen]
-        pairs = []
-        for rse in self.rses:
-            for name in peers:
-                if name != rse.name:
-                    peer = self.inventory.rses[name]
-                    pairs += [(rse, peer), (peer, rse)]
-        return list(dict.fromkeys(pairs))
+def probing(config) -> bool:
+    """Only runs of the suites probe a lake; the framework's own tests (tests/) do not."""
+    suites = (config.rootpath / "suites").resolve()
+    targets = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    return any(t == suites or suites in t.parents for t in targets)
 
 
-def load_selection(config) -> Selection:
+def _options(config) -> RunOptions:
     opt = config.getoption
-    inventory_path = opt("--inventory") or (None if opt("--rse-expression") else default_inventory())
-    inventory = load_yaml(Path(inventory_path)) if inventory_path else None
-    if opt("--rse-expression"):
-        inventory = load_rucio(opt("--rse-expression"), inventory)
-    rses = inventory.select(opt("--rse"))
-    inventory.select(opt("--tpc-peer"))  # unknown peers are an error too
-    trust_ca_dir(inventory.ca_dir)
-    return Selection(inventory, rses, tuple(opt("--protocol")) or PROTOCOLS, opt("--tpc-peer"))
+    return parse({name.removeprefix("--").replace("-", "_"): opt(name) for name in (
+        "--rse", "--rse-expression", "--protocol", "--inventory", "--tpc-peer", "--timeout", "--rse-concurrency",
+        "--file-size", "--retries", "--slow-floor", "--results-dir")} | {
+        "results_dir": opt("--results-dir") or str(paths.results_dir())})
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config):
-    config.lake_selection = None
-    if not _probing(config):
-        return
-    # A chain's steps depend on each other: the tests of one RSE go to one xdist worker. Workers re-parse
-    # the command line, so they are told through workerinput (pytest_configure_node).
-    if getattr(config.option, "dist", "no") == "load":
-        config.option.dist = "loadgroup"
-    if getattr(config, "workerinput", {}).get("lakeprobe_loadgroup"):
-        config.option.loadgroup = True
+def _selection(options: RunOptions) -> Selection:
+    path = options.inventory or (None if options.rse_expression else lab_inventory())
+    inventory = load_yaml(path) if path else None
+    if options.rse_expression:
+        inventory = load_rucio(options.rse_expression, inventory)
+    assert inventory is not None
+    return Selection.of(inventory, options)
+
+
+def run_kind(config, options: RunOptions) -> str:
+    """A round runs every check of the suites given; narrowing it in any way makes an ad-hoc run."""
+    narrowed = (options.rse or options.tpc_peer or options.protocol or config.option.keyword or
+                config.option.markexpr or getattr(config.option, "deselect", None) or
+                getattr(config.option, "lf", False) or any("::" in str(a) for a in config.args))
+    return "adhoc" if narrowed else "round"
+
+
+def start(config) -> tuple[RunState, TokenProvider]:
     try:
-        config.lake_selection = load_selection(config)
-    except InventoryError as e:
+        options = _options(config)
+        selection = _selection(options)
+    except (OptionError, InventoryError) as e:
         raise pytest.UsageError(str(e)) from None
+    trust.trust_ca_dir(selection.inventory.ca_dir)
+    run_id = new_run_id()
+    state = RunState(run_id, run_kind(config, options), options, selection, RunState.new_shared_dir(run_id))
+    waiting.use(state.board_dir)
+    tokens = TokenProvider.for_lake(selection.inventory)
+    try:
+        tokens.prefetch()
+    except IssuerConfigError as e:
+        state.remove_shared_dir()
+        raise pytest.UsageError(f"inventory {selection.inventory.source}: {e}") from None
+    state.tokens = tokens.export()
+    for protocol in registry.schemes():
+        registry.get(protocol).prepare_process()
+    with progress.Watcher(config, state, "checking endpoints"):
+        state.preflight = preflight.check_all(selection.endpoints(), tokens, options.timeout, state.breaker)
+    return state, tokens
+
+
+@pytest.hookimpl(tryfirst=True)  # the other plugins' hooks read the state
+def pytest_configure(config):
+    if not probing(config):
+        return
+    if hasattr(config, "workerinput"):
+        state = RunState.loads(config.workerinput[_WORKER_KEY])
+        trust.trust_ca_dir(state.inventory.ca_dir)
+        waiting.use(state.board_dir)
+        tokens = TokenProvider.for_lake(state.inventory)
+        tokens.seed(state.tokens)
+        for protocol in registry.schemes():
+            registry.get(protocol).prepare_process()
+    else:
+        state, tokens = start(config)
+        from plugins.round import RoundPlugin
+        config.pluginmanager.register(RoundPlugin(config, state), "lakeprobe-round")
+    config.stash[STATE], config.stash[TOKENS] = state, tokens
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    node.workerinput["lakeprobe_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+    node.workerinput[_WORKER_KEY] = node.config.stash[STATE].dumps()
 
 
-def _probing(config) -> bool:
-    """Only runs of the suites need a lake; the framework's own tests (tests/) do not."""
-    suites = (config.rootpath / "suites").resolve()
-    paths = [Path(str(a).split("::")[0]).resolve() for a in config.args]
-    return any(p == suites or suites in p.parents for p in paths)
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """-n auto: checks mostly wait on storage, so two workers per RSE (at most 24); the per-RSE slots keep
+    each site's load within its cap. Runs before the run starts: a mistake is reported by the start."""
+    if not probing(config):
+        return None
+    try:
+        options = _options(config)
+        rses = 8 if options.rse_expression else len(_selection(options).rses)
+    except (OptionError, InventoryError):
+        return 1
+    return max(1, min(24, 2 * rses))
 
 
-def pytest_unconfigure(config):
-    if config.lake_selection is not None and not hasattr(config, "workerinput"):
-        shutil.rmtree(slots_dir(config), ignore_errors=True)
-
-
-def slots_dir(config) -> Path:
-    """Where the processes of one run share their per-RSE operation slots."""
-    return Path(tempfile.gettempdir()) / f"lakeprobe-slots-{config.lake_run_id}"
-
-
-def rse_slots(config) -> Slots:
-    selection, default = config.lake_selection, config.getoption("--rse-concurrency")
-    return Slots(slots_dir(config), {r.name: int(r.max_concurrent or default) for r in selection.inventory.rses.values()})
+def run_state(config) -> RunState | None:
+    return config.stash.get(STATE, None)
 
 
 @pytest.fixture(scope="session")
 def lake(request) -> Selection:
-    if request.config.lake_selection is None:
+    state = run_state(request.config)
+    if state is None:
         pytest.skip("no lake selected")
-    return request.config.lake_selection
+    return state.selection
+
+
+@pytest.fixture(scope="session")
+def run(request) -> RunState:
+    state = run_state(request.config)
+    if state is None:
+        pytest.skip("no lake selected")
+    return state
+
+
+@pytest.fixture(scope="session")
+def tokens(request) -> TokenProvider:
+    found = request.config.stash.get(TOKENS, None)
+    if found is None:
+        pytest.skip("no lake selected")
+    return found

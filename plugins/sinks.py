@@ -1,9 +1,12 @@
-"""Records go to the sinks at the end of the run, in the controller: InfluxDB and/or SQL, chosen by options
-or by the inventory's `influxdb:` and `postgres:` sections (the lab's inventory names the lab's), besides the
-JSONL that is always written. A sink that is down costs nothing but a spool file (lakeprobe/sinks.py)."""
+"""Where records go besides results/<run id>.jsonl: InfluxDB and/or SQL, chosen by options or by the
+inventory's `influxdb:` and `postgres:` sections (the lab's inventory names the lab's). A sink that is down
+costs nothing but a spool file (lakeprobe/sinks.py)."""
+
 import pytest
 
-from lakeprobe.sinks import SinkSpec, deliver
+from lakeprobe.records import Record
+from lakeprobe.sinks import SinkSpec, deliver as deliver_to
+from lakeprobe.state import RunState
 
 
 def pytest_addoption(parser):
@@ -17,51 +20,34 @@ def pytest_addoption(parser):
     group.addoption("--no-sinks", action="store_true", help="only the JSONL, whatever the inventory names")
 
 
-def sink_specs(config) -> list[SinkSpec]:
-    opt = config.getoption
+def specs(config, state: RunState) -> list[SinkSpec]:
+    opt, inventory = config.getoption, state.inventory
     if opt("--no-sinks"):
         return []
-    selection = getattr(config, "lake_selection", None)
-    services = selection.inventory.services if selection else {}
-    specs = []
-    influx = {"url": opt("--influxdb"), "database": opt("--influxdb-database"), "bucket": opt("--influxdb-bucket"),
-              "org": opt("--influxdb-org")} if opt("--influxdb") else services.get("influxdb")
-    if influx:
-        kind = "influxdb-v2" if influx.get("bucket") else "influxdb-v1"
-        specs.append(SinkSpec(kind, influx["url"], influx.get("database") or "", influx.get("org") or "",
-                              influx.get("bucket") or ""))
-    sql = opt("--sql") or (services.get("postgres") or {}).get("url")
-    if sql:
-        specs.append(SinkSpec("sql", sql))
-    return specs
-
-
-@pytest.hookimpl(trylast=True)  # after the lake is selected and the record collector exists
-def pytest_configure(config):
-    if hasattr(config, "workerinput") or not hasattr(config, "lake_collector"):
-        return
+    found = []
     try:
-        specs = sink_specs(config)
+        if opt("--influxdb"):
+            kind = "influxdb-v2" if opt("--influxdb-bucket") else "influxdb-v1"
+            found.append(SinkSpec(kind, opt("--influxdb"), opt("--influxdb-database") or "", opt("--influxdb-org") or "",
+                                  opt("--influxdb-bucket") or ""))
+        elif inventory.influxdb:
+            i = inventory.influxdb
+            found.append(SinkSpec("influxdb-v2" if i.bucket else "influxdb-v1", i.url, i.database, i.org, i.bucket))
+        sql = opt("--sql") or (inventory.postgres.url if inventory.postgres else None)
+        if sql:
+            found.append(SinkSpec("sql", sql))
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
-    if specs:
-        config.pluginmanager.register(SinkDelivery(config, specs), "lakeprobe-sinks")
+    return found
 
 
-class SinkDelivery:
-    def __init__(self, config, specs):
-        self.config, self.specs, self.outcomes = config, specs, []
-        self.results_dir = config.lake_collector.results_dir
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session):
-        records = self.config.lake_collector.records
-        self.outcomes = [(spec, *deliver(spec, records, self.results_dir)) for spec in self.specs]
-
-    @pytest.hookimpl(trylast=True)  # below the run's summary table
-    def pytest_terminal_summary(self, terminalreporter):
-        for spec, delivered, spooled, error in self.outcomes:
-            line = f"{spec.name}: {delivered} records written"
-            if error:
-                line += f"; {spooled} spooled for `lakeprobe results replay` ({error})"
-            terminalreporter.write_line(line)
+def deliver(specs: list[SinkSpec], records: list[Record], state: RunState) -> list[str]:
+    """One line per sink for the run's summary."""
+    lines = []
+    for spec in specs:
+        delivered, spooled, error = deliver_to(spec, records, state.results_dir)
+        line = f"{spec.name}: {delivered} records written"
+        if error:
+            line += f"; {spooled} spooled for `lakeprobe results replay` ({error})"
+        lines.append(line)
+    return lines

@@ -1,54 +1,37 @@
-"""The framework's own tests run against a real lab of their own (run directory .lab-tests, ports from
-23000), brought up once per session and brought down at the end."""
-import json
-import os
-import subprocess
-import sys
+"""Fixtures of the framework's own tests. Tests marked `lab` run against a real lab of their own (run
+directory .lab-tests, ports from 23000), brought up once per session and down at the end; the others need
+no lab (`make test-fast`)."""
+
 import time
 from pathlib import Path
 
 import pytest
 
-from lab.lab import Lab
-from lab.layout import Layout, default_run_dir
+from lakeprobe.inventory import load_yaml
+from lakeprobe.paths import default_lab_dir
 from lakeprobe.records import read_jsonl
 from lakeprobe.tokens import TokenProvider
-from lakeprobe.inventory import load_yaml
+from tests.helpers import run_pytest, user_env
 
-REPO = Path(__file__).resolve().parent.parent
 TEST_BASE_PORT = 23000
 
 
 @pytest.fixture(scope="session")
 def lab():
-    layout = Layout.from_env(run_dir=str(default_run_dir()) + "-tests", base_port=TEST_BASE_PORT)
+    from lab.lab import Lab
+    from lab.layout import Layout
+    layout = Layout.from_env(run_dir=str(default_lab_dir()) + "-tests", base_port=TEST_BASE_PORT)
     the_lab = Lab(layout)
     for rse in the_lab.rses():  # a fault left over from an interrupted session must not leak into this one
         if rse.fault:
             the_lab.heal(rse.name)
     the_lab.up(3)
-    os.environ["X509_CERT_DIR"] = str(layout.ca_dir)
     yield the_lab
     the_lab.down()
 
 
-class Env(dict):
-    """An environment for commands; its repr hides the values, so a failing assert never prints a token."""
-
-    def __repr__(self):
-        return f"<environment with {len(self)} variables>"
-
-
-def user_env(**extra) -> Env:
-    """A user's shell environment plus `extra`, without a bearer token of this process: commands must find
-    their own."""
-    env = Env({k: v for k, v in os.environ.items() if k != "BEARER_TOKEN"})
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="session")
-def lab_env(lab) -> Env:
+def lab_env(lab):
     """Environment for commands run against the test lab, as a user's shell would have it."""
     return user_env(LAKEPROBE_LAB_DIR=str(lab.layout.run_dir), X509_CERT_DIR=str(lab.layout.ca_dir),
                     GFAL_PYTHONBIN="/usr/bin/python3")
@@ -61,24 +44,20 @@ def inventory(lab):
 
 @pytest.fixture(scope="session")
 def tokens(inventory) -> TokenProvider:
-    return TokenProvider.from_inventory(inventory.issuer, inventory.ca_dir)
-
-
-def run(argv, env, timeout=600, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, **kwargs)
+    return TokenProvider.for_lake(inventory)
 
 
 @pytest.fixture(scope="session")
 def run_suite(lab, lab_env, tmp_path_factory):
-    """Runs `pytest suites/site ...` against the test lab as a user would; returns (process, records, seconds)."""
-    def run_it(*args, timeout=900, results=None, env=None):
+    """Runs `pytest suites/site ...` (or the suite given) against the test lab as a user would; returns
+    (process, records, seconds)."""
+    def run_it(*args, suite="suites/site", timeout=900, results=None, env=None, inventory=None):
         results = results or tmp_path_factory.mktemp("results")
         started = time.monotonic()
-        proc = run([sys.executable, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q",
-                    "--inventory", str(lab.layout.inventory), "--results-dir", str(results), *args],
-                   env or lab_env, timeout=timeout, cwd=REPO)
+        proc = run_pytest(suite, "-q", "--inventory", str(inventory or lab.layout.inventory), "--results-dir",
+                            str(results), *args, env=env or lab_env, timeout=timeout)
         seconds = time.monotonic() - started
-        records = [r for f in results.glob("*.jsonl") for r in read_jsonl(f)]
+        records = [r for f in sorted(Path(results).glob("*.jsonl")) for r in read_jsonl(f)]
         return proc, records, seconds
     return run_it
 
@@ -96,9 +75,39 @@ def faulty(lab):
         lab.heal(rse)
 
 
-def lakeprobe_cli(*args, env) -> subprocess.CompletedProcess:
-    return run([str(Path(sys.executable).parent / "lakeprobe"), *args], env, timeout=300)
+@pytest.fixture
+def inventory_with(lab, tmp_path):
+    """The lab inventory with some RSEs' entries changed or added, as a site would declare them."""
+    import yaml
+
+    def write(extra_rses: dict | None = None, **changes):
+        data = yaml.safe_load(lab.layout.inventory.read_text())
+        for rse, settings in changes.items():
+            data["rses"][rse].update(settings)
+        data["rses"].update(extra_rses or {})
+        path = tmp_path / "inventory.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+    return write
 
 
-def status_json(env) -> dict:
-    return json.loads(lakeprobe_cli("lab", "status", "--json", env=env).stdout)
+def pytest_collection_modifyitems(config, items):
+    """Fast tests first: a broken basic gives its answer before the lab comes up."""
+    items.sort(key=lambda item: item.get_closest_marker("lab") is not None)
+
+
+
+@pytest.fixture
+def small_lake(lab, tmp_path):
+    """The test lab as a smaller lake (some RSEs, some protocols): a full round of it is quick."""
+    import yaml
+
+    def write(rses=("XRD1", "XRD2"), protocols=("davs",), lake="small-lake") -> str:
+        data = yaml.safe_load(lab.layout.inventory.read_text())
+        data["lake"] = lake
+        data["rses"] = {name: {**spec, "protocols": {p: u for p, u in spec["protocols"].items() if p in protocols}}
+                        for name, spec in data["rses"].items() if name in rses}
+        path = tmp_path / f"{lake}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+    return write

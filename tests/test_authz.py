@@ -9,6 +9,8 @@ import requests
 
 from lakeprobe import jwts
 
+pytestmark = pytest.mark.lab
+
 JWT = re.compile(r"eyJ[\w-]{5,}\.eyJ[\w-]{5,}\.[\w-]+")
 
 
@@ -29,6 +31,7 @@ def test_a_stopped_issuer_is_blamed_not_the_storage(issuer_stopped, run_suite):
     assert not [r for r in records if r.status == "fail"], "a storage was blamed for the issuer's outage"
     errors = [r for r in records if r.status == "error"]
     assert errors and all(r.error_class == "unreachable" and "token issuer" in r.message for r in errors)
+    assert {r.blame for r in errors} == {"issuer"}
     # Every check that needs a token is in error; davs connection (a TLS handshake) needs none and passes.
     assert {r.check for r in records if r.status == "pass"} == {"connection"}
     assert {r.check for r in errors} >= {"connection", "mkdir", "read_scope", "no_token", "root_tpc", "davs_pull"}
@@ -41,7 +44,7 @@ def test_the_issuer_is_asked_once_per_token_kind_and_round(lab, inventory, run_s
     before = _issued(lab)
     proc, records, _ = run_suite(*selection)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    kinds = len(inventory.issuer["scopes"]) + 1  # every declared client, and the probe for a wrong audience
+    kinds = len(inventory.issuer.scopes) + 1  # every declared client, and the probe for a wrong audience
     assert _issued(lab) - before == kinds, f"{len(records)} checks"
 
 

@@ -1,16 +1,17 @@
-"""Chat messages reach a real local HTTP receiver: one per run that changed something, "failing" when a fault
-has held for the confirmation runs and "back to normal" once it is healed; flapping is never announced."""
+"""Chat: one message per round that changed something, "failing" when a fault has held for the confirming
+rounds and "back to normal" once healed, listed under whom each finding blames; flapping, skips, downtime and
+ad-hoc runs never announce anything; what is due is decided from the rounds in the results directory, so a
+fresh runner says what a long-lived one would."""
+
 import http.server
 import json
 import threading
 
 import pytest
 
-from lakeprobe.chat import changes, mark_announced
+from lakeprobe.chat import changes
 from lakeprobe.records import Record
-from tests.conftest import Env
-
-SELECTION = ("--rse", "XRD2", "--tpc-peer", "XRD1", "--protocol", "davs", "--timeout", "10")
+from tests.helpers import Env
 
 
 @pytest.fixture
@@ -34,25 +35,30 @@ def receiver():
     server.shutdown()
 
 
+@pytest.mark.lab
 def test_a_fault_then_its_healing_give_one_failing_and_one_back_to_normal_message(
-        receiver, lab, lab_env, faulty, run_suite, tmp_path):
+        receiver, lab, lab_env, faulty, small_lake, run_suite, tmp_path):
     url, received = receiver
     env = Env({**lab_env, "LAKEPROBE_CHAT_WEBHOOK": url})
+    lake = small_lake()
 
-    def round_():
-        proc, _, _ = run_suite(*SELECTION, "--chat", "mattermost", results=tmp_path, env=env)
+    def round_(*extra):
+        proc, _, _ = run_suite("--inventory", lake, "--timeout", "10", "--chat", "mattermost", *extra,
+                               results=tmp_path, env=env)
         assert "Traceback" not in proc.stdout + proc.stderr
         return proc
 
-    assert round_().returncode == 0 and received == []  # a first healthy run has nothing to say
+    assert round_().returncode == 0 and received == []  # a first healthy round has nothing to say
     faulty("XRD2", "down")
     round_()
-    assert received == []  # one failing run is not yet a state (--chat-confirm 2)
+    assert received == []  # one failing round is not yet a state (--chat-confirm 2)
+    assert "chat: an ad-hoc run announces nothing" in round_("--rse", "XRD2").stdout
     assert "chat: 1 changes sent to the mattermost webhook at 127.0.0.1" in round_().stdout
     assert len(received) == 1
     failing = received[0]["text"]
-    assert "failing" in failing and "back to normal" not in failing
-    assert "XRD2 davs connection: fail (unreachable)" in failing and received[0]["username"] == "lakeprobe"
+    assert "lake small-lake" in failing and "failing" in failing and "back to normal" not in failing
+    assert "- XRD2: XRD2 davs connection: fail (unreachable)" in failing and received[0]["username"] == "lakeprobe"
+    assert "XRD1:" not in failing  # the copies into XRD2 skip: nothing implicates XRD1
     lab.heal("XRD2")
     round_()
     assert len(received) == 1
@@ -63,18 +69,26 @@ def test_a_fault_then_its_healing_give_one_failing_and_one_back_to_normal_messag
     assert url not in json.dumps(received) and all(url not in p.read_text() for p in tmp_path.glob("*.json*"))
 
 
-def _announced(state, statuses) -> list[str]:
-    sent = []
-    for status in statuses:
-        due = changes(state, [Record(run_id="r", suite="site", check="upload", rse="X", status=status)], confirm=2)
-        mark_announced(state, due)
-        sent += [c.health for c in due]
-    return sent
+def _rounds(statuses: list[str], blame="X") -> list[list[Record]]:
+    return [[Record(run_id=f"r{i}", suite="site", check="upload", rse="X", status=s,
+                    blame=blame if s in ("fail", "error") else "")] for i, s in enumerate(statuses)]
 
 
-def test_a_flapping_check_is_never_announced():
-    state = {}
-    assert _announced(state, ["pass", "fail", "pass", "fail", "pass", "fail", "pass"]) == []
+def _announced(statuses: list[str]) -> list[str]:
+    """What each round announces, replaying the rounds up to it (as a fresh runner would)."""
+    return [c.health for n in range(1, len(statuses) + 1) for c in changes(_rounds(statuses[:n]), confirm=2)]
+
+
+def test_a_flapping_check_is_never_announced_and_a_held_state_once():
+    assert _announced(["pass", "fail", "pass", "fail", "pass", "fail", "pass"]) == []
     # Neutral states neither confirm nor break a change; a held state is announced once.
-    assert _announced(state, ["fail", "skip", "fail", "downtime", "fail", "fail"]) == ["failing"]
-    assert _announced(state, ["pass", "warn", "pass"]) == ["ok"]
+    assert _announced(["fail", "skip", "fail", "downtime", "fail", "fail"]) == ["failing"]
+    assert _announced(["fail", "fail", "pass", "warn", "pass"]) == ["failing", "ok"]
+
+
+def test_a_finding_is_announced_under_whom_it_blames():
+    rounds = _rounds(["fail", "fail"], blame="XRD2")
+    for records in rounds:
+        records[0].rse, records[0].peer, records[0].mode = "XRD1", "XRD2", "pull"
+    due = changes(rounds, confirm=2)
+    assert [(c.blame, c.series) for c in due] == [("XRD2", "XRD1->XRD2 pull upload")]

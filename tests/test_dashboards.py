@@ -10,7 +10,9 @@ import requests
 import yaml
 
 from lakeprobe import schema
-from tests.conftest import REPO
+from tests.helpers import REPO
+
+pytestmark = pytest.mark.lab
 
 DASHBOARDS = sorted((REPO / "ci" / "grafana" / "dashboards").glob("*.json"))
 RED, GREEN = "#d0312d", "#2e9e44"

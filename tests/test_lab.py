@@ -13,8 +13,10 @@ import requests
 import stomp
 
 from lakeprobe.jwts import claims
-from lakeprobe.storage import adler32_of
-from tests.conftest import REPO, Env, run, status_json
+from lakeprobe.checksums import of_bytes
+from tests.helpers import REPO, Env, bearer_header, run, status_json
+
+pytestmark = pytest.mark.lab
 
 
 def test_status_json_lists_every_component_up(lab, lab_env):
@@ -96,7 +98,7 @@ def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(lab, inve
         params.create_parent = True
         ctx.filecopy(params, f"file://{local}", url)
         assert ctx.stat(url).st_size == len(data)
-        assert ctx.checksum(url, "adler32").rjust(8, "0") == adler32_of(data)
+        assert ctx.checksum(url, "adler32").rjust(8, "0") == of_bytes(data).value
         ctx.filecopy(ctx.transfer_parameters(), url, f"file://{tmp_path}/out-{rse.name}")
         assert (tmp_path / f"out-{rse.name}").read_bytes() == data
         ctx.unlink(url)
@@ -113,7 +115,7 @@ def test_writes_without_a_write_token_are_refused_on_both_protocols(lab, invento
     headers = []
     if client:
         env["BEARER_TOKEN"] = tokens.token(client)
-        headers = ["-H", f"Authorization: Bearer {env['BEARER_TOKEN']}"]
+        headers = ["-H", bearer_header(env["BEARER_TOKEN"], tmp_path)]
     https = rse.url("davs", "/lakeprobe/labtest/refused.dat").replace("davs://", "https://")
     put = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--capath", env["X509_CERT_DIR"], *headers,
                "-T", str(local), https], env)
@@ -144,7 +146,7 @@ def test_third_party_copy_with_tokens_on_both_ends(lab, inventory, tokens, lab_e
     assert upload == 0
     mkdir = run(["xrdfs", dst.protocols["root"], "mkdir", "-p", f"/lakeprobe/labtest/{name}.d"], env).returncode
     assert mkdir == 0
-    auth = ["-H", f"Authorization: Bearer {token}", "-H", f"TransferHeaderAuthorization: Bearer {token}",
+    auth = ["-H", bearer_header(token, tmp_path), "-H", bearer_header(token, tmp_path, "TransferHeaderAuthorization"),
             "-H", "Credential: none"]
     https = lambda rse, path: rse.url("davs", path).replace("davs://", "https://")  # noqa: E731
     pull = run(["curl", "-s", "--capath", env["X509_CERT_DIR"], "-X", "COPY", *auth,
@@ -159,7 +161,7 @@ def test_third_party_copy_with_tokens_on_both_ends(lab, inventory, tokens, lab_e
     assert tpc.returncode == 0, tpc.stderr
     for suffix in ("pull", "push", "tpc"):
         sums = run(["xrdfs", dst.protocols["root"], "query", "checksum", f"/lakeprobe/labtest/{name}.d/{suffix}"], env)
-        assert sums.stdout.split()[-1] == adler32_of((tmp_path / "f").read_bytes())
+        assert sums.stdout.split()[-1] == of_bytes((tmp_path / "f").read_bytes()).value
 
 
 def test_rucio_client_uploads_to_a_lab_rse_and_lists_the_replica(lab, tokens, lab_env, tmp_path):

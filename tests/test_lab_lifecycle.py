@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from lab.layout import default_run_dir
-from tests.conftest import lakeprobe_cli, status_json, user_env
+from tests.helpers import lakeprobe_cli, status_json, user_env
+
+pytestmark = pytest.mark.lab
 
 BASE = 24000
 

@@ -10,7 +10,9 @@ import pytest
 import requests
 
 from lakeprobe.records import read_jsonl
-from tests.conftest import lakeprobe_cli
+from tests.helpers import lakeprobe_cli
+
+pytestmark = pytest.mark.lab
 
 ONE_RSE = ("--rse", "XRD1", "--tpc-peer", "XRD2", "--protocol", "davs")
 

@@ -1,13 +1,18 @@
-"""`lakeprobe sweep` removes the run directories killed runs left under the probe prefix, older than the age
-given, and nothing else."""
+"""`lakeprobe sweep` removes the run directories killed runs left below the probe prefix (and its `scoped`
+area), older than the age given, and nothing else; it re-checks the prefix itself and touches nothing
+where the prefix is `/`, empty or holds `..`."""
+
 import os
 import time
+from pathlib import Path
 
 import pytest
 
 from lakeprobe.errors import ProbeFailure
+from lakeprobe.inventory import RSE
 from lakeprobe.storage import Storage
-from tests.conftest import lakeprobe_cli
+from lakeprobe.sweep import sweep
+from tests.helpers import lakeprobe_cli
 
 OLD_RUN = "20200101T000000Z-01d01d"
 
@@ -23,7 +28,7 @@ def _place(storage, rse, path, tmp_path):
     local.write_bytes(os.urandom(1000))
     url = rse.url("root", path)
     storage.mkdir(url.rsplit("/", 1)[0])
-    storage.upload(str(local), url, None)
+    storage.put(str(local), url)
     return url
 
 
@@ -36,11 +41,13 @@ def _exists(storage, url):
         return False
 
 
+@pytest.mark.lab
 def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory, storage, lab_env, tmp_path):
     rse = inventory.rses["XRD1"]
     recent_run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-5ece07"
     old = [_place(storage, rse, f"/lakeprobe/{OLD_RUN}/{sub}", tmp_path)
            for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")]
+    old.append(_place(storage, rse, f"/lakeprobe/scoped/{OLD_RUN}/root.dat", tmp_path))
     kept = [_place(storage, rse, path, tmp_path) for path in
             (f"/lakeprobe/{recent_run}/davs/probe.dat", "/lakeprobe/not-a-run/keep.dat", f"/elsewhere/{OLD_RUN}/keep.dat")]
 
@@ -51,22 +58,49 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
 
     swept = lakeprobe_cli("sweep", "--older-than", "1h", "--rse", "XRD1", env=lab_env)
     assert swept.returncode == 0, swept.stderr
-    # Older run directories (of interrupted sessions on a kept lab) may go too; this one must.
+    # Older run directories (of interrupted sessions on a kept lab) may go too; these must.
     assert f"removed        {rse.url('davs', '/lakeprobe/' + OLD_RUN)}" in swept.stdout
-    assert "run directories removed from 1 RSEs" in swept.stdout
+    assert f"removed        {rse.url('davs', '/lakeprobe/scoped/' + OLD_RUN)}" in swept.stdout
     assert not any(_exists(storage, url) for url in old)
-    assert not _exists(storage, rse.url("root", f"/lakeprobe/{OLD_RUN}"))
     assert all(_exists(storage, url) for url in kept)
     for url in kept:
         storage.delete(url)
 
 
+@pytest.mark.parametrize("prefix", ["/", "", "/lakeprobe/..", "lakeprobe"])
+def test_sweep_touches_nothing_where_the_prefix_is_not_a_probe_area(prefix, tmp_path):
+    """Even handed an RSE that skipped validation, the sweeper refuses the prefix and removes nothing."""
+    root = tmp_path / "storage"
+    victims = [root / OLD_RUN / "data.dat", root / "lakeprobe" / OLD_RUN / "keep.dat", root / OLD_RUN / "x" / "y"]
+    for victim in victims:
+        victim.parent.mkdir(parents=True, exist_ok=True)
+        victim.write_text("precious")
+    rse = RSE.model_construct(name="DISK", protocols={"file": f"file://{root}/"}, prefix=prefix)
+    swept = sweep(Storage(None, 10, [rse]), [rse], older_than_s=0)
+    assert [s.outcome.split(":")[0] for s in swept] == ["refused"]
+    assert all(v.read_text() == "precious" for v in victims)
+
+
+def test_sweep_on_a_file_lake_removes_only_old_run_directories(tmp_path):
+    root = tmp_path / "storage"
+    old, recent, other = (root / "lakeprobe" / OLD_RUN, root / "lakeprobe" / time.strftime("%Y%m%dT%H%M%SZ-abcdef"),
+                          root / "lakeprobe" / "mine")
+    for d in (old / "tpc", recent, other):
+        d.mkdir(parents=True)
+        (d / "f.dat").write_text("x")
+    rse = RSE(name="DISK", protocols={"file": f"file://{root}/"})
+    swept = sweep(Storage(None, 10, [rse]), [rse], older_than_s=3600)
+    assert [(Path(s.url.removeprefix("file://")), s.outcome) for s in swept] == [(old, "removed")]
+    assert not old.exists() and recent.exists() and other.exists()
+
+
+@pytest.mark.lab
 @pytest.mark.parametrize("args, says", [
-    (["--older-than", "soon"], "age 'soon' is not like 30m, 6h or 2d"),
+    (["--older-than", "soon"], "age 'soon' is not like 90s, 30m, 6h or 2d"),
     (["--rse", "LAPP"], "unknown RSE LAPP; known: XRD1, XRD2, XRD3"),
     (["--inventory", "/nonexistent.yaml"], "cannot read inventory /nonexistent.yaml"),
 ])
 def test_sweep_bad_input_is_one_line(lab, lab_env, args, says):
     result = lakeprobe_cli("sweep", *args, env=lab_env)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and says in result.stderr

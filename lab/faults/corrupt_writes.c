@@ -1,6 +1,7 @@
 /* The `corrupt` fault: loaded into a lab XRootD server with LD_PRELOAD, it flips one bit in every block
  * written to a regular file under $LAKEPROBE_CORRUPT_ROOT. The server then stores (and checksums, and
- * serves) bytes that differ from what the client sent, as a failing disk or controller would. */
+ * serves) bytes that differ from what the client sent, as a failing disk or controller would. Its root://
+ * TPC agent (xrdcp --server, which inherits the preload) writes with POSIX AIO: aio_write is covered too. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <aio.h>
 
 static int under_root(int fd) {
     const char *root = getenv("LAKEPROBE_CORRUPT_ROOT");
@@ -45,3 +47,16 @@ static int under_root(int fd) {
 CORRUPTING(write, ssize_t, (int fd, const void *buf, size_t count), (fd, buf, count), buf, count)
 CORRUPTING(pwrite, ssize_t, (int fd, const void *buf, size_t count, off_t off), (fd, buf, count, off), buf, count)
 CORRUPTING(pwrite64, ssize_t, (int fd, const void *buf, size_t count, off_t off), (fd, buf, count, off), buf, count)
+
+/* An AIO buffer must stay valid until the write completes: its first byte is flipped in place. */
+#define CORRUPTING_AIO(fn, cbtype)                                                \
+    int fn(cbtype *cb) {                                                          \
+        static int (*real)(cbtype *);                                             \
+        if (!real) real = dlsym(RTLD_NEXT, #fn);                                  \
+        if (cb && cb->aio_nbytes > 0 && under_root(cb->aio_fildes))               \
+            ((volatile char *)cb->aio_buf)[0] ^= 0x01;                            \
+        return real(cb);                                                          \
+    }
+
+CORRUPTING_AIO(aio_write, struct aiocb)
+CORRUPTING_AIO(aio_write64, struct aiocb64)

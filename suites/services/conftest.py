@@ -5,22 +5,22 @@ import pytest
 import requests
 
 from lakeprobe.deadline import call_with_deadline
-from lakeprobe.errors import ProbeFailure, classify
+from lakeprobe.classify import classify
+from lakeprobe.errors import ProbeFailure
 
 
 @pytest.fixture
 def issuer(lake, record) -> str:
     record.rse, record.protocol = "issuer", "https"
-    url = lake.inventory.issuer.get("url")
-    if not url:
+    if lake.inventory.issuer is None:
         pytest.skip("the inventory names no token issuer")
-    return url.rstrip("/")
+    return lake.inventory.issuer.url
 
 
 @pytest.fixture
-def get_json(request):
+def get_json(run):
     """GET a JSON document under the run's deadline; anything but a JSON object is a failure of the service."""
-    deadline = request.config.getoption("--timeout")
+    deadline = run.options.timeout
 
     def get_json(url: str) -> dict:
         def get():

@@ -6,7 +6,7 @@ from lakeprobe.errors import ProbeFailure
 
 @pytest.fixture
 def rucio(lake, record) -> str:
-    url = lake.inventory.services.get("rucio", {}).get("url")
+    url = lake.inventory.rucio.url if lake.inventory.rucio else None
     if not url:
         pytest.skip("the inventory names no Rucio server")
     record.rse, record.protocol = "rucio", url.split("://")[0]

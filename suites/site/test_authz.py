@@ -4,7 +4,7 @@ storage does not trust is refused. Letting through what must be refused fails wi
 refusing what a scope allows fails with `auth_denied`."""
 import uuid
 
-from lakeprobe.access import must_allow, must_refuse
+from lakeprobe.authz import must_allow, must_refuse
 from lakeprobe.jwts import unknown_issuer_token
 from lakeprobe.tokens import WRONG_AUDIENCE
 
@@ -15,59 +15,59 @@ def _new_name(what: str) -> str:
 
 def test_read_scope(area, token_of):
     token = token_of("probe-read")
-    must_allow(area.access.read(area.readable, token) is not None, "reading with storage.read")
-    must_refuse(area.access.write(area.url(_new_name("read-scope")), token, b"x"), "writing with storage.read only")
+    must_allow(area.read(area.readable, token) is not None, "reading with storage.read")
+    must_refuse(area.write(area.url(_new_name("read-scope")), token, b"x"), "writing with storage.read only")
 
 
 def test_create_scope(area, token_of):
     token, url = token_of("probe-create"), area.url(_new_name("create-scope"))
-    must_allow(area.access.write(url, token, b"first"), "writing a new file with storage.create")
-    must_refuse(area.access.write(url, token, b"second", overwrite=True), "overwriting with storage.create only")
-    must_refuse(area.access.delete(url, token), "deleting with storage.create only")
+    must_allow(area.write(url, token, b"first"), "writing a new file with storage.create")
+    must_refuse(area.write(url, token, b"second", overwrite=True), "overwriting with storage.create only")
+    must_refuse(area.delete(url, token), "deleting with storage.create only")
 
 
 def test_modify_scope(area, token_of):
     token, url = token_of("probe"), area.url(_new_name("modify-scope"))
-    must_allow(area.access.write(url, token, b"first"), "writing with storage.modify")
-    must_allow(area.access.write(url, token, b"second", overwrite=True), "overwriting with storage.modify")
-    must_allow(area.access.delete(url, token), "deleting with storage.modify")
+    must_allow(area.write(url, token, b"first"), "writing with storage.modify")
+    must_allow(area.write(url, token, b"second", overwrite=True), "overwriting with storage.modify")
+    must_allow(area.delete(url, token), "deleting with storage.modify")
 
 
-def test_path_scope(area, token_of, storage, request):
+def test_path_scope(area, token_of, run_area):
     """The path-restricted client is scoped to <prefix>/scoped: allowed there, refused next to it."""
     token = token_of("probe-path")
     rse, protocol = area.rse, area.protocol
-    scoped_dir = rse.url(protocol, f"{rse.prefix}/scoped")
-    storage.mkdir(scoped_dir)
-    inside = f"{scoped_dir}/{request.config.lake_run_id}-{protocol}.dat"
-    must_allow(area.access.write(inside, token, b"x"), f"writing inside the token's path {rse.prefix}/scoped")
-    must_allow(area.access.delete(inside, token), f"deleting inside the token's path {rse.prefix}/scoped")
-    must_refuse(area.access.write(area.url(_new_name("path-scope")), token, b"x"), "writing outside the token's path")
-    must_refuse(area.access.read(area.readable, token) is not None, "reading outside the token's path")
+    scoped = run_area.scoped(rse, protocol)
+    run_area.mkdir(rse, protocol, scoped)
+    inside = f"{scoped}/{protocol}.dat"
+    must_allow(area.write(inside, token, b"x"), f"writing inside the token's path {rse.prefix}/scoped")
+    must_allow(area.delete(inside, token), f"deleting inside the token's path {rse.prefix}/scoped")
+    must_refuse(area.write(area.url(_new_name("path-scope")), token, b"x"), "writing outside the token's path")
+    must_refuse(area.read(area.readable, token) is not None, "reading outside the token's path")
 
 
 def test_no_token(area):
-    must_refuse(area.access.read(area.readable, None) is not None, "reading without a token")
-    must_refuse(area.access.write(area.url(_new_name("no-token")), None, b"x"), "writing without a token")
+    must_refuse(area.read(area.readable, None) is not None, "reading without a token")
+    must_refuse(area.write(area.url(_new_name("no-token")), None, b"x"), "writing without a token")
 
 
 def test_expired_token(area, tokens, needs_client):
     needs_client("probe-short")
-    must_refuse(area.access.read(area.readable, tokens.expired_token("probe-short")) is not None,
+    must_refuse(area.read(area.readable, tokens.expired_token("probe-short")) is not None,
                 "reading with an expired token")
 
 
 def test_wrong_audience(area, tokens, needs_client):
     needs_client("probe")
     token = tokens.token("probe", WRONG_AUDIENCE)
-    must_refuse(area.access.read(area.readable, token) is not None, "reading with a token for another audience")
-    must_refuse(area.access.write(area.url(_new_name("wrong-audience")), token, b"x"),
+    must_refuse(area.read(area.readable, token) is not None, "reading with a token for another audience")
+    must_refuse(area.write(area.url(_new_name("wrong-audience")), token, b"x"),
                 "writing with a token for another audience")
 
 
 def test_unknown_issuer(area, tokens):
     scope = f"storage.read:{area.rse.prefix} storage.modify:{area.rse.prefix}"
     token = unknown_issuer_token(tokens.audience, scope)
-    must_refuse(area.access.read(area.readable, token) is not None, "reading with a token from an unknown issuer")
-    must_refuse(area.access.write(area.url(_new_name("unknown-issuer")), token, b"x"),
+    must_refuse(area.read(area.readable, token) is not None, "reading with a token from an unknown issuer")
+    must_refuse(area.write(area.url(_new_name("unknown-issuer")), token, b"x"),
                 "writing with a token from an unknown issuer")

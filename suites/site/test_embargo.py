@@ -3,8 +3,8 @@ every other token (and none) is refused, and publishing a file (moving it to the
 readable to others. The area is the RSE's `embargo` path; without one these checks skip."""
 import pytest
 
-from lakeprobe.access import must_allow, must_refuse
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.authz import must_allow, must_refuse
+from lakeprobe.errors import NotProbed, ProbeFailure
 
 
 @pytest.fixture
@@ -16,19 +16,19 @@ def embargo(area, request) -> str:
 
 def _needs_embargoed_file(area):
     if not area.embargoed:
-        pytest.skip("needs the owner's embargoed file, which embargo_owner could not write")
+        raise NotProbed("not tried: needs the owners' embargoed file, which embargo_owner did not write")
 
 
-def test_embargo_owner(area, embargo, token_of, request):
+def test_embargo_owner(area, embargo, token_of, run):
     token = token_of("embargo-owner")
-    url = f"{embargo}/lakeprobe-{request.config.lake_run_id}-{area.protocol}.dat"
-    must_allow(area.access.write(url, token, area.data), "the owners writing in the embargoed area")
+    url = f"{embargo}/lakeprobe-{run.run_id}-{area.protocol}.dat"
+    must_allow(area.write(url, token, area.data), "the owners writing in the embargoed area")
     area.embargoed = url
-    names = area.access.listing(embargo, token)
+    names = area.listing(embargo, token)
     must_allow(names is not None, "the owners listing the embargoed area")
     if url.rsplit("/", 1)[1] not in names:
         raise ProbeFailure("not_found", "the owners' file is missing from the embargoed area's listing")
-    must_allow(area.access.read(url, token) is not None, "the owners reading their embargoed file")
+    must_allow(area.read(url, token) is not None, "the owners reading their embargoed file")
 
 
 def test_embargo_refused_to_others(area, embargo, token_of):
@@ -36,14 +36,14 @@ def test_embargo_refused_to_others(area, embargo, token_of):
     for client in ("probe", "probe-read", None):
         token = token_of(client) if client else None
         who = f"the `{client}` token" if client else "a request without a token"
-        must_refuse(area.access.listing(embargo, token) is not None, f"{who} listing the embargoed area")
-        must_refuse(area.access.read(area.embargoed, token) is not None, f"{who} reading an embargoed file")
+        must_refuse(area.listing(embargo, token) is not None, f"{who} listing the embargoed area")
+        must_refuse(area.read(area.embargoed, token) is not None, f"{who} reading an embargoed file")
 
 
 def test_embargo_publish(area, embargo, token_of):
     _needs_embargoed_file(area)
     published = area.url("published.dat")
-    must_allow(area.access.move(area.embargoed, published, token_of("embargo-owner")),
+    must_allow(area.move(area.embargoed, published, token_of("embargo-owner")),
                "the owners moving their file to the open area")
     area.embargoed = ""
-    must_allow(area.access.read(published, token_of("probe-read")) is not None, "others reading a published file")
+    must_allow(area.read(published, token_of("probe-read")) is not None, "others reading a published file")

@@ -1,83 +1,83 @@
 """The storage chain, per RSE x protocol, each step its own check: connection, mkdir, upload, stat,
-checksum, download, list, delete, stat_after_delete. A step whose prerequisite failed is skipped."""
+checksum, download, list, delete, stat_after_delete. A step whose prerequisite did not pass is skipped,
+naming the root cause."""
+
 import os
 
 import pytest
 
-from lakeprobe import connection
+from lakeprobe import preflight, verify
+from lakeprobe.areas import same_content
 from lakeprobe.attempts import attempt, note_throughput
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ProbeError, ProbeFailure
+from lakeprobe.records import ErrorClass, Status
 
 
-@pytest.fixture
-def retries(request):
-    return request.config.getoption("--retries")
-
-
-@pytest.fixture
-def floor(request):
-    return request.config.getoption("--slow-floor")
-
-
-def test_connection(step, record, preflight, tokens, request):
-    key = f"{step.rse.name}|{step.protocol}"
-    result = preflight.get(key) or connection.check(
-        step.rse.url(step.protocol, "/"), step.protocol, step.rse.timeout_s or request.config.getoption("--timeout"),
-        tokens.token("probe"))
+def test_connection(step, record, run, tokens):
+    """Reachability and trust, from the preflight (all endpoints checked at once before the round)."""
+    result = run.preflight.get(preflight.key(step.rse, step.protocol)) or preflight.connect(
+        step.rse, step.protocol, tokens, step.rse.timeout_s or run.options.timeout)
     record.duration_s = result["duration_s"]
-    if result["status"] == "fail":
+    if result["status"] == Status.FAIL:
         raise ProbeFailure(result["error_class"], result["message"])
-    if result["status"] == "warn":
-        record.status, record.message = "warn", result["message"]
+    if result["status"] == Status.ERROR:
+        raise ProbeError(result["error_class"], result["message"], result["blame"])
+    if result["status"] == Status.WARN:
+        record.status, record.message = Status.WARN, result["message"]
 
 
 def test_mkdir(step, run_area, record, retries):
     step.needs("connection")
-    attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.protocol), retries)
+    attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.directory), retries)
 
 
 def test_upload(step, storage, record, retries, floor):
+    """The file is stored intact: the storage's checksum, in its own algorithm, equals ours."""
     step.needs("mkdir")
-    expected = None if step.rse.quirks.get("no_checksum") else step.adler32
-    done = attempt(record, lambda: storage.upload(step.local, step.file_url, expected), retries)
-    note_throughput(record, len(step.data), done.seconds, floor)
+    done = attempt(record, lambda: storage.put(step.local, step.file_url), retries)
+    verify.stored_intact(storage, step.file_url, step.expected, step.rse)
+    note_throughput(record, step.size, done.seconds, floor)
 
 
 def test_stat(step, storage, record, retries):
     step.needs("upload")
-    size = attempt(record, lambda: storage.stat(step.file_url), retries).value
-    if size != len(step.data):
-        raise ProbeFailure("content_mismatch", f"stat says {size} bytes, {len(step.data)} were uploaded")
+    size = attempt(record, lambda: storage.stat(step.file_url), retries).size
+    if size != step.size:
+        raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, f"stat says {size} bytes, {step.size} were uploaded")
 
 
 def test_checksum(step, storage, record, retries):
+    """The storage offers the lake's checksum (adler32, unless the RSE declares another) and it is ours."""
     step.needs("upload")
-    if step.rse.quirks.get("no_checksum"):
+    if step.rse.quirks.no_checksum:
         pytest.skip("quirk: the RSE does not compute checksums")
-    found = attempt(record, lambda: storage.checksum(step.file_url), retries).value
-    if found != step.adler32:
-        raise ProbeFailure("checksum_mismatch", f"storage adler32 {found}, ours {step.adler32}")
+    found = attempt(record, lambda: storage.checksum(step.file_url), retries)
+    wanted = verify.algorithm_wanted(step.rse)
+    if found != step.expected[found.algorithm]:
+        raise ProbeFailure(ErrorClass.CHECKSUM_MISMATCH, f"stored {found}, ours {step.expected[found.algorithm].value}")
+    if found.algorithm != wanted:
+        record.status, record.error_class = Status.WARN, ErrorClass.CHECKSUM_UNSUPPORTED
+        record.message = verify.unsupported_note(found, step.rse)
 
 
 def test_download(step, storage, record, retries, floor):
     step.needs("upload")
     target = step.local + ".back"
     try:
-        done = attempt(record, lambda: storage.download(step.file_url, target), retries)
-        with open(target, "rb") as f:
-            if f.read() != step.data:
-                raise ProbeFailure("content_mismatch", "downloaded bytes differ from the uploaded ones")
+        done = attempt(record, lambda: storage.get(step.file_url, target), retries)
+        if not same_content(target, step.local):
+            raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "downloaded bytes differ from the uploaded ones")
     finally:
         if os.path.exists(target):
             os.unlink(target)
-    note_throughput(record, len(step.data), done.seconds, floor)
+    note_throughput(record, step.size, done.seconds, floor)
 
 
 def test_list(step, storage, record, retries):
     step.needs("upload")
-    names = attempt(record, lambda: storage.listdir(step.directory), retries).value
+    names = attempt(record, lambda: storage.listdir(step.directory), retries)
     if step.file_url.rsplit("/", 1)[1] not in names:
-        raise ProbeFailure("not_found", "the uploaded file is missing from the directory listing")
+        raise ProbeFailure(ErrorClass.NOT_FOUND, "the uploaded file is missing from the directory listing")
 
 
 def test_delete(step, storage, record, retries):
@@ -85,12 +85,12 @@ def test_delete(step, storage, record, retries):
     attempt(record, lambda: storage.delete(step.file_url), retries)
 
 
-def test_stat_after_delete(step, storage, record):
+def test_stat_after_delete(step, storage):
     step.needs("delete")
     try:
         storage.stat(step.file_url)
     except ProbeFailure as e:
-        if e.error_class == "not_found":
+        if e.error_class == ErrorClass.NOT_FOUND:
             return
         raise
-    raise ProbeFailure("protocol_error", "the file is still there after a successful delete")
+    raise ProbeFailure(ErrorClass.PROTOCOL_ERROR, "the file is still there after a successful delete")

@@ -1,0 +1,92 @@
+"""Where a run writes on each RSE: its own directory `<prefix>/<run id>/`, one sub-directory per use (the
+chain's per protocol, the copies', the token checks'), and nothing anywhere else but the path-scoped
+client's `<prefix>/scoped/<run id>/` and the owners' file in the embargoed area. The process that started the
+run removes all of it at the end (plugins/cleanup.py); the sweeper removes what a killed run left.
+"""
+
+import os
+from dataclasses import dataclass
+
+from lakeprobe.deadline import call_with_deadline
+from lakeprobe.inventory import RSE
+from lakeprobe.protocols import registry
+from lakeprobe.storage import Storage
+
+
+class RunArea:
+    def __init__(self, run_id: str, storage: Storage, made_dir):
+        self.run_id, self.storage, self.made_dir = run_id, storage, made_dir
+
+    def directory(self, rse: RSE, protocol: str, sub: str = "") -> str:
+        return rse.url(protocol, f"{rse.prefix}/{self.run_id}/{sub}".rstrip("/"))
+
+    def scoped(self, rse: RSE, protocol: str) -> str:
+        """The run's directory below `<prefix>/scoped`, where the path-restricted client may write."""
+        return rse.url(protocol, f"{rse.prefix}/scoped/{self.run_id}")
+
+    def mkdir(self, rse: RSE, protocol: str, url: str):
+        done = self.storage.mkdir(url)
+        self.made_dir.mkdir(parents=True, exist_ok=True)
+        (self.made_dir / f"{rse.name}.{protocol}").touch()  # the cleanup looks here
+        return done
+
+
+@dataclass
+class AuthzArea:
+    """The run's directory on one RSE x protocol where the token checks work, with a file the probe token
+    placed there for them to read; `problem` says why it could not be prepared. Its methods send one request
+    with exactly the token given, under the RSE's deadline, and answer what the storage did."""
+    rse: RSE
+    protocol: str
+    directory: str
+    timeout_s: float
+    data: bytes = b""
+    problem: str = ""
+    embargoed: str = ""  # the owners' file in the embargoed area, until it is published
+
+    @property
+    def readable(self) -> str:
+        return self.url("readable.dat")
+
+    def url(self, name: str) -> str:
+        return f"{self.directory}/{name}"
+
+    def _ask(self, what: str, url: str, call):
+        return call_with_deadline(call, self.timeout_s, f"{what} with one token on {self.rse.name} {self.protocol}")
+
+    def read(self, url: str, token: str | None) -> bytes | None:
+        return self._ask("read", url, lambda: registry.for_url(url).read_as(url, token, self.timeout_s))
+
+    def write(self, url: str, token: str | None, data: bytes, overwrite: bool = False) -> bool:
+        return self._ask("write", url, lambda: registry.for_url(url).write_as(url, token, data, self.timeout_s,
+                                                                                overwrite))
+
+    def delete(self, url: str, token: str | None) -> bool:
+        return self._ask("delete", url, lambda: registry.for_url(url).delete_as(url, token, self.timeout_s))
+
+    def listing(self, url: str, token: str | None) -> list[str] | None:
+        return self._ask("list", url, lambda: registry.for_url(url).list_as(url, token, self.timeout_s))
+
+    def move(self, url: str, to_url: str, token: str | None) -> bool:
+        return self._ask("move", url, lambda: registry.for_url(url).move_as(url, to_url, token, self.timeout_s))
+
+
+def random_file(path: str, size: int, chunk: int = 1 << 20):
+    """`size` random bytes at `path`, written in chunks: a large probe never sits in memory."""
+    with open(path, "wb") as f:
+        left = size
+        while left > 0:
+            f.write(os.urandom(min(chunk, left)))
+            left -= chunk
+
+
+def same_content(a: str, b: str, chunk: int = 1 << 20) -> bool:
+    if os.path.getsize(a) != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(chunk), fb.read(chunk)
+            if x != y:
+                return False
+            if not x:
+                return True

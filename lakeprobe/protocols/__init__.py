@@ -1,0 +1,1 @@
+"""One module per storage protocol, behind one interface (base.py), found by scheme (registry.py)."""

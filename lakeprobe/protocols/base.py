@@ -1,0 +1,118 @@
+"""The interface every storage protocol module implements.
+
+A module knows how to talk to a storage over one scheme: reach it, do the namespace and data operations,
+copy third-party in the modes the protocol has, and send one request with exactly one explicit token for
+the authorization checks. It raises ProbeFailure with a precise error class for anything the storage does
+wrong. It knows nothing of deadlines, slots or records: lakeprobe/storage.py puts every call under the
+RSE's deadline, and the checks decide what a result means.
+
+Every call takes the token it presents (or None) explicitly; none reads or sets a process-wide one.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+from urllib.parse import urlsplit
+
+from lakeprobe.checksums import Checksum
+
+
+@dataclass
+class Reached:
+    """What the connection check learnt: empty `warning` when all is well (e.g. a certificate expiring)."""
+    warning: str = ""
+    detail: str = ""
+
+
+@dataclass
+class Entry:
+    size: int
+    is_dir: bool
+
+
+class Protocol(ABC):
+    scheme: ClassVar[str]
+    copy_modes: ClassVar[tuple[str, ...]] = ()  # third-party copy modes: davs pull/push, root tpc
+    takes_tokens: ClassVar[bool] = True  # whether the storage authorizes bearer tokens over this protocol
+    logs_in_with_token: ClassVar[bool] = False  # whether reaching it (connect) presents the token already
+
+    # -- URLs ----------------------------------------------------------------------------------------
+    def check_base(self, url: str):
+        """Raises ValueError, in words for the user, when `url` cannot be an endpoint of this protocol:
+        another scheme, no host, credentials (secrets come from the environment), a bad port."""
+        if not isinstance(url, str) or "://" not in url:
+            raise ValueError(f"{url!r} is not a URL (write {self.scheme}://host:port/)")
+        parts = urlsplit(url)
+        if parts.scheme != self.scheme:
+            raise ValueError(f"{url!r} is a {parts.scheme}:// URL; this key needs {self.scheme}://host:port/")
+        if parts.username or parts.password:
+            raise ValueError("a URL must not carry credentials: tokens and passwords come from the environment")
+        if not parts.hostname:
+            raise ValueError(f"{url!r} names no host")
+        try:
+            parts.port  # noqa: B018  (raises for a port that is not a number or out of range)
+        except ValueError:
+            raise ValueError(f"{url!r} has an invalid port") from None
+        if parts.query or parts.fragment:
+            raise ValueError(f"{url!r}: an endpoint has no query or fragment")
+
+    def join(self, base: str, path: str) -> str:
+        """The URL of `path` (absolute) on the endpoint `base` (scheme://host:port/[base path])."""
+        return base.rstrip("/") + "/" + path.lstrip("/")
+
+    def prepare_process(self):
+        """Once per process, before any call and before threads start: settings the client library reads
+        from the environment once."""
+
+    # -- reachability --------------------------------------------------------------------------------
+    @abstractmethod
+    def connect(self, base: str, token: str | None, timeout_s: float) -> Reached:
+        """Reach the endpoint and verify its certificate; raises ProbeFailure, precisely diagnosed."""
+
+    # -- namespace and data --------------------------------------------------------------------------
+    @abstractmethod
+    def mkdir(self, url: str, token: str | None, timeout_s: float): """With parents; existing is fine."""
+
+    @abstractmethod
+    def put(self, local: str, url: str, token: str | None, timeout_s: float): """Overwrites."""
+
+    @abstractmethod
+    def stat(self, url: str, token: str | None, timeout_s: float) -> Entry: ...
+
+    @abstractmethod
+    def checksum(self, url: str, token: str | None, timeout_s: float) -> Checksum:
+        """The storage's checksum of the file: adler32 when it offers it, else its own algorithm."""
+
+    @abstractmethod
+    def get(self, url: str, local: str, token: str | None, timeout_s: float): ...
+
+    @abstractmethod
+    def listdir(self, url: str, token: str | None, timeout_s: float) -> list[str]: ...
+
+    @abstractmethod
+    def delete(self, url: str, token: str | None, timeout_s: float): ...
+
+    @abstractmethod
+    def rmdir(self, url: str, token: str | None, timeout_s: float): ...
+
+    def copy(self, source: str, destination: str, mode: str, token: str | None, timeout_s: float):
+        """Third-party copy in `mode` (one of copy_modes), never streamed through this client."""
+        raise NotImplementedError(f"{self.scheme}:// has no third-party copy")
+
+    # -- one request, one explicit token: what a storage lets a token holder do ----------------------
+    # Each answers what the storage did: the bytes / True / the names when allowed, None / False when it
+    # refused on authorization grounds; anything else raises ProbeFailure.
+    def read_as(self, url: str, token: str | None, timeout_s: float) -> bytes | None:
+        raise NotImplementedError
+
+    def write_as(self, url: str, token: str | None, data: bytes, timeout_s: float, overwrite: bool = False) -> bool:
+        raise NotImplementedError
+
+    def delete_as(self, url: str, token: str | None, timeout_s: float) -> bool:
+        raise NotImplementedError
+
+    def list_as(self, url: str, token: str | None, timeout_s: float) -> list[str] | None:
+        raise NotImplementedError
+
+    def move_as(self, url: str, to_url: str, token: str | None, timeout_s: float) -> bool:
+        raise NotImplementedError

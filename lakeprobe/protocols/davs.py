@@ -1,0 +1,199 @@
+"""WebDAV over TLS (davs://, as gfal2, FTS and Rucio name it): data and namespace operations and HTTP
+third-party copy through gfal2 (what the lake's own transfer tools use), the checksum and the single-token
+requests as plain HTTP (requests).
+
+gfal2 contexts are pooled (making one loads every plugin) and each carries, for the one call it serves, the
+bearer token of that call for the URLs it touches.
+"""
+
+import os
+import queue
+import re
+import stat as stat_module
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import requests
+
+from lakeprobe import checksums
+from lakeprobe.checksums import Checksum
+from lakeprobe.classify import classify
+from lakeprobe.errors import ProbeFailure, scrub
+from lakeprobe.protocols import tls
+from lakeprobe.protocols.base import Entry, Protocol, Reached
+from lakeprobe.records import ErrorClass as E
+
+_REFUSED = (401, 403)
+
+
+class Davs(Protocol):
+    scheme = "davs"
+    copy_modes = ("pull", "push")  # the destination fetches / the source sends; never streamed by us
+
+    def __init__(self):
+        self._contexts: queue.SimpleQueue = queue.SimpleQueue()
+        self._http = requests.Session()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _gfal(self, what: str, url: str, token: str | None, timeout_s: float, fn: Callable, *more_urls: str):
+        import gfal2
+        try:
+            ctx = self._contexts.get_nowait()
+        except queue.Empty:
+            gfal2.set_verbose(gfal2.verbose_level.warning)
+            ctx = gfal2.creat_context()
+        seconds = max(1, int(timeout_s))
+        for group in ("CORE", "HTTP PLUGIN"):
+            for option in ("NAMESPACE_TIMEOUT", "OPERATION_TIMEOUT", "CHECKSUM_TIMEOUT"):
+                try:
+                    ctx.set_opt_integer(group, option, seconds)
+                except gfal2.GError:
+                    pass  # not every plugin knows every timeout
+        for each in (url, *more_urls):
+            ctx.cred_set(_endpoint(each), ctx.cred_new("BEARER", token or ""))
+        try:
+            return fn(ctx, seconds)
+        except gfal2.GError as e:
+            raise ProbeFailure(classify(e.message, e.code), f"{what}: {e.message.strip()}") from None
+        finally:  # back to the pool when the call is over, which for an abandoned call may be never
+            self._contexts.put(ctx)
+
+    def _request(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> requests.Response:
+        headers = dict(kwargs.pop("headers", {}))
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        https = "https://" + url.split("://", 1)[1]
+        try:
+            return self._http.request(method, https, headers=headers, timeout=timeout_s, allow_redirects=False,
+                                      verify=os.environ.get("SSL_CERT_FILE") or True, **kwargs)
+        except requests.RequestException as e:
+            reason = scrub(str(e))
+            raise ProbeFailure(classify(reason), f"{method} {url}: {type(e).__name__}: {_short(reason)}") from None
+
+    # -- reachability --------------------------------------------------------------------------------
+    def connect(self, base: str, token: str | None, timeout_s: float) -> Reached:
+        parts = urlsplit(base)
+        certificate = tls.handshake(parts.hostname or "", parts.port or 443, timeout_s)
+        return Reached(certificate.warning() if certificate else "")
+
+    # -- namespace and data --------------------------------------------------------------------------
+    def mkdir(self, url, token, timeout_s):
+        import gfal2
+
+        def mkdir(ctx, _):
+            try:
+                ctx.mkdir_rec(url, 0o755)
+            except gfal2.GError as e:
+                if "exist" in e.message.lower():
+                    return
+                self._explain(e, "MKCOL", url, token, timeout_s)
+                raise
+        self._gfal("mkdir", url, token, timeout_s, mkdir)
+
+    def _explain(self, error, method: str, url: str, token: str | None, timeout_s: float):
+        """gfal2 reports some refusals as a bare HTTP status; the server's reason is in the response body.
+        For such a failure one plain request of the same kind is sent to read it."""
+        if classify(error.message, error.code) != E.UNKNOWN:
+            return
+        try:
+            reply = self._request(method, url, token, timeout_s)
+            reason = f"HTTP {reply.status_code}: {reply.text.strip()[:200]}"
+        except ProbeFailure as e:
+            reason = str(e)
+        raise ProbeFailure(classify(reason), f"{method.lower()}: {error.message.strip()}; server says {reason}")
+
+    def put(self, local, url, token, timeout_s):
+        def put(ctx, seconds):
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, seconds
+            ctx.filecopy(params, f"file://{local}", url)
+        self._gfal("upload", url, token, timeout_s, put)
+
+    def get(self, url, local, token, timeout_s):
+        def get(ctx, seconds):
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, seconds
+            ctx.filecopy(params, url, f"file://{local}")
+        self._gfal("download", url, token, timeout_s, get)
+
+    def stat(self, url, token, timeout_s) -> Entry:
+        def stat(ctx, _):
+            found = ctx.stat(url)
+            return Entry(found.st_size, stat_module.S_ISDIR(found.st_mode))
+        return self._gfal("stat", url, token, timeout_s, stat)
+
+    def listdir(self, url, token, timeout_s) -> list[str]:
+        return self._gfal("list", url, token, timeout_s, lambda ctx, _: ctx.listdir(url))
+
+    def delete(self, url, token, timeout_s):
+        self._gfal("delete", url, token, timeout_s, lambda ctx, _: ctx.unlink(url))
+
+    def rmdir(self, url, token, timeout_s):
+        self._gfal("rmdir", url, token, timeout_s, lambda ctx, _: ctx.rmdir(url))
+
+    def checksum(self, url, token, timeout_s) -> Checksum:
+        """RFC 3230: ask for adler32 (and say which others we take); the server answers in what it has."""
+        reply = self._request("HEAD", url, token, timeout_s, headers={"Want-Digest": checksums.WANT_DIGEST})
+        if reply.status_code >= 300:
+            reason = f"HTTP {reply.status_code} {reply.reason}"
+            raise ProbeFailure(classify(reason), f"checksum: HEAD {url}: {reason}")
+        found = checksums.from_digest_header(reply.headers.get("Digest", ""))
+        if found is None:
+            raise ProbeFailure(E.CHECKSUM_UNSUPPORTED, "checksum: the server answers Want-Digest with no digest "
+                               f"lakeprobe knows ({reply.headers.get('Digest') or 'no Digest header'})")
+        return found
+
+    def copy(self, source, destination, mode, token, timeout_s):
+        def copy(ctx, seconds):
+            ctx.set_opt_boolean("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY", False)
+            ctx.set_opt_string("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")
+            params = ctx.transfer_parameters()
+            params.overwrite, params.timeout = True, seconds
+            ctx.filecopy(params, source, destination)
+        self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source)
+
+    # -- one request, one explicit token -------------------------------------------------------------
+    def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> requests.Response | None:
+        reply = self._request(method, url, token, timeout_s, **kwargs)
+        if reply.status_code in _REFUSED:
+            return None
+        if reply.status_code >= 300:
+            reason = f"HTTP {reply.status_code} {reply.text.strip()[:120]}"
+            raise ProbeFailure(classify(reason), f"{method} {url}: {reason}")
+        return reply
+
+    def read_as(self, url, token, timeout_s):
+        reply = self._allowed("GET", url, token, timeout_s)
+        return reply.content if reply is not None else None
+
+    def write_as(self, url, token, data, timeout_s, overwrite=False):
+        # HTTP has no "create only": a create-scoped token's overwrite is refused by the storage, not by us.
+        return self._allowed("PUT", url, token, timeout_s, data=data) is not None
+
+    def delete_as(self, url, token, timeout_s):
+        return self._allowed("DELETE", url, token, timeout_s) is not None
+
+    def list_as(self, url, token, timeout_s):
+        reply = self._allowed("PROPFIND", url.rstrip("/") + "/", token, timeout_s, headers={"Depth": "1"})
+        if reply is None:
+            return None
+        return [href.rstrip("/").rsplit("/", 1)[-1] for href in _hrefs(reply.text)][1:]
+
+    def move_as(self, url, to_url, token, timeout_s):
+        destination = "https://" + to_url.split("://", 1)[1]
+        return self._allowed("MOVE", url, token, timeout_s, headers={"Destination": destination}) is not None
+
+
+def _endpoint(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _hrefs(multistatus: str) -> list[str]:
+    return re.findall(r"<(?:\w+:)?href>([^<]+)</(?:\w+:)?href>", multistatus, re.IGNORECASE)
+
+
+def _short(reason: str) -> str:
+    """The innermost reason of a requests/urllib3 error chain, not the pool's boilerplate."""
+    found = re.findall(r"\(Caused by \w+\((.*)\)\)", reason)
+    return (found[-1] if found else reason)[:200]

@@ -1,0 +1,136 @@
+"""One run's state: what it probes and with which options, its id, the directory its processes share, the
+tokens fetched for it and what the connection checks found. Built once, by the process that starts the
+run, and handed whole to pytest-xdist workers (plugins/lake.py)."""
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lakeprobe.breaker import Breaker
+from lakeprobe.errors import InDowntime
+from lakeprobe.inventory import RSE, Inventory
+from lakeprobe.options import RunOptions
+from lakeprobe.protocols import registry
+from lakeprobe.slots import Slots
+
+
+@dataclass
+class Selection:
+    inventory: Inventory
+    rses: list[RSE]
+    protocols: tuple[str, ...]
+    tpc_peers: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, inventory: Inventory, options: RunOptions) -> "Selection":
+        rses = inventory.select(options.rse)
+        inventory.select(options.tpc_peer)  # unknown peers are an error too
+        return cls(inventory, rses, tuple(options.protocol) or registry.schemes(), options.tpc_peer)
+
+    def protocols_of(self, rse: RSE) -> list[str]:
+        return [p for p in self.protocols if p in rse.protocols]
+
+    def tpc_pairs(self) -> list[tuple[RSE, RSE]]:
+        """Every ordered pair among the selected RSEs; with --rse, the chosen ones and their peers both ways."""
+        if not self.tpc_peers and len(self.rses) == len(self.inventory.rses):
+            return [(a, b) for a in self.rses for b in self.rses if a is not b]
+        chosen = {r.name for r in self.rses}
+        peers = self.tpc_peers or [n for n in self.inventory.rses if n not in chosen]
+        pairs: list[tuple[RSE, RSE]] = []
+        for rse in self.rses:
+            for name in peers:
+                if name != rse.name:
+                    peer = self.inventory.rses[name]
+                    pairs += [(rse, peer), (peer, rse)]
+        return list(dict.fromkeys(pairs))
+
+    def copies(self) -> list[tuple[RSE, RSE, str, str]]:
+        """(source, destination, protocol, mode) for every copy of the round, in the protocols both ends have."""
+        return [(a, b, protocol, mode) for a, b in self.tpc_pairs() for protocol in self.protocols
+                if protocol in a.protocols and protocol in b.protocols
+                for mode in registry.get(protocol).copy_modes]
+
+    def endpoints(self) -> list[tuple[RSE, str]]:
+        """Every (RSE, protocol) the round touches: the selected RSEs' and their copy peers'."""
+        found = [(rse, p) for rse in self.rses for p in self.protocols_of(rse)]
+        found += [(end, protocol) for a, b, protocol, _ in self.copies() for end in (a, b)]
+        return list(dict.fromkeys(found))
+
+
+@dataclass
+class RunState:
+    run_id: str
+    run_kind: str  # "round" or "adhoc" (lakeprobe.records.RUN_KINDS)
+    options: RunOptions
+    selection: Selection
+    shared_dir: Path  # what the processes of the run share: operation slots, broken endpoints, waits
+    tokens: dict = field(default_factory=dict)  # exported by the TokenProvider, for the workers
+    preflight: dict = field(default_factory=dict)  # "RSE|protocol" -> connection result
+
+    @property
+    def inventory(self) -> Inventory:
+        return self.selection.inventory
+
+    @property
+    def lake(self) -> str:
+        return self.inventory.lake
+
+    @property
+    def results_dir(self) -> Path:
+        return Path(self.options.results_dir)
+
+    @property
+    def breaker(self) -> Breaker:
+        return Breaker(self.shared_dir / "broken")
+
+    @property
+    def slots(self) -> Slots:
+        default = self.options.rse_concurrency
+        return Slots(self.shared_dir / "slots",
+                     {r.name: int(r.max_concurrent or default) for r in self.inventory.rses.values()})
+
+    @property
+    def board_dir(self) -> Path:
+        return self.shared_dir / "waiting"
+
+    @property
+    def made_dir(self) -> Path:
+        """One file per endpoint where a run directory was made: the cleanup looks only there."""
+        return self.shared_dir / "made"
+
+    def require(self, *ends: tuple[RSE, str]):
+        """Raises InDowntime or NotProbed unless every (RSE, protocol) can be probed this round: a declared
+        downtime first (it says more than anything else), then an endpoint broken earlier this round."""
+        for rse, _ in ends:
+            if rse.downtime:
+                raise InDowntime(f"downtime of {rse.name}: {rse.downtime}")
+        breaker = self.breaker
+        for rse, protocol in ends:
+            breaker.check(rse.name, protocol)
+
+    @staticmethod
+    def new_shared_dir(run_id: str) -> Path:
+        directory = Path(tempfile.gettempdir()) / f"lakeprobe-run-{run_id}"
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory
+
+    def remove_shared_dir(self):
+        shutil.rmtree(self.shared_dir, ignore_errors=True)
+
+    def dumps(self) -> str:
+        return json.dumps({
+            "run_id": self.run_id, "run_kind": self.run_kind, "options": self.options.model_dump(),
+            "inventory": self.inventory.model_dump(mode="json"), "rses": [r.name for r in self.selection.rses],
+            "protocols": list(self.selection.protocols), "tpc_peers": self.selection.tpc_peers,
+            "shared_dir": str(self.shared_dir), "tokens": self.tokens, "preflight": self.preflight})
+
+    @classmethod
+    def loads(cls, text: str) -> "RunState":
+        data = json.loads(text)
+        inventory = Inventory.model_validate(data["inventory"])
+        selection = Selection(inventory, [inventory.rses[n] for n in data["rses"]], tuple(data["protocols"]),
+                              data["tpc_peers"])
+        return cls(data["run_id"], data["run_kind"], RunOptions.model_validate(data["options"]), selection,
+                   Path(data["shared_dir"]), data["tokens"], data["preflight"])

@@ -1,0 +1,32 @@
+"""Is what the storage holds what we wrote? Checked with the storage's own checksum, in whatever algorithm it
+answers in (lakeprobe/checksums.py), never by a client library that insists on adler32."""
+
+from lakeprobe.checksums import PREFERRED, Checksum, Expected
+from lakeprobe.errors import ProbeFailure
+from lakeprobe.inventory import RSE
+from lakeprobe.records import ErrorClass as E
+from lakeprobe.storage import Storage
+
+
+def stored_intact(storage: Storage, url: str, expected: Expected, rse: RSE) -> Checksum | None:
+    """The stored file's checksum when it equals ours; None when the RSE computes none (quirk no_checksum)."""
+    if rse.quirks.no_checksum:
+        return None
+    found = storage.checksum(url)
+    if not expected.knows(found.algorithm):
+        raise ProbeFailure(E.CHECKSUM_UNSUPPORTED, f"the storage answers with {found.algorithm}, which lakeprobe "
+                           f"cannot compute: nothing verified")
+    ours = expected[found.algorithm]
+    if found != ours:
+        raise ProbeFailure(E.CHECKSUM_MISMATCH, f"stored {found}, ours {ours.value}")
+    return found
+
+
+def algorithm_wanted(rse: RSE) -> str:
+    """adler32, what the lake's transfer tools verify with, unless the RSE declares another on purpose."""
+    return rse.quirks.checksum or PREFERRED
+
+
+def unsupported_note(found: Checksum, rse: RSE) -> str:
+    return (f"the storage offers {found.algorithm}, not {algorithm_wanted(rse)}: the data verify with "
+            f"{found.algorithm} (declare quirks.checksum: {found.algorithm} if that is intended)")

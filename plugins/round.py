@@ -1,0 +1,77 @@
+"""The end of a run, in the process that started it (the only process, or the xdist controller): every
+record is collected as its check reports; at the end, in this order, blame is decided over the whole run,
+the run's JSONL is rewritten with it, the run's directories are removed from the storage, the records go
+to the sinks and chat, and the terminal gets one summary that fits its width.
+
+Ctrl-C ends the run the same way (what ran is recorded and cleaned up), with one line instead of pytest's
+KeyboardInterrupt traceback.
+"""
+
+import shutil
+
+import pytest
+
+from lakeprobe import blame, summary
+from lakeprobe.records import JsonlWriter, Record
+from lakeprobe.state import RunState
+from plugins import chat, cleanup, progress, sinks
+
+
+class RoundPlugin:
+    def __init__(self, config, state: RunState):
+        self.config, self.state = config, state
+        self.records: list[Record] = []
+        self.families: dict[str, str] = {}
+        self.jsonl = JsonlWriter(state.results_dir, state.run_id)
+        self.watcher = progress.Watcher(config, state, "running")
+        self.sink_specs = sinks.specs(config, state)  # a bad sink option is a usage error, before the run
+        self.chat = chat.Notifier.from_options(config, state)
+        self.lines: list[str] = []
+        self.interrupted = False
+
+    def pytest_sessionstart(self, session):
+        self.watcher.start()
+
+    def pytest_runtest_logreport(self, report):
+        found = getattr(report, "lakeprobe_record", None)
+        if found:
+            record = Record.from_dict(found)
+            self.jsonl.write(record)
+            self.records.append(record)
+            self.families.setdefault(record.check, getattr(report, "lakeprobe_family", record.suite))
+
+    def pytest_keyboard_interrupt(self, excinfo):
+        self.interrupted = True
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session, exitstatus):
+        self.watcher.stop()
+        blame.assign(self.records)
+        if self.records:
+            self.jsonl.rewrite(self.records)
+        self.lines.append(cleanup.remove_run_directories(self.state, self.config))
+        self.lines += sinks.deliver(self.sink_specs, self.records, self.state)
+        if self.chat:
+            self.lines.append(self.chat.notify(self.records))
+        self.state.remove_shared_dir()
+
+    def pytest_unconfigure(self, config):
+        self.state.remove_shared_dir()  # when the session never finished
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.interrupted:
+            # pytest would print the KeyboardInterrupt's traceback: the line below says what happened.
+            terminalreporter._keyboardinterrupt_memo = None
+        width = min(shutil.get_terminal_size((100, 24)).columns, 160)
+        run = f"run {self.state.run_id} ({self.state.run_kind}), lake {self.state.lake}"
+        terminalreporter.section("lakeprobe", sep="=")
+        if self.interrupted:
+            terminalreporter.write_line(f"interrupted: {len(self.records)} checks had finished; they are recorded")
+        terminalreporter.write_line(run)
+        for line in summary.lines(self.records, self.families, width):
+            terminalreporter.write_line(line)
+        if self.records:
+            terminalreporter.write_line(f"records: {self.jsonl.path}")
+        for line in filter(None, self.lines):
+            terminalreporter.write_line(line)

@@ -1,0 +1,69 @@
+"""What a person at the terminal sees: what a hanging endpoint makes the round wait for, Ctrl-C ending the
+run within two seconds with one line (and its run directories removed), `-n auto`, failed test ids that
+pytest takes back, and `lakeprobe lab status` telling with its exit code whether the lab is whole."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.helpers import LAKEPROBE, PYTHON, REPO, lakeprobe_cli, run_pytest
+
+pytestmark = pytest.mark.lab
+
+
+def test_a_hanging_endpoint_is_named_while_the_round_waits_for_it(faulty, run_suite):
+    faulty("XRD2", "hang")
+    proc, records, _ = run_suite("--rse", "XRD2", "--tpc-peer", "XRD1", "--timeout", "12")
+    waits = [line for line in proc.stdout.splitlines() if "waiting for" in line]
+    assert waits and "connection to XRD2" in waits[0] and "s left)" in waits[0], proc.stdout[-2000:]
+    assert all(len(line) <= 100 for line in proc.stdout.splitlines() if line.startswith("lakeprobe:"))
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, lab, lab_env, faulty, tmp_path):
+    faulty("XRD2", "slow")  # uploads to XRD2 take 16 s: Ctrl-C comes while one is under way
+    proc = subprocess.Popen([PYTHON, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q", "--inventory",
+                             str(lab.layout.inventory), "--results-dir", str(tmp_path), "--rse", "XRD2",
+                             "--tpc-peer", "XRD1", *workers], cwd=REPO, env=lab_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not list(lab.rse("XRD2").data.glob("lakeprobe/2*/*/probe-*")) and time.monotonic() < deadline:
+        time.sleep(0.1)  # until an upload to XRD2 is under way
+    interrupted = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
+    out, err = proc.communicate(timeout=60)
+    took = time.monotonic() - interrupted
+    assert took < 2 + 20, (took, out[-2000:])  # stopping: 2 s; then removing the run's directories
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out[-2000:] + err[-2000:]
+    assert [line for line in out.splitlines() if line.startswith("interrupted:")], out[-2000:]
+    run_dirs = [p for rse in lab.rses() for p in rse.data.glob("lakeprobe/2*")]
+    assert run_dirs == []
+
+
+def test_n_auto_works_and_failed_ids_can_be_given_back_to_pytest(faulty, lab, lab_env, tmp_path):
+    faulty("XRD2", "down")
+    proc = run_pytest("suites/site", "-q", "-n", "auto", "--inventory", str(lab.layout.inventory), "--results-dir",
+                      str(tmp_path), "--timeout", "10", env=lab_env)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    failed = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    assert "suites/site/test_storage.py::test_connection[XRD2-davs]" in failed
+    assert not [f for f in failed if "@" in f]
+    again = run_pytest(failed[0], "-q", "--inventory", str(lab.layout.inventory), "--results-dir", str(tmp_path),
+                       "--timeout", "10", env=lab_env)
+    assert again.returncode == 1 and "1 failed" in again.stdout, again.stdout[-2000:]
+
+
+def test_lab_status_exits_non_zero_when_a_component_is_down_and_survives_a_closed_pipe(lab, lab_env):
+    assert lakeprobe_cli("lab", "status", env=lab_env).returncode == 0
+    lab.stop_service("influxdb")
+    try:
+        down = lakeprobe_cli("lab", "status", env=lab_env)
+        assert down.returncode == 1 and "influxdb" in down.stderr and "DOWN" in down.stdout
+    finally:
+        lab.influxdb.start()
+    piped = subprocess.run(f"{LAKEPROBE} lab status | head -1", shell=True, env=lab_env,
+                           capture_output=True, text=True)
+    assert piped.stdout.count("\n") == 1 and "Error" not in piped.stderr, piped.stderr
