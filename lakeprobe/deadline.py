@@ -7,16 +7,26 @@ terminal says what the round waits for and how long is left.
 """
 
 import concurrent.futures
+import contextlib
 import threading
 import time
 
 from lakeprobe import waiting
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import NotProbed, ProbeFailure
 from lakeprobe.records import ErrorClass
 
 # A fresh daemon thread per call: a call abandoned at its deadline may stay blocked, and must neither hold
 # a pool slot nor keep the interpreter from exiting.
 QUIET_S = 5.0  # how long a call may take before the terminal hears about it
+SLICE_S = 0.25  # how often a wait looks whether the run was interrupted
+
+# Set on Ctrl-C (plugins/interrupt.py): every call still waiting is abandoned at once, and so is every new one.
+interrupted = threading.Event()
+
+
+class Interrupted(NotProbed):
+    """The run was interrupted while this call waited: the check did not run to its end."""
+
 
 _abandoned = 0
 
@@ -35,16 +45,29 @@ def call_with_deadline(fn, deadline_s: float, what: str):
         except BaseException as e:  # handed to the caller, who decides what it means
             future.set_exception(e)
 
+    if interrupted.is_set():
+        raise Interrupted(f"not tried: interrupted before {what}")
     threading.Thread(target=run, name=f"deadline:{what}", daemon=True).start()
-    until = time.monotonic() + deadline_s
-    try:
-        return future.result(timeout=min(QUIET_S, deadline_s))
-    except concurrent.futures.TimeoutError:
-        pass
-    with waiting.board().waiting(what, time.time() + until - time.monotonic()):
-        try:
-            return future.result(timeout=max(0.0, until - time.monotonic()))
-        except concurrent.futures.TimeoutError:
-            global _abandoned
-            _abandoned += 1
-            raise ProbeFailure(ErrorClass.TIMEOUT, f"{what}: no answer within its {deadline_s:g} s deadline") from None
+    started = time.monotonic()
+    until = started + deadline_s
+    on_board = False
+    with contextlib.ExitStack() as posted:
+        while True:
+            try:
+                return future.result(timeout=max(0.0, min(SLICE_S, until - time.monotonic())))
+            except concurrent.futures.TimeoutError:
+                pass
+            if interrupted.is_set():
+                _abandon()
+                raise Interrupted(f"not tried to its end: interrupted during {what}")
+            if time.monotonic() >= until:
+                _abandon()
+                raise ProbeFailure(ErrorClass.TIMEOUT, f"{what}: no answer within its {deadline_s:g} s deadline")
+            if not on_board and time.monotonic() - started > QUIET_S:
+                posted.enter_context(waiting.board().waiting(what, time.time() + until - time.monotonic()))
+                on_board = True
+
+
+def _abandon():
+    global _abandoned
+    _abandoned += 1

@@ -12,12 +12,14 @@ SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.DOWNTIME
 LEGEND = ". pass  W warn  F fail  E error  s skip  D downtime;  n/m: worst mark, passed of checks"
 
 
-def lines(records: list[Record], families: dict[str, str], width: int = 100) -> list[str]:
-    """The summary: a block per suite (one row per RSE or service and protocol), the findings, the counts."""
+def lines(records: list[Record], families: dict[str, str], width: int = 100, order: list[str] | None = None
+          ) -> list[str]:
+    """The summary: a block per suite (one row per RSE or service and protocol), the findings, the counts;
+    `order` is the order of the families' columns (else first seen, first shown)."""
     width = max(40, width)
     out = []
     for suite in dict.fromkeys(r.suite for r in records):
-        out += _block([r for r in records if r.suite == suite], families, width)
+        out += _block([r for r in records if r.suite == suite], families, width, order or [])
     if out:
         out.append(_fit(LEGEND, width))
     findings = sorted((r for r in records if r.is_finding),
@@ -32,7 +34,7 @@ def lines(records: list[Record], families: dict[str, str], width: int = 100) -> 
     return out
 
 
-def _block(records: list[Record], families: dict[str, str], width: int) -> list[str]:
+def _block(records: list[Record], families: dict[str, str], width: int, order_of: list[str]) -> list[str]:
     rows: dict[tuple[str, str], dict[str, dict[str, Status]]] = defaultdict(lambda: defaultdict(dict))
     copies: dict[tuple[str, str], dict[str, list[Status]]] = defaultdict(lambda: defaultdict(list))
     order: list[str] = []
@@ -45,6 +47,7 @@ def _block(records: list[Record], families: dict[str, str], width: int) -> list[
         rows[(r.rse, r.protocol)][family][r.check] = r.status
         if family not in order:
             order.append(family)
+    order.sort(key=lambda f: order_of.index(f) if f in order_of else len(order_of))
     columns = order + [c for c in ("copies out", "copies in") if any(c in v for v in copies.values())]
     for compact in (False, True):  # one mark per check; when that is too wide, one count per family
         cells = {key: {**{f: _marks(list(rows[key][f].values()), compact) for f in order if f in rows[key]},

@@ -7,12 +7,20 @@ not as a pass, and a downtime as DOWNTIME.
 
 import pytest
 
+from lakeprobe.deadline import Interrupted
 from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
 from lakeprobe.records import ErrorClass, Record, Status
 from plugins.lake import run_state
 
 RECORD = pytest.StashKey[Record]()
 SETTLED = pytest.StashKey[bool]()
+POSITION = pytest.StashKey[int]()
+
+
+def pytest_collection_finish(session):
+    """Where each check stands in the run: the summary shows its families in this order."""
+    for n, item in enumerate(session.items):
+        item.stash[POSITION] = n
 
 
 @pytest.fixture
@@ -36,13 +44,16 @@ def pytest_runtest_makereport(item, call):
     rec = item.stash.get(RECORD, None)
     if rec is None or item.stash.get(SETTLED, False):
         return report
+    if isinstance(_exception(call), Interrupted):  # it did not run to its end: no record says it did
+        item.stash[SETTLED] = True
+        return report
     if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
         settle(rec, report, call)
         if rec.status in (Status.FAIL, Status.ERROR) and isinstance(_exception(call), (ProbeFailure, ProbeError)):
             report.longrepr = f"{rec.status} [{rec.error_class}] {rec.message}"  # the finding, not our stack
         item.stash[SETTLED] = True
         report.lakeprobe_record = rec.to_dict()
-        report.lakeprobe_family = item.path.stem.removeprefix("test_")
+        report.lakeprobe_family = [item.path.stem.removeprefix("test_"), item.stash.get(POSITION, 0)]
         # On the item: JUnit XML writes the properties of the test's last report.
         item.user_properties += [("lakeprobe.status", str(rec.status)), ("lakeprobe.error_class", str(rec.error_class)),
                                  ("lakeprobe.message", rec.message)]

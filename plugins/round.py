@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from lakeprobe import blame, summary
+from lakeprobe import blame, deadline, summary
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
 from plugins import chat, cleanup, progress, sinks
@@ -21,13 +21,13 @@ class RoundPlugin:
     def __init__(self, config, state: RunState):
         self.config, self.state = config, state
         self.records: list[Record] = []
-        self.families: dict[str, str] = {}
+        self.families: dict[str, str] = {}  # check -> its family (the test module)
+        self.positions: dict[str, int] = {}  # family -> where its first check stands in the run
         self.jsonl = JsonlWriter(state.results_dir, state.run_id)
         self.watcher = progress.Watcher(config, state, "running")
         self.sink_specs = sinks.specs(config, state)  # a bad sink option is a usage error, before the run
         self.chat = chat.Notifier.from_options(config, state)
         self.lines: list[str] = []
-        self.interrupted = False
 
     def pytest_sessionstart(self, session):
         self.watcher.start()
@@ -38,14 +38,14 @@ class RoundPlugin:
             record = Record.from_dict(found)
             self.jsonl.write(record)
             self.records.append(record)
-            self.families.setdefault(record.check, getattr(report, "lakeprobe_family", record.suite))
-
-    def pytest_keyboard_interrupt(self, excinfo):
-        self.interrupted = True
+            family, position = getattr(report, "lakeprobe_family", (record.suite, 0))
+            self.families.setdefault(record.check, family)
+            self.positions[family] = min(position, self.positions.get(family, position))
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session, exitstatus):
         self.watcher.stop()
+        deadline.interrupted.clear()  # the cleanup below must not be abandoned too
         blame.assign(self.records)
         if self.records:
             self.jsonl.rewrite(self.records)
@@ -60,16 +60,12 @@ class RoundPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter):
-        if self.interrupted:
-            # pytest would print the KeyboardInterrupt's traceback: the line below says what happened.
-            terminalreporter._keyboardinterrupt_memo = None
         width = min(shutil.get_terminal_size((100, 24)).columns, 160)
         run = f"run {self.state.run_id} ({self.state.run_kind}), lake {self.state.lake}"
         terminalreporter.section("lakeprobe", sep="=")
-        if self.interrupted:
-            terminalreporter.write_line(f"interrupted: {len(self.records)} checks had finished; they are recorded")
         terminalreporter.write_line(run)
-        for line in summary.lines(self.records, self.families, width):
+        order = sorted(self.positions, key=self.positions.__getitem__)
+        for line in summary.lines(self.records, self.families, width, order):
             terminalreporter.write_line(line)
         if self.records:
             terminalreporter.write_line(f"records: {self.jsonl.path}")

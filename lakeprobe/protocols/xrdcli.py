@@ -32,7 +32,10 @@ def run(argv: list[str], token: str | None, timeout_s: float, stdin: bytes = b""
     else:
         env["XrdSecPROTOCOL"] = "unix"
     try:
-        done = subprocess.run(argv, input=stdin, env=env, capture_output=True, timeout=timeout_s)
+        # A session of its own: Ctrl-C at the terminal stops lakeprobe (plugins/interrupt.py), which
+        # abandons this call; the signal must not also kill the request and make it look like a failure.
+        done = subprocess.run(argv, input=stdin, env=env, capture_output=True, timeout=timeout_s,
+                              start_new_session=True)
     except subprocess.TimeoutExpired:
         raise ProbeFailure(E.TIMEOUT, f"{argv[0]} {argv[-1]}: no answer within {timeout_s:g} s") from None
     if done.returncode == 0:
