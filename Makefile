@@ -7,7 +7,7 @@ APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xro
 	gfal2 gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 gfal2-util-scripts davix \
 	postgresql rabbitmq-server influxdb gcc libc6-dev curl openssl util-linux chromium victoria-metrics
 # Debian's gfal2 and XRootD bindings are linked into the venv: PyPI's gfal2-python does not build against
-# Debian's libgfal2 (shared/lab-facts.md), and both are built for Python 3.11.
+# Debian's libgfal2 (missing gfalt_* symbols), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 
 .PHONY: demo test test-fast lint bootstrap lab-up lab-down bench clean

@@ -1,4 +1,12 @@
 """lakeprobe's pytest plugins. plugins/lake.py starts a run; the others bring options, fixtures and hooks
 of their own (their order at the end of a run is plugins/round.py's)."""
-pytest_plugins = ["plugins.lake", "plugins.records", "plugins.sinks", "plugins.chat", "plugins.scheduling",
-                  "plugins.interrupt", "plugins.deadlines"]
+
+pytest_plugins = [
+    "plugins.lake",
+    "plugins.records",
+    "plugins.sinks",
+    "plugins.chat",
+    "plugins.scheduling",
+    "plugins.interrupt",
+    "plugins.deadlines",
+]

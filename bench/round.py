@@ -5,6 +5,7 @@ Operations, per RSE x protocol: connection (stat of the root), mkdir, upload wit
 download, list, delete, stat after delete; per ordered pair: davs pull, davs push and root:// TPC, each with
 the destination's checksum and a delete; plus placing and removing the copy sources.
 """
+
 import os
 import subprocess
 import sys
@@ -15,10 +16,10 @@ from collections import Counter
 from pathlib import Path
 
 from lab.lab import Lab
-from lakeprobe.records import read_jsonl
-from lakeprobe.storage import adler32_of
-from lakeprobe.tokens import TokenProvider
+from lakeprobe.checksums import of_bytes
 from lakeprobe.inventory import load_yaml
+from lakeprobe.records import read_jsonl
+from lakeprobe.tokens import TokenProvider
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,9 +27,28 @@ REPO = Path(__file__).resolve().parent.parent
 def lakeprobe_round(inventory: Path, env: dict, workers: int) -> tuple[float, Counter]:
     results = Path(tempfile.mkdtemp(prefix="lakeprobe-bench-"))
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "pytest", "suites/site", "-q", "-p", "no:cacheprovider", "-n", str(workers),
-                    "--inventory", str(inventory), "--results-dir", str(results)],
-                   cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/site",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-n",
+            str(workers),
+            "--inventory",
+            str(inventory),
+            "--results-dir",
+            str(results),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     seconds = time.monotonic() - started
     return seconds, Counter(r.status for f in results.glob("*.jsonl") for r in read_jsonl(f))
 
@@ -38,7 +58,7 @@ class GfalBaseline:
 
     def __init__(self, env: dict, local: Path):
         self.env, self.local = env, local
-        self.adler32 = adler32_of(local.read_bytes())
+        self.adler32 = of_bytes(local.read_bytes()).value
         self.commands, self.failures = 0, 0
 
     def gfal(self, *args, expect_ok=True) -> str:
@@ -88,8 +108,11 @@ class GfalBaseline:
                 if a is b:
                     continue
                 for protocol, mode in (("davs", "pull"), ("davs", "push"), ("root", "tpc")):
-                    self.copy(sources[a.name, protocol], b.url(protocol, f"{b.prefix}/{run}/tpc/from-{a.name}-{mode}.dat"),
-                              mode)
+                    self.copy(
+                        sources[a.name, protocol],
+                        b.url(protocol, f"{b.prefix}/{run}/tpc/from-{a.name}-{mode}.dat"),
+                        mode,
+                    )
         for rse in rses:
             self.gfal("gfal-rm", "-r", rse.url("davs", f"{rse.prefix}/{run}"))
         return time.monotonic() - started
@@ -97,6 +120,7 @@ class GfalBaseline:
 
 def main(rses: int, workers: int, base_port: int = 25000):
     from lab.layout import Layout, default_run_dir
+
     lab = Lab(Layout.from_env(run_dir=str(default_run_dir()) + "-bench", base_port=base_port))
     print(f"bench round: starting a lab of {rses} RSEs ...", flush=True)
     lab.up(rses)
@@ -105,20 +129,30 @@ def main(rses: int, workers: int, base_port: int = 25000):
         env = {k: v for k, v in os.environ.items() if k != "BEARER_TOKEN"}
         # The baseline gets the same trust settings lakeprobe makes for itself (lakeprobe/trust.py): only
         # the lab CA, so that its davix does not parse the system's CA bundle on every request.
-        env.update(X509_CERT_DIR=str(lab.layout.ca_dir), SSL_CERT_DIR=str(lab.layout.ca_dir),
-                   SSL_CERT_FILE=str(lab.layout.pki / "ca.pem"), GFAL_PYTHONBIN="/usr/bin/python3")
+        env.update(
+            X509_CERT_DIR=str(lab.layout.ca_dir),
+            SSL_CERT_DIR=str(lab.layout.ca_dir),
+            SSL_CERT_FILE=str(lab.layout.pki / "ca.pem"),
+            GFAL_PYTHONBIN="/usr/bin/python3",
+        )
         ours, statuses = lakeprobe_round(lab.layout.inventory, env, workers)
-        print(f"lakeprobe: {sum(statuses.values())} checks ({dict(statuses)}) in {ours:.1f} s with -n {workers}",
-              flush=True)
-        token = TokenProvider.from_inventory(inventory.issuer, inventory.ca_dir).token("probe")
+        print(
+            f"lakeprobe: {sum(statuses.values())} checks ({dict(statuses)}) in {ours:.1f} s with -n {workers}",
+            flush=True,
+        )
+        token = TokenProvider.for_lake(inventory).token("probe")
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "probe.dat"
             local.write_bytes(os.urandom(1024 * 1024))
             baseline = GfalBaseline({**env, "BEARER_TOKEN": token}, local)
             theirs = baseline.round(list(inventory.rses.values()))
-        print(f"gfal-* baseline: {baseline.commands} commands ({baseline.failures} unexpected outcomes) "
-              f"in {theirs:.1f} s, sequential")
-        print(f"round over {rses} RSEs: lakeprobe {ours:.1f} s, baseline {theirs:.1f} s, "
-              f"lakeprobe is {theirs / ours:.1f}x faster")
+        print(
+            f"gfal-* baseline: {baseline.commands} commands ({baseline.failures} unexpected outcomes) "
+            f"in {theirs:.1f} s, sequential"
+        )
+        print(
+            f"round over {rses} RSEs: lakeprobe {ours:.1f} s, baseline {theirs:.1f} s, "
+            f"lakeprobe is {theirs / ours:.1f}x faster"
+        )
     finally:
         lab.down()

@@ -6,6 +6,7 @@ under 1 ms per check).
 - overhead per check: the same N trivial checks run by pytest with lakeprobe's plugins (one record each, to
   the JSONL) and without them (a stand-in `record` fixture); the difference divided by N.
 """
+
 import os
 import subprocess
 import sys
@@ -26,26 +27,36 @@ from lakeprobe.sinks import InfluxV1, SinkSpec, Sql
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = 2000
 
-TRIVIAL_CHECKS = textwrap.dedent('''
+TRIVIAL_CHECKS = textwrap.dedent("""
     import pytest
 
     @pytest.mark.parametrize("n", range({n}))
     def test_trivial(record, n):
         record.rse = "XRD1"
-''')
-STAND_IN = textwrap.dedent('''
+""")
+STAND_IN = textwrap.dedent("""
     import pytest
 
     @pytest.fixture
     def record():
         return type("Record", (), {})()
-''')
+""")
 
 
 def _records(n: int, run_id: str) -> list[Record]:
     now = time.time()
-    return [Record(run_id=run_id, suite="bench", check=f"check{i % 50}", rse=f"RSE{i // 50 % 100}",
-                   protocol="davs", duration_s=0.01, ts=now - i * 1e-3) for i in range(n)]
+    return [
+        Record(
+            run_id=run_id,
+            suite="bench",
+            check=f"check{i % 50}",
+            rse=f"RSE{i // 50 % 100}",
+            protocol="davs",
+            duration_s=0.01,
+            ts=now - i * 1e-3,
+        )
+        for i in range(n)
+    ]
 
 
 def throughput(n: int) -> None:
@@ -60,8 +71,11 @@ def throughput(n: int) -> None:
         started = time.monotonic()
         InfluxV1(SinkSpec("influxdb-v1", layout.influxdb_url, database="lakeprobe")).write(records)
         influx_s = time.monotonic() - started
-        reply = requests.get(f"{layout.influxdb_url}/query", timeout=60, params={
-            "db": "lakeprobe", "q": f"SELECT count(duration_s) FROM lakeprobe_check WHERE run_id = '{run_id}'"})
+        reply = requests.get(
+            f"{layout.influxdb_url}/query",
+            timeout=60,
+            params={"db": "lakeprobe", "q": f"SELECT count(duration_s) FROM lakeprobe_check WHERE run_id = '{run_id}'"},
+        )
         counted = reply.json()["results"][0]["series"][0]["values"][0][1]
         started = time.monotonic()
         Sql(SinkSpec("sql", layout.postgres_url.replace("lakeprobe@", "postgres@"))).write(records)
@@ -69,15 +83,22 @@ def throughput(n: int) -> None:
     finally:
         influx.stop()
         postgres.stop()
-    print(f"InfluxDB v1 sink: {n} records in {influx_s:.2f} s = {n / influx_s:,.0f} records/s "
-          f"({counted} counted back; target 50,000/s: {n / influx_s / 50000:.1f}x)")
+    print(
+        f"InfluxDB v1 sink: {n} records in {influx_s:.2f} s = {n / influx_s:,.0f} records/s "
+        f"({counted} counted back; target 50,000/s: {n / influx_s / 50000:.1f}x)"
+    )
     print(f"PostgreSQL sink:  {n} records in {sql_s:.2f} s = {n / sql_s:,.0f} records/s")
 
 
 def _pytest_seconds(directory: Path, *args: str) -> float:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "pytest", str(directory), "-q", "-p", "no:cacheprovider", *args],
-                          cwd=directory, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", str(directory), "-q", "-p", "no:cacheprovider", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert done.returncode == 0, done.stdout[-2000:]
     return time.monotonic() - started
 
@@ -93,8 +114,10 @@ def overhead(n: int) -> None:
         bare_s = _pytest_seconds(bare)
         plugin_s = _pytest_seconds(with_plugins, "--results-dir", str(Path(tmp, "results")))
     per_check_ms = (plugin_s - bare_s) / n * 1000
-    print(f"records plugin: {n} checks in {plugin_s:.2f} s, without it {bare_s:.2f} s: "
-          f"{per_check_ms:.3f} ms per check (target under 1 ms)")
+    print(
+        f"records plugin: {n} checks in {plugin_s:.2f} s, without it {bare_s:.2f} s: "
+        f"{per_check_ms:.3f} ms per check (target under 1 ms)"
+    )
 
 
 def main(n: int = 100_000):

@@ -1,4 +1,5 @@
 """A STOMP broker for Rucio's hermes events: RabbitMQ with its STOMP plugin, on loopback only."""
+
 import subprocess
 import time
 
@@ -22,13 +23,17 @@ class Broker:
         return {
             "HOME": str(d),  # where Erlang keeps its cookie
             "RABBITMQ_NODENAME": f"lakeprobe{self.layout.base_port}@localhost",
-            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(port("amqp")),
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(port("amqp")),
             "RABBITMQ_DIST_PORT": str(port("broker-dist")),
-            "ERL_EPMD_PORT": str(port("epmd")), "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "ERL_EPMD_PORT": str(port("epmd")),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
-            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"), "RABBITMQ_LOG_BASE": str(d / "log"),
+            "RABBITMQ_MNESIA_BASE": str(d / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(d / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
-            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"), "RABBITMQ_PID_FILE": str(d / "beam.pid"),
+            "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),
+            "RABBITMQ_PID_FILE": str(d / "beam.pid"),
         }
 
     def start(self):
@@ -41,11 +46,12 @@ class Broker:
         (self.dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.layout.port('amqp')}\n"
             f"stomp.listeners.tcp.1 = 127.0.0.1:{self.port}\n"
-            f"loopback_users = none\ndefault_user = {USER}\ndefault_pass = {PASSWORD}\n")
-        procs.start([f"{RABBIT_BIN}/rabbitmq-server"], pid_file=self.pid_file, log_file=self.log_file,
-                    env=self._env())
-        procs.wait_port(self.port, what="RabbitMQ STOMP", pid_file=self.pid_file, log_file=self.log_file,
-                        timeout=120)  # first boot on a loaded 2-core machine is slow
+            f"loopback_users = none\ndefault_user = {USER}\ndefault_pass = {PASSWORD}\n"
+        )
+        procs.start([f"{RABBIT_BIN}/rabbitmq-server"], pid_file=self.pid_file, log_file=self.log_file, env=self._env())
+        procs.wait_port(
+            self.port, what="RabbitMQ STOMP", pid_file=self.pid_file, log_file=self.log_file, timeout=120
+        )  # first boot on a loaded 2-core machine is slow
 
     def stop(self):
         procs.stop(self.pid_file, timeout=20)

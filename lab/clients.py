@@ -4,6 +4,7 @@ Scopes follow the WLCG JWT profile; paths are relative to the storage's base pat
 reach only the probe area; the embargoed area belongs to the embargo owners' group. Secrets are made at the
 first `lab up` and kept (mode 600) in the run directory; they are never printed.
 """
+
 import json
 import secrets
 from pathlib import Path
@@ -24,8 +25,11 @@ CLIENTS = {
     "probe-create": (f"storage.read:{_P} storage.create:{_P}", 1200, []),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
     "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
-    "embargo-owner": (f"storage.read:{_E} storage.modify:{_E} storage.read:{_P} storage.modify:{_P}", 1200,
-                      ["/lab/embargo-owners"]),
+    "embargo-owner": (
+        f"storage.read:{_E} storage.modify:{_E} storage.read:{_P} storage.modify:{_P}",
+        1200,
+        ["/lab/embargo-owners"],
+    ),
     "rucio": ("storage.read:/ storage.create:/ storage.modify:/", 3600, []),
 }
 
@@ -36,8 +40,7 @@ def load_or_create(path: Path) -> list[dict]:
     clients = []
     for client_id, (scope, ttl, groups) in CLIENTS.items():
         secret = known.get(client_id) or secrets.token_urlsafe(24)
-        clients.append({"client_id": client_id, "client_secret": secret, "scope": scope, "ttl": ttl,
-                        "groups": groups})
+        clients.append({"client_id": client_id, "client_secret": secret, "scope": scope, "ttl": ttl, "groups": groups})
     path.write_text(json.dumps({c["client_id"]: c["client_secret"] for c in clients}))
     path.chmod(0o600)
     return clients

@@ -10,6 +10,7 @@ corrupt       a preloaded library flips a bit of every block the server writes: 
 no-auth       token enforcement is switched off: anonymous reads and writes are accepted
 expired-cert  the server presents a host certificate that expired yesterday
 """
+
 import os
 import pwd
 import signal
@@ -32,7 +33,10 @@ def inject(rse: StorageElement, kind: str):
     if kind == "hang":
         if not rse.running:
             rse.start()
-        os.kill(rse.pid, signal.SIGSTOP)
+        pid = rse.pid
+        if pid is None:
+            raise LabError(f"{rse.name} did not start: cannot make it hang")
+        os.kill(pid, signal.SIGSTOP)
         return
     rse.stop()
     if kind == "down":
@@ -62,10 +66,21 @@ def heal_all_mounts(rse: StorageElement):
 def _mount_full(data: Path):
     # 64 KiB is room for directories (they cost inodes) but a filler file takes every data block.
     owner = pwd.getpwnam(XROOTD_USER)
-    _run(["mount", "-t", "tmpfs", "-o", f"size=64k,mode=0755,uid={owner.pw_uid},gid={owner.pw_gid}",
-          "lakeprobe-full", str(data)], "mount a tmpfs for the `full` fault")
-    subprocess.run(["runuser", "-u", XROOTD_USER, "--", "dd", "if=/dev/zero", f"of={data}/.filler", "bs=4k"],
-                   capture_output=True)
+    _run(
+        [
+            "mount",
+            "-t",
+            "tmpfs",
+            "-o",
+            f"size=64k,mode=0755,uid={owner.pw_uid},gid={owner.pw_gid}",
+            "lakeprobe-full",
+            str(data),
+        ],
+        "mount a tmpfs for the `full` fault",
+    )
+    subprocess.run(
+        ["runuser", "-u", XROOTD_USER, "--", "dd", "if=/dev/zero", f"of={data}/.filler", "bs=4k"], capture_output=True
+    )
 
 
 def _unmount(data: Path):
@@ -77,14 +92,18 @@ def _corrupting_env(rse: StorageElement) -> dict:
     lib = rse.layout.run_dir / "lib" / "corrupt_writes.so"
     if not lib.exists() or lib.stat().st_mtime < _SHIM_SOURCE.stat().st_mtime:
         lib.parent.mkdir(parents=True, exist_ok=True)
-        _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(_SHIM_SOURCE), "-ldl"],
-             "build the `corrupt` fault's library")
+        _run(
+            ["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(_SHIM_SOURCE), "-ldl"],
+            "build the `corrupt` fault's library",
+        )
     # XRootD starts its root:// TPC agent with the real uid root and the effective uid xrootd, so the dynamic
     # loader runs it in secure mode and drops LD_PRELOAD: the agent gives up root for good first, and then
     # writes through the same corrupting library as the server.
     agent = rse.dir / "tpc-agent"
-    agent.write_text(f"#!/bin/sh\nexec setpriv --reuid={XROOTD_USER} --regid={XROOTD_USER} --clear-groups "
-                     f"env LD_PRELOAD={lib} LAKEPROBE_CORRUPT_ROOT={rse.data} /usr/bin/xrdcp \"$@\"\n")
+    agent.write_text(
+        f"#!/bin/sh\nexec setpriv --reuid={XROOTD_USER} --regid={XROOTD_USER} --clear-groups "
+        f'env LD_PRELOAD={lib} LAKEPROBE_CORRUPT_ROOT={rse.data} /usr/bin/xrdcp "$@"\n'
+    )
     agent.chmod(0o755)
     return {"LD_PRELOAD": str(lib), "LAKEPROBE_CORRUPT_ROOT": str(rse.data)}
 

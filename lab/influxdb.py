@@ -1,4 +1,5 @@
 """InfluxDB (Debian's 1.x) with a `lakeprobe` database for results, on loopback only."""
+
 import requests
 
 from lab import procs
@@ -20,7 +21,7 @@ class InfluxDB:
             return
         d = self.dir
         (d / "influxdb.conf").write_text(f"""reporting-disabled = true
-bind-address = "127.0.0.1:{self.layout.port('influxdb-rpc')}"
+bind-address = "127.0.0.1:{self.layout.port("influxdb-rpc")}"
 [meta]
   dir = "{d}/meta"
 [data]

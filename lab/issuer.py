@@ -1,4 +1,5 @@
 """The lab's token issuer: lab/issuer/issuer.mjs (npm oidc-provider) over HTTPS with the lab certificate."""
+
 import json
 import shutil
 from pathlib import Path
@@ -26,8 +27,11 @@ class Issuer:
         key.unlink(missing_ok=True)
         shutil.copy(self.layout.pki / "host.key", key)
         config = {
-            "issuer": self.url, "port": self.port, "audience": clients.AUDIENCE,
-            "cert": str(self.layout.pki / "host.pem"), "key": str(key),
+            "issuer": self.url,
+            "port": self.port,
+            "audience": clients.AUDIENCE,
+            "cert": str(self.layout.pki / "host.pem"),
+            "key": str(key),
             "signing_jwk": str(self.layout.pki / "issuer-signing.jwk"),
             "clients": clients.load_or_create(self.layout.run_dir / "clients.json"),
             "ready_file": str(self.dir / "ready"),
@@ -35,8 +39,12 @@ class Issuer:
         config_file = self.dir / "issuer.json"
         config_file.write_text(json.dumps(config))
         config_file.chmod(0o600)
-        procs.start(["node", str(ISSUER_DIR / "issuer.mjs"), str(config_file)], pid_file=self.pid_file,
-                    log_file=self.log_file, env={"NODE_ENV": "production"})
+        procs.start(
+            ["node", str(ISSUER_DIR / "issuer.mjs"), str(config_file)],
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            env={"NODE_ENV": "production"},
+        )
         procs.wait_port(self.port, what="token issuer", pid_file=self.pid_file, log_file=self.log_file)
 
     def stop(self):

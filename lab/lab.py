@@ -1,4 +1,5 @@
 """The embedded data lake as a whole: bring it up, report on it, bring it down, break and mend its RSEs."""
+
 import concurrent.futures
 import os
 import time
@@ -50,8 +51,10 @@ class Lab:
         started = time.monotonic()
         self.layout.run_dir.mkdir(parents=True, exist_ok=True)
         if not self.layout.reachable_by_others():
-            raise procs.LabError(f"{self.layout.run_dir} is not reachable by the unprivileged xrootd user "
-                                 "(a parent directory lacks o+x): set LAKEPROBE_LAB_DIR elsewhere")
+            raise procs.LabError(
+                f"{self.layout.run_dir} is not reachable by the unprivileged xrootd user "
+                "(a parent directory lacks o+x): set LAKEPROBE_LAB_DIR elsewhere"
+            )
         previous = self.rse_count
         for extra in self.rses(previous)[rses:]:
             faults.heal_all_mounts(extra)
@@ -99,33 +102,56 @@ class Lab:
 
     # -- reporting -----------------------------------------------------------------------------------
     def status(self) -> dict:
-        urls = {"issuer": self.layout.issuer_url, "rucio": self.layout.rucio_url,
-                "postgres": self.layout.postgres_url, "influxdb": self.layout.influxdb_url,
-                "broker": self.layout.broker_url}
+        urls = {
+            "issuer": self.layout.issuer_url,
+            "rucio": self.layout.rucio_url,
+            "postgres": self.layout.postgres_url,
+            "influxdb": self.layout.influxdb_url,
+            "broker": self.layout.broker_url,
+        }
         components = [{"name": s.name, "url": urls[s.name], "up": s.up()} for s in self.services]
         rses = []
         for rse in self.rses():
             components.append({"name": rse.name, "url": rse.davs_url, "up": rse.up(), "fault": rse.fault})
             rses.append({"name": rse.name, "root": rse.root_url, "davs": rse.davs_url, "fault": rse.fault})
-        return {"components": components, "rses": rses, **{k: urls[k] for k in ("issuer", "rucio", "influxdb")},
-                "broker": urls["broker"], "postgres": urls["postgres"], "run_dir": str(self.layout.run_dir),
-                "inventory": str(self.layout.inventory)}
+        return {
+            "components": components,
+            "rses": rses,
+            **{k: urls[k] for k in ("issuer", "rucio", "influxdb")},
+            "broker": urls["broker"],
+            "postgres": urls["postgres"],
+            "run_dir": str(self.layout.run_dir),
+            "inventory": str(self.layout.inventory),
+        }
 
     def write_inventory(self, storage: list[StorageElement]):
         """The inventory the suites read when they probe the lab (schema in README.md)."""
         inventory = {
             "lake": "lakeprobe-lab",
             "ca_dir": str(self.layout.ca_dir),
-            "issuer": {"url": self.layout.issuer_url, "audience": AUDIENCE,
-                       "clients_file": str(self.layout.run_dir / "clients.json"),
-                       "scopes": {client: spec[0] for client, spec in CLIENTS.items()}},
-            "rucio": {"url": self.layout.rucio_url, "config": str(self.rucio.client_cfg),
-                      "account": PROBE_ACCOUNT, "scope": PROBE_SCOPE},
+            "issuer": {
+                "url": self.layout.issuer_url,
+                "audience": AUDIENCE,
+                "clients_file": str(self.layout.run_dir / "clients.json"),
+                "scopes": {client: spec[0] for client, spec in CLIENTS.items()},
+            },
+            "rucio": {
+                "url": self.layout.rucio_url,
+                "config": str(self.rucio.client_cfg),
+                "account": PROBE_ACCOUNT,
+                "scope": PROBE_SCOPE,
+            },
             "influxdb": {"url": self.layout.influxdb_url, "database": "lakeprobe"},
             "postgres": {"url": self.layout.postgres_url.replace("lakeprobe@", "postgres@")},
             "broker": {"url": self.layout.broker_url},
-            "rses": {r.name: {"protocols": {"davs": r.davs_url, "root": r.root_url}, "prefix": PROBE_PREFIX,
-                              "embargo": EMBARGO_DIR} for r in storage},
+            "rses": {
+                r.name: {
+                    "protocols": {"davs": r.davs_url, "root": r.root_url},
+                    "prefix": PROBE_PREFIX,
+                    "embargo": EMBARGO_DIR,
+                }
+                for r in storage
+            },
         }
         self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
 

@@ -3,18 +3,28 @@
 Ports are laid out from one base port (LAKEPROBE_LAB_BASE_PORT, default 20000) so two labs on one machine
 only need different bases: services at base+0..9, RSE number i at base+100+10*(i-1) (root) and +1 (https).
 """
+
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakeprobe.paths import REPO, default_lab_dir, walkable
+from lakeprobe.paths import default_lab_dir, walkable
 
 DEFAULT_BASE_PORT = 20000
 MAX_RSES = 20
 
-SERVICE_PORTS = {"issuer": 0, "rucio": 1, "influxdb": 2, "influxdb-rpc": 3, "postgres": 4, "stomp": 5,
-                 "amqp": 6, "broker-dist": 7, "epmd": 8}
+SERVICE_PORTS = {
+    "issuer": 0,
+    "rucio": 1,
+    "influxdb": 2,
+    "influxdb-rpc": 3,
+    "postgres": 4,
+    "stomp": 5,
+    "amqp": 6,
+    "broker-dist": 7,
+    "epmd": 8,
+}
 
 
 def rse_name(i: int) -> str:

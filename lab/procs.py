@@ -1,4 +1,5 @@
 """Starting, watching and stopping the lab's server processes, each tracked by a pid file."""
+
 import os
 import signal
 import socket
@@ -13,10 +14,16 @@ class LabError(Exception):
 
 def start(argv: list[str], *, pid_file: Path, log_file: Path, env: dict | None = None, cwd: Path | None = None):
     """Start a server in its own session (so its helpers die with it) and record its pid."""
-    log = open(log_file, "ab")
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True)
-    log.close()
+    with open(log_file, "ab") as log:  # the server keeps its own descriptor of it
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+        )
     pid_file.write_text(str(proc.pid))
     return proc.pid
 
@@ -70,8 +77,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return s.connect_ex((host, port)) == 0
 
 
-def wait_port(port: int, *, what: str, pid_file: Path | None = None, log_file: Path | None = None,
-              timeout: float = 30.0):
+def wait_port(
+    port: int, *, what: str, pid_file: Path | None = None, log_file: Path | None = None, timeout: float = 30.0
+):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if port_open(port):

@@ -4,12 +4,12 @@ adler32, HTTP and root:// third-party copy, and token authorization (SciTokens o
 The configuration is rendered from the RSE's current fault (none when healthy), so injecting a fault that
 lives in the configuration is a restart with another rendering; see lab/faults.py for the rest.
 """
+
 import json
 import shutil
 import sqlite3
 import subprocess
 import time
-from pathlib import Path
 
 from lab import pki, procs
 from lab.clients import AUDIENCE, EMBARGO_DIR
@@ -61,7 +61,8 @@ class StorageElement:
         (self.dir / "authdb").write_text("")
         (self.dir / "scitokens.cfg").write_text(
             f"[Global]\naudience = {AUDIENCE}\nonmissing = deny\n\n"
-            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n")
+            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n"
+        )
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
         for kind in ("host", "expired", "foreign"):
@@ -70,15 +71,18 @@ class StorageElement:
 
     def _seed_issuer_keys(self):
         # scitokens-cpp fetches issuer keys with the system CA bundle only, which does not trust the lab CA;
-        # its key cache is pre-seeded instead (see shared/lab-facts.md).
+        # its key cache is pre-seeded instead (no environment variable points it at another CA).
         jwks = pki.public_jwks(self.layout.pki / "issuer-signing.jwk")
         far = int(time.time()) + 10 * 365 * 86400
         db = sqlite3.connect(self.dir / "cache/scitokens/scitokens_cpp.sqllite")
         with db:
-            db.execute("CREATE TABLE IF NOT EXISTS keycache "
-                       "(issuer text UNIQUE PRIMARY KEY NOT NULL, keys text NOT NULL)")
-            db.execute("INSERT OR REPLACE INTO keycache VALUES (?, ?)",
-                       (self.layout.issuer_url, json.dumps({"jwks": jwks, "expires": far, "next_update": far})))
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS keycache (issuer text UNIQUE PRIMARY KEY NOT NULL, keys text NOT NULL)"
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO keycache VALUES (?, ?)",
+                (self.layout.issuer_url, json.dumps({"jwks": jwks, "expires": far, "next_update": far})),
+            )
         db.close()
 
     def config(self) -> str:
@@ -124,10 +128,13 @@ class StorageElement:
         if self.running:
             return
         (self.dir / "xrootd.cfg").write_text(self.config())
-        env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir),
-               **(extra_env or {})}
-        procs.start(["xrootd", "-R", XROOTD_USER, "-l", str(self.log_file), "-c", str(self.dir / "xrootd.cfg")],
-                    pid_file=self.pid_file, log_file=self.dir / "xrootd.out", env=env)
+        env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir), **(extra_env or {})}
+        procs.start(
+            ["xrootd", "-R", XROOTD_USER, "-l", str(self.log_file), "-c", str(self.dir / "xrootd.cfg")],
+            pid_file=self.pid_file,
+            log_file=self.dir / "xrootd.out",
+            env=env,
+        )
         procs.wait_port(self.https_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
         procs.wait_port(self.root_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
 

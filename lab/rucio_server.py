@@ -1,5 +1,6 @@
 """A real Rucio server (PyPI rucio under gunicorn) on the lab's PostgreSQL, and the lab's catalogue in it:
 every lab RSE with both protocols, attributes, distances, a probe account with limits, and a probe scope."""
+
 import itertools
 import json
 import os
@@ -12,8 +13,10 @@ from pathlib import Path
 import requests
 
 from lab import procs
-from lab.broker import PASSWORD as BROKER_PASSWORD, USER as BROKER_USER
-from lab.layout import REPO, Layout
+from lab.broker import PASSWORD as BROKER_PASSWORD
+from lab.broker import USER as BROKER_USER
+from lab.layout import Layout
+from lakeprobe.paths import REPO
 
 SERVER_VENV = REPO / ".venv-rucio-server"
 PROBE_ACCOUNT, PROBE_SCOPE = "lakeprobe", "lakeprobe"
@@ -43,11 +46,11 @@ class RucioServer:
 logdir = {d}
 loglevel = WARNING
 [database]
-default = postgresql+psycopg://postgres@127.0.0.1:{port('postgres')}/rucio
+default = postgresql+psycopg://postgres@127.0.0.1:{port("postgres")}/rucio
 pool_size = 10
 [bootstrap]
 userpass_identity = root
-userpass_pwd = {pw['root']}
+userpass_pwd = {pw["root"]}
 userpass_email = root@lab.invalid
 [alembic]
 cfg = {d}/alembic.ini
@@ -64,15 +67,15 @@ enable_metrics = False
 [trace]
 tracedir = {d}/traces
 brokers = 127.0.0.1
-port = {port('stomp')}
+port = {port("stomp")}
 topic = /topic/rucio.traces
 username = {BROKER_USER}
 password = {BROKER_PASSWORD}
 broker_virtual_host = /
 [messaging-hermes]
 brokers = 127.0.0.1
-nonssl_port = {port('stomp')}
-port = {port('stomp')}
+nonssl_port = {port("stomp")}
+port = {port("stomp")}
 use_ssl = False
 username = {BROKER_USER}
 password = {BROKER_PASSWORD}
@@ -87,7 +90,8 @@ services_list = activemq
             f"sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:{port('postgres')}/rucio\n"
             "[loggers]\nkeys = root\n[handlers]\nkeys = console\n[formatters]\nkeys = generic\n"
             "[logger_root]\nlevel = WARN\nhandlers = console\n[handler_console]\nclass = StreamHandler\n"
-            "args = (sys.stderr,)\nformatter = generic\n[formatter_generic]\nformat = %(message)s\n")
+            "args = (sys.stderr,)\nformatter = generic\n[formatter_generic]\nformat = %(message)s\n"
+        )
         # Each account its own config and token cache: a shared cache file makes one account act as another.
         for cfg, account in ((self.client_cfg, PROBE_ACCOUNT), (self.admin_cfg, "root")):
             cfg.write_text(f"""[client]
@@ -97,7 +101,7 @@ auth_type = userpass
 account = {account}
 username = {account}
 password = {pw[account]}
-ca_cert = {self.layout.pki / 'ca.pem'}
+ca_cert = {self.layout.pki / "ca.pem"}
 auth_token_file_path = {d}/client-tokens/{account}/auth_token
 request_retries = 2
 """)
@@ -113,14 +117,32 @@ request_retries = 2
         env = {"RUCIO_CONFIG": str(self.server_cfg)}
         marker = self.dir / "catalogue-created"
         if not marker.exists():
-            result = subprocess.run([str(SERVER_VENV / "bin/python"), str(Path(__file__).parent / "rucio_bootstrap.py")],
-                                    env={**os.environ, **env}, capture_output=True, text=True)
+            result = subprocess.run(
+                [str(SERVER_VENV / "bin/python"), str(Path(__file__).parent / "rucio_bootstrap.py")],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+            )
             if result.returncode != 0:
                 raise procs.LabError(f"Rucio schema bootstrap failed: {result.stderr.strip().splitlines()[-1:]}")
             marker.touch()
-        procs.start([str(SERVER_VENV / "bin/gunicorn"), "--no-control-socket", "-b", f"127.0.0.1:{self.port}",
-                     "-w", "2", "--timeout", "60", "rucio.web.rest.flaskapi.v1.main:application"],
-                    pid_file=self.pid_file, log_file=self.log_file, env=env, cwd=self.dir)
+        procs.start(
+            [
+                str(SERVER_VENV / "bin/gunicorn"),
+                "--no-control-socket",
+                "-b",
+                f"127.0.0.1:{self.port}",
+                "-w",
+                "2",
+                "--timeout",
+                "60",
+                "rucio.web.rest.flaskapi.v1.main:application",
+            ],
+            pid_file=self.pid_file,
+            log_file=self.log_file,
+            env=env,
+            cwd=self.dir,
+        )
         procs.wait_port(self.port, what="Rucio server", pid_file=self.pid_file, log_file=self.log_file)
         self._wait_ping()
 
@@ -149,11 +171,13 @@ request_retries = 2
         """A rucio-clients Client logged in as root, for the lab's own administration."""
         os.environ["RUCIO_CONFIG"] = str(self.admin_cfg)
         from rucio.client import Client
+
         return Client(logger=_quiet_logger())
 
     def register(self, rses):
         """Make the catalogue match the lab: idempotent, so `lab up` twice changes nothing."""
         from rucio.common.exception import Duplicate
+
         admin = self.admin_client()
 
         def once(call, *args, **kwargs):
@@ -163,8 +187,14 @@ request_retries = 2
                 pass
 
         once(admin.add_account, PROBE_ACCOUNT, "SERVICE", "lakeprobe@lab.invalid")
-        once(admin.add_identity, PROBE_ACCOUNT, PROBE_ACCOUNT, "USERPASS", "lakeprobe@lab.invalid",
-             password=self._secrets()[PROBE_ACCOUNT])
+        once(
+            admin.add_identity,
+            PROBE_ACCOUNT,
+            PROBE_ACCOUNT,
+            "USERPASS",
+            "lakeprobe@lab.invalid",
+            password=self._secrets()[PROBE_ACCOUNT],
+        )
         once(admin.add_scope, PROBE_ACCOUNT, PROBE_SCOPE)
         # The generic policy lets only admins register replicas on RSEs without a *SCRATCHDISK-like name.
         once(admin.add_account_attribute, PROBE_ACCOUNT, "admin", "True")
@@ -172,21 +202,28 @@ request_retries = 2
         for rse in rses:
             if rse.name not in known:
                 admin.add_rse(rse.name, deterministic=True)
-                for scheme, port, impl, priority in (("davs", rse.https_port, "gfal.Default", 1),
-                                                     ("root", rse.root_port, "xrootd.Default", 2)):
+                for scheme, port, impl, priority in (
+                    ("davs", rse.https_port, "gfal.Default", 1),
+                    ("root", rse.root_port, "xrootd.Default", 2),
+                ):
                     admin.add_protocol(rse.name, _protocol(scheme, port, f"rucio.rse.protocols.{impl}", priority))
             for key, value in {"lab": True, "site": rse.name, "tpc_root": True, "tpc_davs": True}.items():
                 admin.add_rse_attribute(rse.name, key, value)
-            admin.set_local_account_limit(PROBE_ACCOUNT, rse.name, 10 * 1024 ** 3)
+            admin.set_local_account_limit(PROBE_ACCOUNT, rse.name, 10 * 1024**3)
         for src, dst in itertools.permutations([r.name for r in rses], 2):
             once(admin.add_distance, src, dst, {"distance": 1})
 
 
 def _protocol(scheme: str, port: int, impl: str, priority: int) -> dict:
     ops = {"read": priority, "write": priority, "delete": priority}
-    return {"scheme": scheme, "hostname": "localhost", "port": port, "prefix": RSE_DATA_PREFIX, "impl": impl,
-            "domains": {"lan": ops, "wan": {**ops, "third_party_copy_read": priority,
-                                            "third_party_copy_write": priority}}}
+    return {
+        "scheme": scheme,
+        "hostname": "localhost",
+        "port": port,
+        "prefix": RSE_DATA_PREFIX,
+        "impl": impl,
+        "domains": {"lan": ops, "wan": {**ops, "third_party_copy_read": priority, "third_party_copy_write": priority}},
+    }
 
 
 def _server_site_packages() -> str:
@@ -195,6 +232,7 @@ def _server_site_packages() -> str:
 
 def _quiet_logger():
     import logging
+
     logger = logging.getLogger("lakeprobe.lab.rucio")
     logger.setLevel(logging.WARNING)
     return logger

@@ -36,6 +36,7 @@ class AuthzArea:
     """The run's directory on one RSE x protocol where the token checks work, with a file the probe token
     placed there for them to read; `problem` says why it could not be prepared. Its methods send one request
     with exactly the token given, under the RSE's deadline, and answer what the storage did."""
+
     rse: RSE
     protocol: str
     directory: str
@@ -58,8 +59,9 @@ class AuthzArea:
         return self._ask("read", url, lambda: registry.for_url(url).read_as(url, token, self.timeout_s))
 
     def write(self, url: str, token: str | None, data: bytes, overwrite: bool = False) -> bool:
-        return self._ask("write", url, lambda: registry.for_url(url).write_as(url, token, data, self.timeout_s,
-                                                                                overwrite))
+        return self._ask(
+            "write", url, lambda: registry.for_url(url).write_as(url, token, data, self.timeout_s, overwrite)
+        )
 
     def delete(self, url: str, token: str | None) -> bool:
         return self._ask("delete", url, lambda: registry.for_url(url).delete_as(url, token, self.timeout_s))

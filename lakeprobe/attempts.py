@@ -18,7 +18,7 @@ def attempt(record: Record, operation, retries: int, backoff_s: float = 0.5):
         except ProbeFailure as e:
             if e.error_class not in TRANSIENT or n == retries:
                 raise
-            time.sleep(backoff_s * 2 ** n)
+            time.sleep(backoff_s * 2**n)
 
 
 def note_throughput(record: Record, nbytes: int, seconds: float, floor_Bps: float):

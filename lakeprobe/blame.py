@@ -45,9 +45,15 @@ def assign(records: list[Record]):
 def _copy_blame(copy: Record, same_kind: list[Record], chain: dict) -> str:
     verdict = {}
     for end, role, other in ((copy.rse, "rse", copy.peer), (copy.peer, "peer", copy.rse)):
-        others = [r for r in same_kind if getattr(r, role) == end and r is not copy
-                  and (r.peer if role == "rse" else r.rse) != other and r.status != Status.SKIP
-                  and r.status != Status.DOWNTIME]
+        others = [
+            r
+            for r in same_kind
+            if getattr(r, role) == end
+            and r is not copy
+            and (r.peer if role == "rse" else r.rse) != other
+            and r.status != Status.SKIP
+            and r.status != Status.DOWNTIME
+        ]
         found = chain.get((end, copy.protocol), set())
         if "fail" in found or copy.error_class in found or (others and all(r.is_finding for r in others)):
             verdict[end] = "implicated"

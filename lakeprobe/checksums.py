@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-import crc32c as _crc32c
+import crc32c as crc32c_lib
 
 PREFERRED = "adler32"  # what Rucio and FTS use by default, and what lakes register
 CHUNK = 1 << 20
@@ -35,7 +35,7 @@ def _crc32(chunks: Iterable[bytes]) -> str:
 def _crc32c(chunks: Iterable[bytes]) -> str:
     value = 0
     for chunk in chunks:
-        value = _crc32c.crc32c(chunk, value)
+        value = crc32c_lib.crc32c(chunk, value)
     return f"{value & 0xFFFFFFFF:08x}"
 
 
@@ -45,15 +45,29 @@ def _hashlib(name: str) -> Callable[[Iterable[bytes]], str]:
         for chunk in chunks:
             h.update(chunk)
         return h.hexdigest()
+
     return digest
 
 
 ALGORITHMS: dict[str, Callable[[Iterable[bytes]], str]] = {
-    "adler32": _adler32, "crc32": _crc32, "crc32c": _crc32c, "md5": _hashlib("md5"), "sha1": _hashlib("sha1"),
-    "sha256": _hashlib("sha256"), "sha512": _hashlib("sha512")}
+    "adler32": _adler32,
+    "crc32": _crc32,
+    "crc32c": _crc32c,
+    "md5": _hashlib("md5"),
+    "sha1": _hashlib("sha1"),
+    "sha256": _hashlib("sha256"),
+    "sha512": _hashlib("sha512"),
+}
 # RFC 3230 / RFC 5843 digest names as HTTP servers write them, and how they encode the value.
-_HTTP_NAMES = {"adler32": "adler32", "crc32": "crc32", "crc32c": "crc32c", "md5": "md5", "sha": "sha1",
-               "sha-256": "sha256", "sha-512": "sha512"}
+_HTTP_NAMES = {
+    "adler32": "adler32",
+    "crc32": "crc32",
+    "crc32c": "crc32c",
+    "md5": "md5",
+    "sha": "sha1",
+    "sha-256": "sha256",
+    "sha-512": "sha512",
+}
 _BASE64 = ("md5", "sha1", "sha256", "sha512")  # RFC 3230: base64 of the digest; the others are hex
 WANT_DIGEST = "adler32, md5;q=0.5, crc32c;q=0.4, sha-256;q=0.3"
 
@@ -76,6 +90,7 @@ def of_file(path: str, algorithm: str = PREFERRED) -> Checksum:
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 yield chunk
+
     return Checksum(algorithm, ALGORITHMS[algorithm](chunks()))
 
 

@@ -35,7 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     lab = sub.add_parser("lab", help="the embedded data lake on loopback").add_subparsers(
-        dest="action", required=True, parser_class=OneLineParser)
+        dest="action", required=True, parser_class=OneLineParser
+    )
     up = lab.add_parser("up", help="start the lab (idempotent)")
     up.add_argument("--rses", type=int, default=3, help="number of storage elements (1-20, default 3)")
     up.add_argument("--base-port", type=int, help="first port of the lab's range (default 20000)")
@@ -43,41 +44,53 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     lab.add_parser("down", help="stop every lab process")
     lab.add_parser("stop", help="stop one service, as an outage would (`lab up` starts it again)").add_argument(
-        "service", help="issuer, rucio, postgres, influxdb or broker")
+        "service", help="issuer, rucio, postgres, influxdb or broker"
+    )
     fault = lab.add_parser("fault", help="inject a real fault into a running RSE")
     fault.add_argument("rse")
     fault.add_argument("kind", help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert")
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 
     sweep = sub.add_parser("sweep", help="remove what killed runs left under the RSEs' probe prefix")
-    sweep.add_argument("--older-than", default="6h", help="age of the run directories to remove: 90s, 30m, 6h, "
-                       "2d (default 6h)")
+    sweep.add_argument(
+        "--older-than", default="6h", help="age of the run directories to remove: 90s, 30m, 6h, 2d (default 6h)"
+    )
     sweep.add_argument("--inventory", help="YAML inventory (default: the embedded lab's)")
     sweep.add_argument("--rse", action="append", default=[], help="only this RSE (repeatable)")
-    sweep.add_argument("--timeout", type=_positive_seconds, default=60.0,
-                       help="deadline of every operation (default 60 s)")
+    sweep.add_argument(
+        "--timeout", type=_positive_seconds, default=60.0, help="deadline of every operation (default 60 s)"
+    )
     sweep.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
     results = sub.add_parser("results", help="the run records under results/").add_subparsers(
-        dest="action", required=True, parser_class=OneLineParser)
+        dest="action", required=True, parser_class=OneLineParser
+    )
     replay = results.add_parser("replay", help="deliver the records spooled while a sink was down")
     discard = results.add_parser("discard", help="drop a sink's spooled records (a sink that is gone for good)")
     discard.add_argument("sink", help="the sink's name as `replay` prints it, or `all`")
     for each in (replay, discard):
-        each.add_argument("--results-dir", default=str(paths.results_dir()),
-                          help="default: results/ (or LAKEPROBE_RESULTS_DIR)")
+        each.add_argument(
+            "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
+        )
 
     report = sub.add_parser("report", help="write the status page from the lake's records of the last 24 hours")
-    report.add_argument("--results-dir", default=str(paths.results_dir()), help="default: results/ (or "
-                        "LAKEPROBE_RESULTS_DIR)")
-    report.add_argument("--from-sql", metavar="URL", help="read the records from this SQL sink instead "
-                        "(postgresql://user@host:port/db; password: PGPASSWORD)")
+    report.add_argument(
+        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
+    )
+    report.add_argument(
+        "--from-sql",
+        metavar="URL",
+        help="read the records from this SQL sink instead (postgresql://user@host:port/db; password: PGPASSWORD)",
+    )
     report.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
     report.add_argument("--lake", help="the lake to show (default: the lake of the newest records)")
     report.add_argument("--stale-after", default="2h", help="a result older than this shows as stale (default 2h)")
     report.add_argument("--out", help="default: status.html in the results directory")
-    report.add_argument("--chat", choices=("slack", "mattermost", "rocketchat"),
-                        help="also post what the last round changed (webhook URL in LAKEPROBE_CHAT_WEBHOOK)")
+    report.add_argument(
+        "--chat",
+        choices=("slack", "mattermost", "rocketchat"),
+        help="also post what the last round changed (webhook URL in LAKEPROBE_CHAT_WEBHOOK)",
+    )
     report.add_argument("--chat-confirm", type=int, default=2, help="rounds a new state must hold (default 2)")
     return parser
 
@@ -85,11 +98,14 @@ def _parser() -> argparse.ArgumentParser:
 def _run_lab(args) -> int:
     from lab.lab import Lab
     from lab.layout import Layout
+
     lab = Lab(Layout.from_env(base_port=getattr(args, "base_port", None)))
     if args.action == "up":
         took = lab.up(args.rses)
-        print(f"lab up: {args.rses} RSEs, issuer, Rucio, PostgreSQL, InfluxDB, broker in {took:.1f} s "
-              f"(run dir {lab.layout.run_dir})")
+        print(
+            f"lab up: {args.rses} RSEs, issuer, Rucio, PostgreSQL, InfluxDB, broker in {took:.1f} s "
+            f"(run dir {lab.layout.run_dir})"
+        )
     elif args.action == "status":
         status = lab.status()
         if args.json:
@@ -124,6 +140,7 @@ def _run_sweep(args) -> int:
     from lakeprobe.storage import Storage
     from lakeprobe.sweep import parse_age, sweep
     from lakeprobe.tokens import TokenProvider
+
     try:
         older_than = parse_age(args.older_than)
     except ValueError as e:
@@ -137,13 +154,16 @@ def _run_sweep(args) -> int:
     swept = sweep(Storage(tokens, args.timeout, rses), rses, older_than, args.dry_run)
     for s in swept:
         print(f"{s.rse:<12} {s.outcome:<14} {s.url}  ({s.age_s / 3600:.1f} h old)")
-    print(f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
-          f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs")
+    print(
+        f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
+        f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs"
+    )
     return 1 if any(s.outcome.startswith(("failed", "cannot", "refused")) for s in swept) else 0
 
 
 def _run_results(args) -> int:
     from lakeprobe.sinks import Spool, deliver, spooled_specs
+
     results_dir = Path(args.results_dir)
     specs = spooled_specs(results_dir)
     if args.action == "discard":
@@ -163,14 +183,16 @@ def _run_results(args) -> int:
     if not specs:
         print(f"replay: nothing spooled under {results_dir / 'spool'}")
     if left:
-        print("replay: records are still spooled; `lakeprobe results discard SINK` drops a sink's spool",
-              file=sys.stderr)
+        print(
+            "replay: records are still spooled; `lakeprobe results discard SINK` drops a sink's spool", file=sys.stderr
+        )
     return 1 if left else 0
 
 
 def _run_report(args) -> int:
     from lakeprobe import report
     from lakeprobe.sweep import parse_age
+
     try:
         stale_after = parse_age(args.stale_after)
     except ValueError as e:
@@ -178,6 +200,7 @@ def _run_report(args) -> int:
     sql = args.from_sql
     if args.inventory:
         from lakeprobe.inventory import load_yaml
+
         inventory = load_yaml(args.inventory)
         if not inventory.postgres:
             raise UsageError(f"inventory {args.inventory} names no SQL sink (postgres:) to read from")
@@ -198,8 +221,11 @@ def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     from lab.procs import LabError
     from lakeprobe.inventory import InventoryError
+
     try:
-        return {"lab": _run_lab, "sweep": _run_sweep, "results": _run_results, "report": _run_report}[args.command](args)
+        return {"lab": _run_lab, "sweep": _run_sweep, "results": _run_results, "report": _run_report}[args.command](
+            args
+        )
     except (UsageError, InventoryError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)
         return 2
@@ -211,8 +237,10 @@ def main(argv=None) -> int:
         return 130
     except Exception as e:  # a failure of a component we drive: one line, never a traceback
         from lakeprobe.errors import scrub
-        print(f"lakeprobe: error: {type(e).__name__}: {scrub(str(e)).splitlines()[0] if str(e) else ''}",
-              file=sys.stderr)
+
+        print(
+            f"lakeprobe: error: {type(e).__name__}: {scrub(str(e)).splitlines()[0] if str(e) else ''}", file=sys.stderr
+        )
         return 1
 
 

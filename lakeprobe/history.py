@@ -23,11 +23,14 @@ def from_results(results_dir: Path, since: float) -> list[Record]:
 def from_sql(url: str, since: float) -> list[Record]:
     """The SQL sink's rows since `since` (the same table the sink writes; lakeprobe/schema.py)."""
     import psycopg
+
     columns = [c for c in schema.SQL_COLUMNS if c not in ("key", "state")]
     with psycopg.connect(url, connect_timeout=10) as db:
-        rows = db.execute(f"SELECT {', '.join(chr(34) + c + chr(34) for c in columns)} FROM {schema.TABLE} "
-                          "WHERE time >= %s ORDER BY time",
-                          (datetime.datetime.fromtimestamp(since, datetime.timezone.utc),)).fetchall()
+        rows = db.execute(
+            f"SELECT {', '.join(chr(34) + c + chr(34) for c in columns)} FROM {schema.TABLE} "
+            "WHERE time >= %s ORDER BY time",
+            (datetime.datetime.fromtimestamp(since, datetime.UTC),),
+        ).fetchall()
     records = []
     for row in rows:
         values = dict(zip(columns, row))

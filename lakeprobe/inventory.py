@@ -14,6 +14,7 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,8 +46,9 @@ def probe_area(value: str) -> str:
         raise ValueError(f"must not contain '..' ({value!r})")
     normalised = posixpath.normpath(value)
     if normalised == "/" or normalised.startswith("//"):
-        raise ValueError(f"must be a directory below the storage root, not {value!r}: the probes write "
-                         "and clean up there")
+        raise ValueError(
+            f"must be a directory below the storage root, not {value!r}: the probes write and clean up there"
+        )
     return normalised
 
 
@@ -79,6 +81,7 @@ class Quirks(_Model):
     @classmethod
     def _known_algorithm(cls, value):
         from lakeprobe.checksums import ALGORITHMS
+
         if value is not None and value.lower() not in ALGORITHMS:
             raise ValueError(f"unknown algorithm {value!r}; known: {', '.join(ALGORITHMS)}")
         return value and value.lower()
@@ -166,7 +169,7 @@ class Issuer(_Model):
             return value
         path = Path(value).expanduser()
         if not path.is_file():
-            raise ValueError(f"{value} does not exist (it holds the clients' secrets: {{\"client\": \"secret\"}})")
+            raise ValueError(f'{value} does not exist (it holds the clients\' secrets: {{"client": "secret"}})')
         mode = stat.S_IMODE(path.stat().st_mode)
         if mode & 0o077:
             raise ValueError(f"{value} is readable by others (mode {mode:o}): it holds secrets, chmod 600 it")
@@ -183,8 +186,9 @@ class Issuer(_Model):
         secrets = json.loads(Path(self.clients_file).read_text()) if self.clients_file else {}
         missing = [c for c in self.scopes if c not in secrets]
         if missing:
-            raise ValueError(f"no secret for client {', '.join(missing)} in clients_file "
-                             f"{self.clients_file or '(none given)'}")
+            raise ValueError(
+                f"no secret for client {', '.join(missing)} in clients_file {self.clients_file or '(none given)'}"
+            )
         return self
 
 
@@ -246,8 +250,13 @@ class Inventory(_Model):
     @classmethod
     def _names(cls, data: Any):
         if isinstance(data, dict) and isinstance(data.get("rses"), dict):
-            data = {**data, "rses": {name: {"name": str(name), **spec} if isinstance(spec, dict) else spec
-                                     for name, spec in data["rses"].items()}}
+            data = {
+                **data,
+                "rses": {
+                    name: {"name": str(name), **spec} if isinstance(spec, dict) else spec
+                    for name, spec in data["rses"].items()
+                },
+            }
         return data
 
     @field_validator("ca_dir")
@@ -268,8 +277,9 @@ def lab_inventory() -> Path:
     """The embedded lab's inventory, when the lab is up; else a one-line error saying what to give."""
     path = paths.lab_inventory()
     if not path.exists():
-        raise InventoryError("no lake: start one with `lakeprobe lab up`, or pass --inventory PATH "
-                             "(or --rse-expression EXPR for Rucio)")
+        raise InventoryError(
+            "no lake: start one with `lakeprobe lab up`, or pass --inventory PATH (or --rse-expression EXPR for Rucio)"
+        )
     return path
 
 
@@ -301,7 +311,7 @@ def validate(data: dict, source: str, line_of=lambda loc: None) -> Inventory:
         raise InventoryError(describe(e.errors()[0], source, line_of)) from None
 
 
-def describe(error: dict, source: str, line_of) -> str:
+def describe(error: Mapping[str, Any], source: str, line_of) -> str:
     """One line for the first problem: the file and line, the RSE, the key, what is wrong."""
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "function_"))]
     line = line_of(loc)
@@ -358,6 +368,7 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
     try:
         from rucio.client import Client
         from rucio.common.exception import InvalidRSEExpression, RucioException
+
         rucio = Client()
         names = [r["rse"] for r in rucio.list_rses(expression)]
     except InvalidRSEExpression:
@@ -374,14 +385,22 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
         info = rucio.get_rse(name)
         settings = {k.removeprefix("lakeprobe_"): v for k, v in attributes.items() if k.startswith("lakeprobe_")}
         quirks = {k: v for k, v in settings.items() if k in Quirks.model_fields}
-        downtime = "" if info.get("availability_read", True) and info.get("availability_write", True) \
+        downtime = (
+            ""
+            if info.get("availability_read", True) and info.get("availability_write", True)
             else "RSE marked unavailable in Rucio"
+        )
         if protocols:
-            rses[name] = {"protocols": protocols, "quirks": quirks, "downtime": downtime,
-                          **{k: v for k, v in settings.items() if k in ("prefix", "timeout_s", "max_concurrent",
-                                                                      "embargo")}}
+            rses[name] = {
+                "protocols": protocols,
+                "quirks": quirks,
+                "downtime": downtime,
+                **{k: v for k, v in settings.items() if k in ("prefix", "timeout_s", "max_concurrent", "embargo")},
+            }
     if not rses:
-        raise InventoryError(f"RSE expression {expression!r} matches no RSE with a protocol lakeprobe knows "
-                             f"({', '.join(registry.schemes())})")
+        raise InventoryError(
+            f"RSE expression {expression!r} matches no RSE with a protocol lakeprobe knows "
+            f"({', '.join(registry.schemes())})"
+        )
     data = base.model_dump(exclude={"rses", "source"}) if base else {"lake": "rucio"}
     return validate({**data, "rses": rses, "source": f"rucio:{expression}"}, f"from Rucio ({expression})")

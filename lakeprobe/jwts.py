@@ -1,5 +1,6 @@
 """The little of JWT the checks need: read claims, verify an RS256 signature against a JWKS, and make a
 token that no issuer of the lake signed (for the unknown-issuer check)."""
+
 import base64
 import functools
 import json
@@ -43,8 +44,9 @@ def signed_by(token: str, jwks: dict) -> bool:
     for key in jwks.get("keys", []):
         if key.get("kty") != "RSA" or (kid and key.get("kid") != kid):
             continue
-        public = rsa.RSAPublicNumbers(int.from_bytes(_b64decode(key["e"]), "big"),
-                                      int.from_bytes(_b64decode(key["n"]), "big")).public_key()
+        public = rsa.RSAPublicNumbers(
+            int.from_bytes(_b64decode(key["e"]), "big"), int.from_bytes(_b64decode(key["n"]), "big")
+        ).public_key()
         try:
             public.verify(_b64decode(signature), signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
             return True
@@ -61,8 +63,17 @@ def _throwaway_key() -> rsa.RSAPrivateKey:
 def unknown_issuer_token(audience: str, scope: str, lifetime_s: int = 600) -> str:
     """A well-formed WLCG token with the lake's audience and the scope given, from an issuer nobody trusts."""
     now = int(time.time())
-    body = {"iss": UNKNOWN_ISSUER, "sub": "lakeprobe-unknown-issuer", "aud": audience, "scope": scope,
-            "wlcg.ver": "1.0", "iat": now, "nbf": now, "exp": now + lifetime_s, "jti": str(uuid.uuid4())}
+    body = {
+        "iss": UNKNOWN_ISSUER,
+        "sub": "lakeprobe-unknown-issuer",
+        "aud": audience,
+        "scope": scope,
+        "wlcg.ver": "1.0",
+        "iat": now,
+        "nbf": now,
+        "exp": now + lifetime_s,
+        "jti": str(uuid.uuid4()),
+    }
     head = {"alg": "RS256", "typ": "JWT", "kid": "lakeprobe-unknown"}
     signing_input = f"{_b64encode(json.dumps(head).encode())}.{_b64encode(json.dumps(body).encode())}"
     signature = _throwaway_key().sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())

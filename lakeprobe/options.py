@@ -90,13 +90,26 @@ class RunOptions(BaseModel):
         return value
 
 
-NAMES = {"rse": "--rse", "rse_expression": "--rse-expression", "protocol": "--protocol", "inventory": "--inventory",
-         "tpc_peer": "--tpc-peer", "timeout": "--timeout", "rse_concurrency": "--rse-concurrency",
-         "file_size": "--file-size", "retries": "--retries", "slow_floor": "--slow-floor",
-         "results_dir": "--results-dir"}
-_SAYS = {"timeout": "a number of seconds above 0", "rse_concurrency": "a whole number from 1",
-         "file_size": f"a size from 1 byte to {MAX_FILE_SIZE >> 30} GiB", "retries": "a whole number from 0 to 10",
-         "slow_floor": "a number of bytes per second, 0 or more"}
+NAMES = {
+    "rse": "--rse",
+    "rse_expression": "--rse-expression",
+    "protocol": "--protocol",
+    "inventory": "--inventory",
+    "tpc_peer": "--tpc-peer",
+    "timeout": "--timeout",
+    "rse_concurrency": "--rse-concurrency",
+    "file_size": "--file-size",
+    "retries": "--retries",
+    "slow_floor": "--slow-floor",
+    "results_dir": "--results-dir",
+}
+_SAYS = {
+    "timeout": "a number of seconds above 0",
+    "rse_concurrency": "a whole number from 1",
+    "file_size": f"a size from 1 byte to {MAX_FILE_SIZE >> 30} GiB",
+    "retries": "a whole number from 0 to 10",
+    "slow_floor": "a number of bytes per second, 0 or more",
+}
 
 
 def parse(given: dict) -> RunOptions:
@@ -111,6 +124,8 @@ def parse(given: dict) -> RunOptions:
         raise OptionError(f"{NAMES[name]}: {error['msg'].removeprefix('Value error, ')}") from None
     free = shutil.disk_usage(tempfile.gettempdir()).free
     if options.file_size > free // 2:
-        raise OptionError(f"--file-size {options.file_size} bytes does not fit in {tempfile.gettempdir()} "
-                          f"({free >> 20} MiB free; the probe files are written there)")
+        raise OptionError(
+            f"--file-size {options.file_size} bytes does not fit in {tempfile.gettempdir()} "
+            f"({free >> 20} MiB free; the probe files are written there)"
+        )
     return options

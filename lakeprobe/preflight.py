@@ -25,16 +25,26 @@ def connect(rse: RSE, protocol: str, tokens: TokenProvider, timeout_s: float) ->
     base = rse.protocols[protocol]
     try:
         token = tokens.token("probe") if handler.logs_in_with_token else None
-        reached = call_with_deadline(lambda: handler.connect(base, token, timeout_s), timeout_s,
-                                     f"connection to {rse.name} {protocol}")
-        status, error_class, message, blame = (Status.WARN if reached.warning else Status.PASS), "", \
-            reached.warning or reached.detail, ""
+        reached = call_with_deadline(
+            lambda: handler.connect(base, token, timeout_s), timeout_s, f"connection to {rse.name} {protocol}"
+        )
+        status, error_class, message, blame = (
+            (Status.WARN if reached.warning else Status.PASS),
+            "",
+            reached.warning or reached.detail,
+            "",
+        )
     except ProbeFailure as e:
         status, error_class, message, blame = Status.FAIL, e.error_class, str(e), rse.name
     except ProbeError as e:
         status, error_class, message, blame = Status.ERROR, e.error_class, str(e), e.blame
-    return {"status": str(status), "error_class": str(error_class), "message": message, "blame": blame,
-            "duration_s": round(time.monotonic() - started, 4)}
+    return {
+        "status": str(status),
+        "error_class": str(error_class),
+        "message": message,
+        "blame": blame,
+        "duration_s": round(time.monotonic() - started, 4),
+    }
 
 
 def check_all(endpoints: list[tuple[RSE, str]], tokens: TokenProvider, timeout_s: float, breaker: Breaker) -> dict:
@@ -48,6 +58,8 @@ def check_all(endpoints: list[tuple[RSE, str]], tokens: TokenProvider, timeout_s
         for (rse, protocol), (name, future) in zip(todo, futures.items()):
             results[name] = result = future.result()
             if result["status"] == Status.FAIL:
-                what = "timed out" if result["error_class"] == ErrorClass.TIMEOUT else f"failed ({result['error_class']})"
+                what = (
+                    "timed out" if result["error_class"] == ErrorClass.TIMEOUT else f"failed ({result['error_class']})"
+                )
                 breaker.trip(rse.name, protocol, f"connection to {rse.name} {protocol} {what}: {result['message']}")
     return results

@@ -32,9 +32,15 @@ td.hour { width: 14px; padding: 0; height: 18px; }
 #grid th { max-width: 70px; font-size: 11px; word-break: break-word; }
 #findings td { text-align: left; }
 """
-LEGEND = (("pass", "pass"), ("warn", "warn"), ("fail", "fail: the storage misbehaved"),
-          ("error", "error: something else broke"), ("skip", "skip / downtime: not run"),
-          ("stale", "stale: older than the stale age"), ("nodata", "no data"))
+LEGEND = (
+    ("pass", "pass"),
+    ("warn", "warn"),
+    ("fail", "fail: the storage misbehaved"),
+    ("error", "error: something else broke"),
+    ("skip", "skip / downtime: not run"),
+    ("stale", "stale: older than the stale age"),
+    ("nodata", "no data"),
+)
 
 
 @dataclass
@@ -47,8 +53,14 @@ class Made:
         return chat.notify(kind, webhook, self.rounds, confirm, self.lake, results_dir / "chat-pending.json")
 
 
-def write(out: Path, results_dir: Path, sql_url: str | None = None, lake: str | None = None,
-          stale_after_s: float = 7200, now: float | None = None) -> Made:
+def write(
+    out: Path,
+    results_dir: Path,
+    sql_url: str | None = None,
+    lake: str | None = None,
+    stale_after_s: float = 7200,
+    now: float | None = None,
+) -> Made:
     now = now or time.time()
     since = history.window(24, now)
     records = history.from_sql(sql_url, since) if sql_url else history.from_results(results_dir, since)
@@ -59,8 +71,10 @@ def write(out: Path, results_dir: Path, sql_url: str | None = None, lake: str | 
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(rounds, lake, [x for x in lakes if x != lake], now, stale_after_s))
     source = "SQL sink" if sql_url else str(results_dir)
-    summary = (f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
-               f"{sum(map(len, rounds))} records of the last 24 hours from {source})")
+    summary = (
+        f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
+        f"{sum(map(len, rounds))} records of the last 24 hours from {source})"
+    )
     return Made(summary, lake, rounds)
 
 
@@ -96,15 +110,22 @@ def render(rounds: list[list[Record]], lake: str, other_lakes: list[str], now: f
     rses = sorted({r.rse for r in chain} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s)
     newest = max((r.ts for r in records), default=0)
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status: {html.escape(lake)}</title>"
-             f"<style>{STYLE}</style></head><body><h1>Data lake status: {html.escape(lake or 'no data')}</h1>",
-             f"<p id='about'>The latest result of each check from the rounds of the last 24 hours "
-             f"({len(rounds)} rounds, the last {_ago(now - newest) if newest else 'never'}), as of "
-             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. A result older than "
-             f"{stale_after_s / 3600:g} h is shown as stale; skips and ad-hoc runs never replace a round's "
-             f"result.{' Other lakes in these records: ' + html.escape(', '.join(other_lakes)) if other_lakes else ''}</p>",
-             _legend(), _services(latest, records, rses, cell), _grid(chain, cell), _findings(latest, rounds, now),
-             _matrix(copies, rses, cell), _history(records, rses, now), "</body></html>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status: {html.escape(lake)}</title>"
+        f"<style>{STYLE}</style></head><body><h1>Data lake status: {html.escape(lake or 'no data')}</h1>",
+        f"<p id='about'>The latest result of each check from the rounds of the last 24 hours "
+        f"({len(rounds)} rounds, the last {_ago(now - newest) if newest else 'never'}), as of "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. A result older than "
+        f"{stale_after_s / 3600:g} h is shown as stale; skips and ad-hoc runs never replace a round's "
+        f"result.{' Other lakes in these records: ' + html.escape(', '.join(other_lakes)) if other_lakes else ''}</p>",
+        _legend(),
+        _services(latest, records, rses, cell),
+        _grid(chain, cell),
+        _findings(latest, rounds, now),
+        _matrix(copies, rses, cell),
+        _history(records, rses, now),
+        "</body></html>",
+    ]
     return "\n".join(parts)
 
 
@@ -121,8 +142,10 @@ class _Cells:
                 css, label = "stale", f"{status}, {_ago(self.now - r.ts)}"
                 data["stale"] = "yes"
         attributes = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
-        return (f'<td class="{css}" data-status="{status}" title="{html.escape(title)}"{attributes}>'
-                f"{html.escape(label)}</td>")
+        return (
+            f'<td class="{css}" data-status="{status}" title="{html.escape(title)}"{attributes}>'
+            f"{html.escape(label)}</td>"
+        )
 
 
 def _worst(statuses) -> str:
@@ -131,8 +154,11 @@ def _worst(statuses) -> str:
 
 
 def _legend() -> str:
-    return "<table id='legend'><tr>" + "".join(f"<td class='{css}'>{html.escape(text)}</td>"
-                                               for css, text in LEGEND) + "</tr></table>"
+    return (
+        "<table id='legend'><tr>"
+        + "".join(f"<td class='{css}'>{html.escape(text)}</td>" for css, text in LEGEND)
+        + "</tr></table>"
+    )
 
 
 def _services(latest, records, rses, cell: _Cells) -> str:
@@ -165,8 +191,10 @@ def _grid(chain, cell: _Cells) -> str:
 
 
 def _findings(latest, rounds, now) -> str:
-    found = sorted((r for r in latest.values() if r.is_finding), key=lambda r: (SEVERITY.index(str(r.status)),
-                                                                                 r.rse, r.peer, r.check))
+    found = sorted(
+        (r for r in latest.values() if r.is_finding),
+        key=lambda r: (SEVERITY.index(str(r.status)), r.rse, r.peer, r.check),
+    )
     if not found:
         return "<h2>Findings</h2><p id='findings'>none</p>"
     rows = "".join(
@@ -174,16 +202,23 @@ def _findings(latest, rounds, now) -> str:
         f"<td>{html.escape(r.rse + ('->' + r.peer if r.peer else ''))} {r.protocol} {r.mode}</td>"
         f"<td>{html.escape(r.check)}</td><td>{r.status}</td><td>{r.error_class}</td>"
         f"<td>{html.escape(r.blame)}</td><td>{html.escape(r.message)}</td>"
-        f"<td>{_ago(now - since_when(rounds, r))}</td></tr>" for r in found)
-    head = "<tr><th>what</th><th>check</th><th>status</th><th>class</th><th>blame</th><th>message</th><th>since</th></tr>"
+        f"<td>{_ago(now - since_when(rounds, r))}</td></tr>"
+        for r in found
+    )
+    head = (
+        "<tr><th>what</th><th>check</th><th>status</th><th>class</th><th>blame</th><th>message</th><th>since</th></tr>"
+    )
     return f"<h2>Findings ({len(found)})</h2><table id='findings'>{head}{rows}</table>"
 
 
 def _matrix(copies, rses, cell: _Cells) -> str:
     modes = list(dict.fromkeys(f"{r.protocol} {r.mode}" for r in copies))
     by_pair = {(r.rse, r.peer, f"{r.protocol} {r.mode}"): r for r in copies}
-    head = "<tr><th>source \\ destination</th>" + "".join(
-        f"<th colspan='{len(modes)}'>{html.escape(d)}</th>" for d in rses) + "</tr>"
+    head = (
+        "<tr><th>source \\ destination</th>"
+        + "".join(f"<th colspan='{len(modes)}'>{html.escape(d)}</th>" for d in rses)
+        + "</tr>"
+    )
     sub = "<tr><th></th>" + "".join(f"<th>{m}</th>" for _ in rses for m in modes) + "</tr>"
     rows = []
     for source in rses:
@@ -193,8 +228,14 @@ def _matrix(copies, rses, cell: _Cells) -> str:
                 if source == destination:
                     tds.append("<td></td>")
                     continue
-                tds.append(cell.of(by_pair.get((source, destination, mode)), source=source, destination=destination,
-                                   mode=mode.split()[1]))
+                tds.append(
+                    cell.of(
+                        by_pair.get((source, destination, mode)),
+                        source=source,
+                        destination=destination,
+                        mode=mode.split()[1],
+                    )
+                )
         rows.append(f"<tr><th>{html.escape(source)}</th>{''.join(tds)}</tr>")
     return "<h2>Third-party copy</h2><table id='tpc'>" + head + sub + "".join(rows) + "</table>"
 
@@ -211,19 +252,26 @@ def _history(records, rses, now) -> str:
         for rse in {r.rse, r.peer} - {""}:
             if r.status in (Status.PASS, Status.WARN, Status.FAIL, Status.ERROR):
                 hours[(rse, ago)].append(Status.PASS)
-    labels = "<tr><th></th>" + "".join(f"<th class='hourlabel'>{'-' + str(a) + 'h' if a % 6 == 0 else ''}</th>"
-                                       for a in range(23, -1, -1)) + "</tr>"
+    labels = (
+        "<tr><th></th>"
+        + "".join(f"<th class='hourlabel'>{'-' + str(a) + 'h' if a % 6 == 0 else ''}</th>" for a in range(23, -1, -1))
+        + "</tr>"
+    )
     rows = []
     for who in list(rses) + pairs:
         tds = "".join(_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1))
         rows.append(f"<tr><th>{html.escape(who)}{' (pair)' if '->' in who else ''}</th>{tds}</tr>")
-    return ("<h2>Last 24 hours per RSE (oldest left; an hour is the worst finding blamed on it)</h2>"
-            "<table id='history'>" + labels + "".join(rows) + "</table>")
+    return (
+        "<h2>Last 24 hours per RSE (oldest left; an hour is the worst finding blamed on it)</h2>"
+        "<table id='history'>" + labels + "".join(rows) + "</table>"
+    )
 
 
 def _hour(status: str, who: str, ago: int) -> str:
-    return (f'<td class="hour {status}" data-status="{status}" data-rse="{html.escape(who)}" data-hour="{ago}" '
-            f'title="{ago} h ago: {status}"></td>')
+    return (
+        f'<td class="hour {status}" data-status="{status}" data-rse="{html.escape(who)}" data-hour="{ago}" '
+        f'title="{ago} h ago: {status}"></td>'
+    )
 
 
 def _ago(seconds: float) -> str:

@@ -38,9 +38,28 @@ ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS blame text NOT NULL DEFAULT '';
 CREATE INDEX IF NOT EXISTS {TABLE}_time ON {TABLE} (time);
 CREATE INDEX IF NOT EXISTS {TABLE}_run ON {TABLE} (run_id);
 """
-SQL_COLUMNS = ("key", "time", "run_id", "lake", "run_kind", "suite", "check", "rse", "protocol", "peer", "mode",
-               "status", "state", "error_class", "message", "blame", "duration_s", "bytes", "throughput_bps",
-               "attempts")
+SQL_COLUMNS = (
+    "key",
+    "time",
+    "run_id",
+    "lake",
+    "run_kind",
+    "suite",
+    "check",
+    "rse",
+    "protocol",
+    "peer",
+    "mode",
+    "status",
+    "state",
+    "error_class",
+    "message",
+    "blame",
+    "duration_s",
+    "bytes",
+    "throughput_bps",
+    "attempts",
+)
 
 
 def micros(record: Record) -> int:
@@ -57,10 +76,28 @@ def line(record: Record) -> str:
 
 
 def row(record: Record) -> tuple:
-    return (record.key, datetime.datetime.fromtimestamp(record.ts, datetime.timezone.utc), record.run_id,
-            record.lake, record.run_kind, record.suite, record.check, record.rse, record.protocol, record.peer,
-            record.mode, str(record.status), STATE[record.status], str(record.error_class), record.message,
-            record.blame, record.duration_s, record.bytes, record.throughput_Bps, record.attempts)
+    return (
+        record.key,
+        datetime.datetime.fromtimestamp(record.ts, datetime.UTC),
+        record.run_id,
+        record.lake,
+        record.run_kind,
+        record.suite,
+        record.check,
+        record.rse,
+        record.protocol,
+        record.peer,
+        record.mode,
+        str(record.status),
+        STATE[record.status],
+        str(record.error_class),
+        record.message,
+        record.blame,
+        record.duration_s,
+        record.bytes,
+        record.throughput_Bps,
+        record.attempts,
+    )
 
 
 def _escape_tag(value: str) -> str:

@@ -6,6 +6,7 @@ have stable identities in both stores (lakeprobe/schema.py), so a replay never d
 Credentials come from the environment only, never from a URL that could be spooled or printed:
 INFLUX_USERNAME/INFLUX_PASSWORD (v1), INFLUX_TOKEN (v2), PGPASSWORD or ~/.pgpass (SQL).
 """
+
 import hashlib
 import json
 import os
@@ -31,6 +32,7 @@ class SinkError(Exception):
 @dataclass
 class SinkSpec:
     """What it takes to find a sink again (it is stored with spooled records): never a secret."""
+
     kind: str  # influxdb-v1, influxdb-v2, sql
     url: str
     database: str = ""  # v1 database
@@ -56,7 +58,7 @@ class SinkSpec:
 
 def batches(records: list[Record]):
     for start in range(0, len(records), BATCH):
-        yield records[start:start + BATCH]
+        yield records[start : start + BATCH]
 
 
 def open_sink(spec: SinkSpec):
@@ -69,14 +71,19 @@ class InfluxV1:
     def __init__(self, spec: SinkSpec):
         self.spec = spec
         user, password = os.environ.get("INFLUX_USERNAME"), os.environ.get("INFLUX_PASSWORD")
-        self.auth = (user, password) if user else None
+        self.auth = (user, password or "") if user else None
 
     def write(self, records: list[Record]):
         for batch in batches(records):
             body = "\n".join(schema.line(r) for r in batch).encode()
             try:
-                reply = requests.post(f"{self.spec.url.rstrip('/')}/write", data=body, auth=self.auth,
-                                      params={"db": self.spec.database, "precision": "u"}, timeout=TIMEOUT_S)
+                reply = requests.post(
+                    f"{self.spec.url.rstrip('/')}/write",
+                    data=body,
+                    auth=self.auth,
+                    params={"db": self.spec.database, "precision": "u"},
+                    timeout=TIMEOUT_S,
+                )
             except requests.RequestException as e:
                 raise SinkError(f"{self.spec.name} unreachable: {type(e).__name__}") from None
             if reply.status_code != 204:
@@ -92,16 +99,24 @@ class InfluxV2:
     def write(self, records: list[Record]):
         from influxdb_client import InfluxDBClient, WritePrecision
         from influxdb_client.client.write_api import SYNCHRONOUS
+
         try:
-            with InfluxDBClient(url=self.spec.url, token=os.environ.get("INFLUX_TOKEN", ""), org=self.spec.org,
-                                timeout=TIMEOUT_S * 1000) as client:
+            with InfluxDBClient(
+                url=self.spec.url, token=os.environ.get("INFLUX_TOKEN", ""), org=self.spec.org, timeout=TIMEOUT_S * 1000
+            ) as client:
                 writer = client.write_api(write_options=SYNCHRONOUS)
                 for batch in batches(records):
-                    writer.write(self.spec.bucket, self.spec.org, [schema.line(r) for r in batch],
-                                 write_precision=WritePrecision.US)
+                    writer.write(
+                        self.spec.bucket,
+                        self.spec.org,
+                        [schema.line(r) for r in batch],
+                        write_precision=WritePrecision.US,
+                    )
         except Exception as e:  # the client raises its own and urllib3's errors: all mean "not delivered"
-            raise SinkError(f"{self.spec.name} did not take the write: {type(e).__name__}: "
-                            f"{scrub(str(e)).splitlines()[0][:200] if str(e) else ''}") from None
+            raise SinkError(
+                f"{self.spec.name} did not take the write: {type(e).__name__}: "
+                f"{scrub(str(e)).splitlines()[0][:200] if str(e) else ''}"
+            ) from None
 
 
 class Sql:
@@ -112,9 +127,12 @@ class Sql:
 
     def write(self, records: list[Record]):
         import psycopg
+
         columns = ", ".join(f'"{c}"' for c in schema.SQL_COLUMNS)
-        insert = (f"INSERT INTO {schema.TABLE} ({columns}) VALUES ({', '.join(['%s'] * len(schema.SQL_COLUMNS))}) "
-                  "ON CONFLICT (key) DO NOTHING")
+        insert = (
+            f"INSERT INTO {schema.TABLE} ({columns}) VALUES ({', '.join(['%s'] * len(schema.SQL_COLUMNS))}) "
+            "ON CONFLICT (key) DO NOTHING"
+        )
         try:
             with psycopg.connect(self.spec.url, connect_timeout=TIMEOUT_S) as db:
                 db.execute(schema.SQL_CREATE)
@@ -173,5 +191,8 @@ def deliver(spec: SinkSpec, records: list[Record], results_dir: Path) -> tuple[i
 
 def spooled_specs(results_dir: Path) -> list[SinkSpec]:
     """The sinks with records waiting in results/spool/."""
-    return [SinkSpec(**json.loads((d / "sink.json").read_text()))
-            for d in sorted((results_dir / "spool").glob("*")) if any(d.glob("*.jsonl"))]
+    return [
+        SinkSpec(**json.loads((d / "sink.json").read_text()))
+        for d in sorted((results_dir / "spool").glob("*"))
+        if any(d.glob("*.jsonl"))
+    ]

@@ -4,6 +4,7 @@ Each RSE has `cap` slot files in a directory of the run; an operation holds an f
 RSE it touches (both ends of a copy) for as long as it runs. Locks die with their process, so a killed
 worker never leaks a slot.
 """
+
 import contextlib
 import fcntl
 import os

@@ -48,9 +48,13 @@ class Selection:
 
     def copies(self) -> list[tuple[RSE, RSE, str, str]]:
         """(source, destination, protocol, mode) for every copy of the round, in the protocols both ends have."""
-        return [(a, b, protocol, mode) for a, b in self.tpc_pairs() for protocol in self.protocols
-                if protocol in a.protocols and protocol in b.protocols
-                for mode in registry.get(protocol).copy_modes]
+        return [
+            (a, b, protocol, mode)
+            for a, b in self.tpc_pairs()
+            for protocol in self.protocols
+            if protocol in a.protocols and protocol in b.protocols
+            for mode in registry.get(protocol).copy_modes
+        ]
 
     def endpoints(self) -> list[tuple[RSE, str]]:
         """Every (RSE, protocol) the round touches: the selected RSEs' and their copy peers'."""
@@ -88,8 +92,9 @@ class RunState:
     @property
     def slots(self) -> Slots:
         default = self.options.rse_concurrency
-        return Slots(self.shared_dir / "slots",
-                     {r.name: int(r.max_concurrent or default) for r in self.inventory.rses.values()})
+        return Slots(
+            self.shared_dir / "slots", {r.name: int(r.max_concurrent or default) for r in self.inventory.rses.values()}
+        )
 
     @property
     def board_dir(self) -> Path:
@@ -120,17 +125,34 @@ class RunState:
         shutil.rmtree(self.shared_dir, ignore_errors=True)
 
     def dumps(self) -> str:
-        return json.dumps({
-            "run_id": self.run_id, "run_kind": self.run_kind, "options": self.options.model_dump(),
-            "inventory": self.inventory.model_dump(mode="json"), "rses": [r.name for r in self.selection.rses],
-            "protocols": list(self.selection.protocols), "tpc_peers": self.selection.tpc_peers,
-            "shared_dir": str(self.shared_dir), "tokens": self.tokens, "preflight": self.preflight})
+        return json.dumps(
+            {
+                "run_id": self.run_id,
+                "run_kind": self.run_kind,
+                "options": self.options.model_dump(),
+                "inventory": self.inventory.model_dump(mode="json"),
+                "rses": [r.name for r in self.selection.rses],
+                "protocols": list(self.selection.protocols),
+                "tpc_peers": self.selection.tpc_peers,
+                "shared_dir": str(self.shared_dir),
+                "tokens": self.tokens,
+                "preflight": self.preflight,
+            }
+        )
 
     @classmethod
     def loads(cls, text: str) -> "RunState":
         data = json.loads(text)
         inventory = Inventory.model_validate(data["inventory"])
-        selection = Selection(inventory, [inventory.rses[n] for n in data["rses"]], tuple(data["protocols"]),
-                              data["tpc_peers"])
-        return cls(data["run_id"], data["run_kind"], RunOptions.model_validate(data["options"]), selection,
-                   Path(data["shared_dir"]), data["tokens"], data["preflight"])
+        selection = Selection(
+            inventory, [inventory.rses[n] for n in data["rses"]], tuple(data["protocols"]), data["tpc_peers"]
+        )
+        return cls(
+            data["run_id"],
+            data["run_kind"],
+            RunOptions.model_validate(data["options"]),
+            selection,
+            Path(data["shared_dir"]),
+            data["tokens"],
+            data["preflight"],
+        )

@@ -29,12 +29,21 @@ class Timed:
 
 
 class Storage:
-    def __init__(self, tokens: TokenProvider | None, timeout_s: float = 60.0, rses: Iterable[RSE] = (),
-                 slots: Slots | None = None, breaker: Breaker | None = None, client: str = "probe"):
+    def __init__(
+        self,
+        tokens: TokenProvider | None,
+        timeout_s: float = 60.0,
+        rses: Iterable[RSE] = (),
+        slots: Slots | None = None,
+        breaker: Breaker | None = None,
+        client: str = "probe",
+    ):
         self.tokens, self.timeout_s, self.slots, self.breaker, self.client = tokens, timeout_s, slots, breaker, client
         # Longest base first: two RSEs may share a host and port and differ by their base path.
-        self._endpoints = sorted(((rse.protocols[p].rstrip("/") + "/", rse, p) for rse in rses for p in rse.protocols),
-                                 key=lambda e: -len(e[0]))
+        self._endpoints = sorted(
+            ((rse.protocols[p].rstrip("/") + "/", rse, p) for rse in rses for p in rse.protocols),
+            key=lambda e: -len(e[0]),
+        )
 
     def locate(self, url: str) -> tuple[RSE | None, str]:
         for base, rse, protocol in self._endpoints:
@@ -92,8 +101,9 @@ class Storage:
         return self._run("rmdir", url, lambda p, token, t: p.rmdir(url, token, t))
 
     def copy(self, source: str, destination: str, mode: str) -> Timed:
-        return self._run(f"{mode} copy", destination,
-                         lambda p, token, t: p.copy(source, destination, mode, token, t), source)
+        return self._run(
+            f"{mode} copy", destination, lambda p, token, t: p.copy(source, destination, mode, token, t), source
+        )
 
     def remove_tree(self, url: str):
         """Everything below `url`, then `url` itself; what is not there is fine."""

@@ -6,14 +6,21 @@ from collections import defaultdict
 
 from lakeprobe.records import Record, Status
 
-MARKS = {Status.PASS: ".", Status.WARN: "W", Status.FAIL: "F", Status.ERROR: "E", Status.SKIP: "s",
-         Status.DOWNTIME: "D"}
+MARKS = {
+    Status.PASS: ".",
+    Status.WARN: "W",
+    Status.FAIL: "F",
+    Status.ERROR: "E",
+    Status.SKIP: "s",
+    Status.DOWNTIME: "D",
+}
 SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.DOWNTIME, Status.SKIP)
 LEGEND = ". pass  W warn  F fail  E error  s skip  D downtime;  n/m: worst mark, passed of checks"
 
 
-def lines(records: list[Record], families: dict[str, str], width: int = 100, order: list[str] | None = None
-          ) -> list[str]:
+def lines(
+    records: list[Record], families: dict[str, str], width: int = 100, order: list[str] | None = None
+) -> list[str]:
     """The summary: a block per suite (one row per RSE or service and protocol), the findings, the counts;
     `order` is the order of the families' columns (else first seen, first shown)."""
     width = max(40, width)
@@ -22,8 +29,10 @@ def lines(records: list[Record], families: dict[str, str], width: int = 100, ord
         out += _block([r for r in records if r.suite == suite], families, width, order or [])
     if out:
         out.append(_fit(LEGEND, width))
-    findings = sorted((r for r in records if r.is_finding),
-                      key=lambda r: (SEVERITY.index(r.status), r.rse, r.peer, r.protocol, r.check))
+    findings = sorted(
+        (r for r in records if r.is_finding),
+        key=lambda r: (SEVERITY.index(r.status), r.rse, r.peer, r.protocol, r.check),
+    )
     if findings:
         out.append(f"findings ({len(findings)}):")
         out += [_fit("  " + finding(r), width) for r in findings]
@@ -50,15 +59,24 @@ def _block(records: list[Record], families: dict[str, str], width: int, order_of
     order.sort(key=lambda f: order_of.index(f) if f in order_of else len(order_of))
     columns = order + [c for c in ("copies out", "copies in") if any(c in v for v in copies.values())]
     for compact in (False, True):  # one mark per check; when that is too wide, one count per family
-        cells = {key: {**{f: _marks(list(rows[key][f].values()), compact) for f in order if f in rows[key]},
-                       **{c: _marks(s, True) for c, s in copies[key].items()}}
-                 for key in sorted(set(rows) | set(copies))}
+        cells = {
+            key: {
+                **{f: _marks(list(rows[key][f].values()), compact) for f in order if f in rows[key]},
+                **{c: _marks(s, True) for c, s in copies[key].items()},
+            }
+            for key in sorted(set(rows) | set(copies))
+        }
         name_w = max(len("RSE"), *(len(k[0]) for k in cells))  # never cut: two names may share a beginning
         proto_w = max(len("proto"), *(len(k[1]) for k in cells))
         widths = {c: max(len(c), *(len(v.get(c, "")) for v in cells.values())) for c in columns}
         block = [f"{'RSE':<{name_w}} {'proto':<{proto_w}}  " + "  ".join(f"{c:<{widths[c]}}" for c in columns)]
-        block += [(f"{rse:<{name_w}} {protocol:<{proto_w}}  " + "  ".join(
-            f"{values.get(c, '-'):<{widths[c]}}" for c in columns)).rstrip() for (rse, protocol), values in cells.items()]
+        block += [
+            (
+                f"{rse:<{name_w}} {protocol:<{proto_w}}  "
+                + "  ".join(f"{values.get(c, '-'):<{widths[c]}}" for c in columns)
+            ).rstrip()
+            for (rse, protocol), values in cells.items()
+        ]
         if compact or max(map(len, block)) <= width:
             return [_fit(line, width) for line in block]
     return []
@@ -79,4 +97,4 @@ def _marks(statuses: list[Status], compact: bool) -> str:
 
 
 def _fit(line: str, width: int) -> str:
-    return line if len(line) <= width else line[:width - 3] + "..."
+    return line if len(line) <= width else line[: width - 3] + "..."

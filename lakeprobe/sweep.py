@@ -34,8 +34,9 @@ def run_started(name: str) -> float | None:
     return timegm(time.strptime(match[1], "%Y%m%dT%H%M%SZ")) if match else None
 
 
-def sweep(storage: Storage, rses: list[RSE], older_than_s: float, dry_run: bool = False,
-          now: float | None = None) -> list[Swept]:
+def sweep(
+    storage: Storage, rses: list[RSE], older_than_s: float, dry_run: bool = False, now: float | None = None
+) -> list[Swept]:
     now = now or time.time()
     swept = []
     for rse in rses:

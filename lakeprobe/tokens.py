@@ -2,6 +2,7 @@
 Discovery way. One token per (client, audience) is cached and renewed in the background before it expires,
 so no check waits for the issuer; pytest-xdist workers are handed the controller's tokens (plugins/tokens.py).
 """
+
 import json
 import os
 import threading
@@ -56,8 +57,14 @@ class IssuerConfigError(ProbeError):
 
 
 class TokenProvider:
-    def __init__(self, issuer_url: str | None = None, client_secrets: dict | None = None, audience: str = "",
-                 ca_bundle: str | bool = True, client_scopes: dict | None = None):
+    def __init__(
+        self,
+        issuer_url: str | None = None,
+        client_secrets: dict | None = None,
+        audience: str = "",
+        ca_bundle: str | bool = True,
+        client_scopes: dict | None = None,
+    ):
         self.issuer_url, self.client_secrets = issuer_url, client_secrets or {}
         self.client_scopes = client_scopes or {}
         self.audience, self.ca_bundle = audience, ca_bundle
@@ -121,16 +128,22 @@ class TokenProvider:
             try:
                 reply = requests.get(url, verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
             except requests.RequestException as e:
-                raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}",
-                                 blame="issuer") from None
+                raise ProbeError(
+                    "unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}", blame="issuer"
+                ) from None
             if reply.status_code in (400, 401, 403, 404, 405):
-                raise IssuerConfigError(f"issuer.url {self.issuer_url}: no OpenID discovery document there "
-                                        f"(HTTP {reply.status_code} for /.well-known/openid-configuration)")
+                raise IssuerConfigError(
+                    f"issuer.url {self.issuer_url}: no OpenID discovery document there "
+                    f"(HTTP {reply.status_code} for /.well-known/openid-configuration)"
+                )
             try:
                 self._token_endpoint = reply.json()["token_endpoint"]
             except (ValueError, KeyError, TypeError):
-                raise ProbeError("protocol_error", f"token issuer {self.issuer_url}: its discovery document names "
-                                 "no token_endpoint", blame="issuer") from None
+                raise ProbeError(
+                    "protocol_error",
+                    f"token issuer {self.issuer_url}: its discovery document names no token_endpoint",
+                    blame="issuer",
+                ) from None
         return self._token_endpoint
 
     def expired_token(self, client: str = "probe-short") -> str:
@@ -172,6 +185,7 @@ class TokenProvider:
             finally:
                 with self._lock:
                     self._renewing.discard(key)
+
         threading.Thread(target=renew, daemon=True).start()
 
     def _fetch(self, key) -> Token:
@@ -179,8 +193,11 @@ class TokenProvider:
         if not self.issuer_url:
             found = self._discovered
             if not found:
-                raise ProbeError("auth_denied", "no token: configure an issuer in the inventory or set "
-                                 "BEARER_TOKEN(_FILE)", blame="lakeprobe")
+                raise ProbeError(
+                    "auth_denied",
+                    "no token: configure an issuer in the inventory or set BEARER_TOKEN(_FILE)",
+                    blame="lakeprobe",
+                )
             try:
                 expires = float(jwt_claims(found).get("exp", time.time() + 3600))
             except ValueError:  # an opaque token: its lifetime is the issuer's secret
@@ -204,18 +221,29 @@ class TokenProvider:
         endpoint = self.token_endpoint()
         self.requests += 1
         try:
-            reply = requests.post(endpoint, data=form, auth=(client, self.client_secrets[client]),
-                                  verify=self.ca_bundle, timeout=ISSUER_TIMEOUT_S)
+            reply = requests.post(
+                endpoint,
+                data=form,
+                auth=(client, self.client_secrets[client]),
+                verify=self.ca_bundle,
+                timeout=ISSUER_TIMEOUT_S,
+            )
         except requests.RequestException as e:
-            raise ProbeError("unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}",
-                             blame="issuer") from None
+            raise ProbeError(
+                "unreachable", f"token issuer {self.issuer_url} unreachable: {type(e).__name__}", blame="issuer"
+            ) from None
         if reply.status_code in (400, 401, 403):
-            raise IssuerConfigError(f"the token issuer refuses client {client!r} (HTTP {reply.status_code} "
-                                    f"{_oauth_error(reply)}): check its secret in issuer.clients_file and its "
-                                    "scopes in issuer.scopes")
+            raise IssuerConfigError(
+                f"the token issuer refuses client {client!r} (HTTP {reply.status_code} "
+                f"{_oauth_error(reply)}): check its secret in issuer.clients_file and its "
+                "scopes in issuer.scopes"
+            )
         if reply.status_code != 200:
-            raise ProbeError("unreachable", f"token issuer {self.issuer_url} answered HTTP {reply.status_code} "
-                             f"for client {client!r}", blame="issuer")
+            raise ProbeError(
+                "unreachable",
+                f"token issuer {self.issuer_url} answered HTTP {reply.status_code} for client {client!r}",
+                blame="issuer",
+            )
         body = reply.json()
         lifetime = float(body.get("expires_in", 600))
         return Token(body["access_token"], time.time() + lifetime, lifetime)

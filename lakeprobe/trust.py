@@ -7,13 +7,14 @@ CPU per davs operation, against 0.5 ms with the lake's own CAs (measured on the 
 This holds for the probe process only, and only when the inventory names a CA directory: a lake whose
 endpoints need the system's CAs leaves `ca_dir` out (or sets X509_CERT_DIR to a directory holding both).
 """
+
 import hashlib
 import os
 import tempfile
 from pathlib import Path
 
 
-def trust_ca_dir(ca_dir: str):
+def trust_ca_dir(ca_dir: str | None):
     if not ca_dir:  # no CA directory named: the process keeps its own trust settings
         return
     directory = Path(os.environ.setdefault("X509_CERT_DIR", ca_dir))

@@ -14,8 +14,10 @@ def stored_intact(storage: Storage, url: str, expected: Expected, rse: RSE) -> C
         return None
     found = storage.checksum(url)
     if not expected.knows(found.algorithm):
-        raise ProbeFailure(E.CHECKSUM_UNSUPPORTED, f"the storage answers with {found.algorithm}, which lakeprobe "
-                           f"cannot compute: nothing verified")
+        raise ProbeFailure(
+            E.CHECKSUM_UNSUPPORTED,
+            f"the storage answers with {found.algorithm}, which lakeprobe cannot compute: nothing verified",
+        )
     ours = expected[found.algorithm]
     if found != ours:
         raise ProbeFailure(E.CHECKSUM_MISMATCH, f"stored {found}, ours {ours.value}")
@@ -28,5 +30,7 @@ def algorithm_wanted(rse: RSE) -> str:
 
 
 def unsupported_note(found: Checksum, rse: RSE) -> str:
-    return (f"the storage offers {found.algorithm}, not {algorithm_wanted(rse)}: the data verify with "
-            f"{found.algorithm} (declare quirks.checksum: {found.algorithm} if that is intended)")
+    return (
+        f"the storage offers {found.algorithm}, not {algorithm_wanted(rse)}: the data verify with "
+        f"{found.algorithm} (declare quirks.checksum: {found.algorithm} if that is intended)"
+    )

@@ -15,10 +15,17 @@ from lakeprobe.state import RunState
 
 def pytest_addoption(parser):
     group = parser.getgroup("lakeprobe-chat", "lakeprobe: chat notifications")
-    group.addoption("--chat", choices=KINDS, help="post state changes to this kind of incoming webhook, "
-                    "whose URL is in LAKEPROBE_CHAT_WEBHOOK")
-    group.addoption("--chat-confirm", default="2", metavar="ROUNDS",
-                    help="announce a new state once it has held this many rounds in a row (default 2)")
+    group.addoption(
+        "--chat",
+        choices=KINDS,
+        help="post state changes to this kind of incoming webhook, whose URL is in LAKEPROBE_CHAT_WEBHOOK",
+    )
+    group.addoption(
+        "--chat-confirm",
+        default="2",
+        metavar="ROUNDS",
+        help="announce a new state once it has held this many rounds in a row (default 2)",
+    )
 
 
 class Notifier:
@@ -41,8 +48,10 @@ class Notifier:
     def notify(self, records: list[Record]) -> str:
         if self.state.run_kind != "round":
             return "chat: an ad-hoc run announces nothing (only rounds do)"
-        earlier = [r for r in history.from_results(self.state.results_dir, history.window())
-                   if r.run_id != self.state.run_id]
+        earlier = [
+            r for r in history.from_results(self.state.results_dir, history.window()) if r.run_id != self.state.run_id
+        ]
         rounds = history.rounds(earlier + records, self.state.lake)
-        return chat.notify(self.kind, self.webhook, rounds, self.confirm, self.state.lake,
-                           self.state.results_dir / "chat-pending.json")
+        return chat.notify(
+            self.kind, self.webhook, rounds, self.confirm, self.state.lake, self.state.results_dir / "chat-pending.json"
+        )

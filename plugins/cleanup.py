@@ -27,6 +27,7 @@ def run_directories(state: RunState, rse, protocol: str) -> list[str]:
 
 def remove_run_directories(state: RunState, config) -> str:
     from plugins.lake import TOKENS
+
     tokens: TokenProvider = config.stash[TOKENS]
     made = sorted(p.name for p in state.made_dir.glob("*")) if state.made_dir.is_dir() else []
     broken = state.breaker.broken()
@@ -41,8 +42,9 @@ def remove_run_directories(state: RunState, config) -> str:
     storage = Storage(tokens, timeout, state.inventory.rses.values(), breaker=state.breaker)
     owner = Storage(tokens, timeout, state.inventory.rses.values(), client="embargo-owner")
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(todo))) as pool:
-        outcomes = list(pool.map(lambda item: [_clean(state, storage, owner, tokens, item[0], p) for p in item[1]],
-                                 todo.items()))
+        outcomes = list(
+            pool.map(lambda item: [_clean(state, storage, owner, tokens, item[0], p) for p in item[1]], todo.items())
+        )
     failed = [o for each in outcomes for o in each if o]
     if failed:
         return f"cleanup: {len(failed)} endpoints kept some of this run's files: " + "; ".join(failed[:3])

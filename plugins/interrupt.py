@@ -17,6 +17,7 @@ MESSAGE = "Ctrl-C: finished checks recorded, the rest not tried"
 
 def install(config, stop):
     """On the first SIGINT: abandon waits and call `stop`; the second one is the default KeyboardInterrupt."""
+
     def on_interrupt(signum, frame):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         deadline.interrupted.set()
@@ -30,17 +31,20 @@ def install(config, stop):
 
 def stop_session(session):
     """For the process that hands out the checks: stop after the current one (pytest) or now (xdist)."""
+
     def stop():
         session.shouldstop = MESSAGE
         dsession = session.config.pluginmanager.getplugin("dsession")
         if dsession is not None and getattr(dsession, "sched", None) is not None:
             dsession.shouldstop = MESSAGE
             dsession.triggershutdown()
+
     return stop
 
 
 def pytest_sessionstart(session):
     from plugins.lake import run_state
+
     if run_state(session.config) is None:
         return
     worker = hasattr(session.config, "workerinput")  # a worker stops when its controller tells it to

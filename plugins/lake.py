@@ -32,23 +32,45 @@ def pytest_addoption(parser):
     group = parser.getgroup("lakeprobe", "lakeprobe: what to probe")
     group.addoption("--rse", action="append", default=[], metavar="NAME", help="probe this RSE (repeatable)")
     group.addoption("--rse-expression", metavar="EXPR", help="probe the RSEs matching this Rucio RSE expression")
-    group.addoption("--protocol", action="append", default=[], metavar="SCHEME",
-                    help=f"probe only this protocol (repeatable; default: all the RSE offers of "
-                         f"{', '.join(registry.schemes())})")
+    group.addoption(
+        "--protocol",
+        action="append",
+        default=[],
+        metavar="SCHEME",
+        help=f"probe only this protocol (repeatable; default: all the RSE offers of {', '.join(registry.schemes())})",
+    )
     group.addoption("--inventory", metavar="PATH", help="YAML inventory of the lake (schema in README.md)")
-    group.addoption("--tpc-peer", action="append", default=[], metavar="NAME",
-                    help="with --rse: copy only between it and these peers (repeatable; default: every other RSE)")
-    group.addoption("--timeout", metavar="SECONDS", help="deadline of every network operation, unless the RSE "
-                    "sets its own (default 60)")
-    group.addoption("--rse-concurrency", metavar="N", help="operations at once on one RSE, over all workers, "
-                    "unless the RSE sets its own (default 4)")
+    group.addoption(
+        "--tpc-peer",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --rse: copy only between it and these peers (repeatable; default: every other RSE)",
+    )
+    group.addoption(
+        "--timeout",
+        metavar="SECONDS",
+        help="deadline of every network operation, unless the RSE sets its own (default 60)",
+    )
+    group.addoption(
+        "--rse-concurrency",
+        metavar="N",
+        help="operations at once on one RSE, over all workers, unless the RSE sets its own (default 4)",
+    )
     group.addoption("--file-size", metavar="BYTES", help="size of the probe file: 1048576, 64k, 1M (default 1M)")
-    group.addoption("--retries", metavar="N", help="retries of a transient failure (refused connection, "
-                    "unexplained error), with backoff (default 2)")
-    group.addoption("--slow-floor", metavar="BYTES_PER_S", help="transfers slower than this are recorded as "
-                    "warn (default 262144: 256 KiB/s)")
-    group.addoption("--results-dir", metavar="DIR", help="where run records go (default results/, or "
-                    "LAKEPROBE_RESULTS_DIR)")
+    group.addoption(
+        "--retries",
+        metavar="N",
+        help="retries of a transient failure (refused connection, unexplained error), with backoff (default 2)",
+    )
+    group.addoption(
+        "--slow-floor",
+        metavar="BYTES_PER_S",
+        help="transfers slower than this are recorded as warn (default 262144: 256 KiB/s)",
+    )
+    group.addoption(
+        "--results-dir", metavar="DIR", help="where run records go (default results/, or LAKEPROBE_RESULTS_DIR)"
+    )
 
 
 def probing(config) -> bool:
@@ -60,10 +82,25 @@ def probing(config) -> bool:
 
 def _options(config) -> RunOptions:
     opt = config.getoption
-    return parse({name.removeprefix("--").replace("-", "_"): opt(name) for name in (
-        "--rse", "--rse-expression", "--protocol", "--inventory", "--tpc-peer", "--timeout", "--rse-concurrency",
-        "--file-size", "--retries", "--slow-floor", "--results-dir")} | {
-        "results_dir": opt("--results-dir") or str(paths.results_dir())})
+    return parse(
+        {
+            name.removeprefix("--").replace("-", "_"): opt(name)
+            for name in (
+                "--rse",
+                "--rse-expression",
+                "--protocol",
+                "--inventory",
+                "--tpc-peer",
+                "--timeout",
+                "--rse-concurrency",
+                "--file-size",
+                "--retries",
+                "--slow-floor",
+                "--results-dir",
+            )
+        }
+        | {"results_dir": opt("--results-dir") or str(paths.results_dir())}
+    )
 
 
 def _selection(options: RunOptions) -> Selection:
@@ -77,9 +114,16 @@ def _selection(options: RunOptions) -> Selection:
 
 def run_kind(config, options: RunOptions) -> str:
     """A round runs every check of the suites given; narrowing it in any way makes an ad-hoc run."""
-    narrowed = (options.rse or options.tpc_peer or options.protocol or config.option.keyword or
-                config.option.markexpr or getattr(config.option, "deselect", None) or
-                getattr(config.option, "lf", False) or any("::" in str(a) for a in config.args))
+    narrowed = (
+        options.rse
+        or options.tpc_peer
+        or options.protocol
+        or config.option.keyword
+        or config.option.markexpr
+        or getattr(config.option, "deselect", None)
+        or getattr(config.option, "lf", False)
+        or any("::" in str(a) for a in config.args)
+    )
     return "adhoc" if narrowed else "round"
 
 
@@ -122,13 +166,16 @@ def pytest_configure(config):
     else:
         state, tokens = start(config)
         from plugins.round import RoundPlugin
+
         config.pluginmanager.register(RoundPlugin(config, state), "lakeprobe-round")
     config.stash[STATE], config.stash[TOKENS] = state, tokens
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    node.workerinput[_WORKER_KEY] = node.config.stash[STATE].dumps()
+    state = run_state(node.config)
+    if state is not None:
+        node.workerinput[_WORKER_KEY] = state.dumps()
 
 
 @pytest.hookimpl(optionalhook=True)

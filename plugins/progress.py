@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import threading
+from typing import TextIO
 
 from lakeprobe import waiting
 
@@ -24,7 +25,7 @@ class Watcher:
         self.doing, self.stopped = doing, threading.Event()
         self.quiet = config.getoption("verbose", 0) < 0 and config.getoption("quiet", 0) > 1
         self.thread = threading.Thread(target=self._run, name="lakeprobe-progress", daemon=True)
-        self.out = None
+        self.out: TextIO | None = None
 
     def start(self):
         if not self.quiet and sys.__stdout__ is not None:
@@ -53,4 +54,5 @@ class Watcher:
                 said = "; ".join(f"{what} ({left:.0f} s left)" for what, left in waits[:2])
                 more = f" and {len(waits) - 2} more" if len(waits) > 2 else ""
                 line = f"lakeprobe: {self.doing}: waiting for {said}{more}"
-                self.out.write("\n" + (line if len(line) <= width else line[:width - 3] + "...") + "\n")
+                assert self.out is not None
+                self.out.write("\n" + (line if len(line) <= width else line[: width - 3] + "...") + "\n")

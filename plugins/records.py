@@ -29,8 +29,13 @@ def record(request) -> Record:
     state = run_state(request.config)
     if state is None:
         pytest.skip("no lake selected")
-    rec = Record(run_id=state.run_id, suite=request.node.path.parent.name, lake=state.lake,
-                 check=request.node.originalname.removeprefix("test_"), run_kind=state.run_kind)
+    rec = Record(
+        run_id=state.run_id,
+        suite=request.node.path.parent.name,
+        lake=state.lake,
+        check=request.node.originalname.removeprefix("test_"),
+        run_kind=state.run_kind,
+    )
     request.node.stash[RECORD] = rec
     return rec
 
@@ -55,8 +60,11 @@ def pytest_runtest_makereport(item, call):
         report.lakeprobe_record = rec.to_dict()
         report.lakeprobe_family = [item.path.stem.removeprefix("test_"), item.stash.get(POSITION, 0)]
         # On the item: JUnit XML writes the properties of the test's last report.
-        item.user_properties += [("lakeprobe.status", str(rec.status)), ("lakeprobe.error_class", str(rec.error_class)),
-                                 ("lakeprobe.message", rec.message)]
+        item.user_properties += [
+            ("lakeprobe.status", str(rec.status)),
+            ("lakeprobe.error_class", str(rec.error_class)),
+            ("lakeprobe.message", rec.message),
+        ]
     return report
 
 
@@ -92,5 +100,6 @@ def settle(rec: Record, report, call):
         rec.status, rec.error_class, rec.blame = Status.ERROR, exc.error_class, exc.blame
     else:
         rec.status, rec.error_class, rec.blame = Status.ERROR, ErrorClass.UNKNOWN, "lakeprobe"
-    rec.message = scrub(f"{exc}" if isinstance(exc, (ProbeFailure, ProbeError)) else
-                        f"{type(exc).__name__}: {exc}")[:500]
+    rec.message = scrub(f"{exc}" if isinstance(exc, (ProbeFailure, ProbeError)) else f"{type(exc).__name__}: {exc}")[
+        :500
+    ]

@@ -20,6 +20,7 @@ TEST_BASE_PORT = 23000
 def lab():
     from lab.lab import Lab
     from lab.layout import Layout
+
     layout = Layout.from_env(run_dir=str(default_lab_dir()) + "-tests", base_port=TEST_BASE_PORT)
     the_lab = Lab(layout)
     for rse in the_lab.rses():  # a fault left over from an interrupted session must not leak into this one
@@ -33,8 +34,11 @@ def lab():
 @pytest.fixture(scope="session")
 def lab_env(lab):
     """Environment for commands run against the test lab, as a user's shell would have it."""
-    return user_env(LAKEPROBE_LAB_DIR=str(lab.layout.run_dir), X509_CERT_DIR=str(lab.layout.ca_dir),
-                    GFAL_PYTHONBIN="/usr/bin/python3")
+    return user_env(
+        LAKEPROBE_LAB_DIR=str(lab.layout.run_dir),
+        X509_CERT_DIR=str(lab.layout.ca_dir),
+        GFAL_PYTHONBIN="/usr/bin/python3",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +55,25 @@ def tokens(inventory) -> TokenProvider:
 def run_suite(lab, lab_env, tmp_path_factory):
     """Runs `pytest suites/site ...` (or the suite given) against the test lab as a user would; returns
     (process, records, seconds)."""
+
     def run_it(*args, suite="suites/site", timeout=900, results=None, env=None, inventory=None):
         results = results or tmp_path_factory.mktemp("results")
         started = time.monotonic()
-        proc = run_pytest(suite, "-q", "--inventory", str(inventory or lab.layout.inventory), "--results-dir",
-                            str(results), *args, env=env or lab_env, timeout=timeout)
+        proc = run_pytest(
+            suite,
+            "-q",
+            "--inventory",
+            str(inventory or lab.layout.inventory),
+            "--results-dir",
+            str(results),
+            *args,
+            env=env or lab_env,
+            timeout=timeout,
+        )
         seconds = time.monotonic() - started
         records = [r for f in sorted(Path(results).glob("*.jsonl")) for r in read_jsonl(f)]
         return proc, records, seconds
+
     return run_it
 
 
@@ -70,6 +85,7 @@ def faulty(lab):
     def inject(rse, kind):
         lab.fault(rse, kind)
         injected.append(rse)
+
     yield inject
     for rse in injected:
         lab.heal(rse)
@@ -88,13 +104,13 @@ def inventory_with(lab, tmp_path):
         path = tmp_path / "inventory.yaml"
         path.write_text(yaml.safe_dump(data))
         return str(path)
+
     return write
 
 
 def pytest_collection_modifyitems(config, items):
     """Fast tests first: a broken basic gives its answer before the lab comes up."""
     items.sort(key=lambda item: item.get_closest_marker("lab") is not None)
-
 
 
 @pytest.fixture
@@ -105,9 +121,13 @@ def small_lake(lab, tmp_path):
     def write(rses=("XRD1", "XRD2"), protocols=("davs",), lake="small-lake") -> str:
         data = yaml.safe_load(lab.layout.inventory.read_text())
         data["lake"] = lake
-        data["rses"] = {name: {**spec, "protocols": {p: u for p, u in spec["protocols"].items() if p in protocols}}
-                        for name, spec in data["rses"].items() if name in rses}
+        data["rses"] = {
+            name: {**spec, "protocols": {p: u for p, u in spec["protocols"].items() if p in protocols}}
+            for name, spec in data["rses"].items()
+            if name in rses
+        }
         path = tmp_path / f"{lake}.yaml"
         path.write_text(yaml.safe_dump(data))
         return str(path)
+
     return write

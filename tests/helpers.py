@@ -54,6 +54,7 @@ def one_line_error(proc: subprocess.CompletedProcess) -> str:
 def file_lake(directory: Path, rses=("DISK1", "DISK2"), **extra) -> Path:
     """An inventory of RSEs that are directories of this machine (file://): a real lake that needs no lab."""
     import yaml
+
     spec = {"lake": "file-lake", "rses": {}}
     for name in rses:
         root = directory / name.lower()

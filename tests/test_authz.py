@@ -1,6 +1,7 @@
 """Token handling, proven on the test lab: a stopped issuer is blamed, not the storage; the issuer is asked
 once per token kind and round, whatever the number of checks; no token or client secret reaches any output;
 and the checks' own JWT tools tell a real token from a forged one. (The no-auth fault is in test_detection.)"""
+
 import json
 import re
 
@@ -38,8 +39,11 @@ def test_a_stopped_issuer_is_blamed_not_the_storage(issuer_stopped, run_suite):
     assert "Traceback" not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("selection", [("--rse", "XRD1", "--tpc-peer", "XRD2", "-n", "2"), ("-n", "3")],
-                         ids=["1 RSE, 2 workers", "3 RSEs, 3 workers"])
+@pytest.mark.parametrize(
+    "selection",
+    [("--rse", "XRD1", "--tpc-peer", "XRD2", "-n", "2"), ("-n", "3")],
+    ids=["1 RSE, 2 workers", "3 RSEs, 3 workers"],
+)
 def test_the_issuer_is_asked_once_per_token_kind_and_round(lab, inventory, run_suite, selection):
     before = _issued(lab)
     proc, records, _ = run_suite(*selection)

@@ -17,8 +17,11 @@ def _round(failing=lambda r: False, errors=lambda r: False) -> list[Record]:
         for b in RSES:
             if a != b:
                 for mode in ("pull", "push"):
-                    records.append(Record(run_id="r", suite="site", check=f"davs_{mode}", rse=a, peer=b,
-                                          protocol="davs", mode=mode))
+                    records.append(
+                        Record(
+                            run_id="r", suite="site", check=f"davs_{mode}", rse=a, peer=b, protocol="davs", mode=mode
+                        )
+                    )
     for r in records:
         if failing(r):
             r.status, r.error_class, r.message = "fail", "checksum_mismatch", "stored adler32 x, ours y"
@@ -51,7 +54,19 @@ def test_a_service_outage_is_blamed_on_the_service_not_the_storage():
 
 
 def test_the_message_names_the_end_when_the_copies_cannot_tell():
-    records = [Record(run_id="r", suite="site", check="root_tpc", rse="A", peer="B", protocol="root", mode="tpc",
-                      status="fail", error_class="auth_denied", message="root TPC: the source refused the copy: ...")]
+    records = [
+        Record(
+            run_id="r",
+            suite="site",
+            check="root_tpc",
+            rse="A",
+            peer="B",
+            protocol="root",
+            mode="tpc",
+            status="fail",
+            error_class="auth_denied",
+            message="root TPC: the source refused the copy: ...",
+        )
+    ]
     assign(records)
     assert records[0].blame == "A"

@@ -37,14 +37,16 @@ def receiver():
 
 @pytest.mark.lab
 def test_a_fault_then_its_healing_give_one_failing_and_one_back_to_normal_message(
-        receiver, lab, lab_env, faulty, small_lake, run_suite, tmp_path):
+    receiver, lab, lab_env, faulty, small_lake, run_suite, tmp_path
+):
     url, received = receiver
     env = Env({**lab_env, "LAKEPROBE_CHAT_WEBHOOK": url})
     lake = small_lake()
 
     def round_(*extra):
-        proc, _, _ = run_suite("--inventory", lake, "--timeout", "10", "--chat", "mattermost", *extra,
-                               results=tmp_path, env=env)
+        proc, _, _ = run_suite(
+            "--inventory", lake, "--timeout", "10", "--chat", "mattermost", *extra, results=tmp_path, env=env
+        )
         assert "Traceback" not in proc.stdout + proc.stderr
         return proc
 
@@ -70,8 +72,19 @@ def test_a_fault_then_its_healing_give_one_failing_and_one_back_to_normal_messag
 
 
 def _rounds(statuses: list[str], blame="X") -> list[list[Record]]:
-    return [[Record(run_id=f"r{i}", suite="site", check="upload", rse="X", status=s,
-                    blame=blame if s in ("fail", "error") else "")] for i, s in enumerate(statuses)]
+    return [
+        [
+            Record(
+                run_id=f"r{i}",
+                suite="site",
+                check="upload",
+                rse="X",
+                status=s,
+                blame=blame if s in ("fail", "error") else "",
+            )
+        ]
+        for i, s in enumerate(statuses)
+    ]
 
 
 def _announced(statuses: list[str]) -> list[str]:

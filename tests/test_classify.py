@@ -11,41 +11,66 @@ from lakeprobe.classify import classify
 CAPTURED = [
     # host name does not resolve
     ("Result Domain name resolution failed after 1 attempts", None, "unreachable"),  # gfal2 davs
-    ("HTTPSConnectionPool(host='no-such-host.lakeprobe.invalid', port=1094): Max retries exceeded with url: "
-     "/lakeprobe (Caused by NameResolutionError(\"HTTPSConnection(host='no-such-host.lakeprobe.invalid', port=1094)"
-     ": Failed to resolve 'no-such-host.lakeprobe.invalid' ([Errno -2] Name or service not known)\"))", None,
-     "unreachable"),  # requests
+    (
+        "HTTPSConnectionPool(host='no-such-host.lakeprobe.invalid', port=1094): Max retries exceeded with url: "
+        "/lakeprobe (Caused by NameResolutionError(\"HTTPSConnection(host='no-such-host.lakeprobe.invalid', port=1094)"
+        ": Failed to resolve 'no-such-host.lakeprobe.invalid' ([Errno -2] Name or service not known)\"))",
+        None,
+        "unreachable",
+    ),  # requests
     ("Failed to stat file (No route to host)", 113, "unreachable"),  # gfal2 root
     ("[FATAL] Invalid address", None, "unreachable"),  # XrdCl
     # nothing listens
     ("Result Could not connect to server after 1 attempts", 112, "unreachable"),
-    ("HTTPSConnectionPool(host='localhost', port=20199): Max retries exceeded with url: /lakeprobe (Caused by "
-     "NewConnectionError(\"HTTPSConnection(host='localhost', port=20199): Failed to establish a new connection: "
-     "[Errno 111] Connection refused\"))", None, "unreachable"),
+    (
+        "HTTPSConnectionPool(host='localhost', port=20199): Max retries exceeded with url: /lakeprobe (Caused by "
+        "NewConnectionError(\"HTTPSConnection(host='localhost', port=20199): Failed to establish a new connection: "
+        '[Errno 111] Connection refused"))',
+        None,
+        "unreachable",
+    ),
     ("Failed to stat file (Connection refused)", 111, "unreachable"),
     ("[FATAL] Connection error", None, "unreachable"),
     # TLS: plain HTTP on a TLS port, expired, unknown CA
     ("Result (Neon): SSL handshake failed: wrong version number after 1 attempts", 13, "tls"),
-    ("HTTPSConnectionPool(host='localhost', port=20195): Max retries exceeded with url: /lakeprobe (Caused by "
-     "SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))", None, "tls"),
+    (
+        "HTTPSConnectionPool(host='localhost', port=20195): Max retries exceeded with url: /lakeprobe (Caused by "
+        "SSLError(SSLError(1, '[SSL: WRONG_VERSION_NUMBER] wrong version number (_ssl.c:1006)')))",
+        None,
+        "tls",
+    ),
     ("Result (Neon): Server certificate verification failed: certificate has expired after 1 attempts", 112, "tls"),
     ("Result (Neon): Server certificate verification failed: issuer is not trusted after 1 attempts", 112, "tls"),
     ("[FATAL] TLS error: resource temporarily unavailable", 11, "tls"),  # XrdCl, unknown CA and expired alike
     # checksums: another algorithm than asked for is not a corruption
-    ("DESTINATION CHECKSUM checksum calculation for adler32 not supported for "
-     "davs://localhost:20181/lakeprobe/exp/g.dat", 38, "checksum_unsupported"),
+    (
+        "DESTINATION CHECKSUM checksum calculation for adler32 not supported for "
+        "davs://localhost:20181/lakeprobe/exp/g.dat",
+        38,
+        "checksum_unsupported",
+    ),
     ("Got 'md5' while expecting 'adler32' (Operation now in progress)", 115, "checksum_unsupported"),
     ("Error on XrdCl::CopyProcess::Run(): [ERROR] CheckSum error:  (destination)", 84, "checksum_mismatch"),
     # authorization
     ("[FATAL] Auth failed: No protocols left to try", None, "auth_denied"),
     ("HTTP 403 Forbidden", None, "auth_denied"),
-    ("[ERROR] Server responded with an error: [3010] Unable to create /lakeprobe/x.dat; permission denied", 3010,
-     "auth_denied"),
+    (
+        "[ERROR] Server responded with an error: [3010] Unable to create /lakeprobe/x.dat; permission denied",
+        3010,
+        "auth_denied",
+    ),
     # namespace
-    ("[ERROR] Server responded with an error: [3011] Unable to locate /lakeprobe/exp/nonexist; no such file or "
-     "directory", 3011, "not_found"),
-    ("[ERROR] Server responded with an error: [3005] Unable to create /lakeprobe/x; read-only file system", None,
-     "permission"),
+    (
+        "[ERROR] Server responded with an error: [3011] Unable to locate /lakeprobe/exp/nonexist; no such file or "
+        "directory",
+        3011,
+        "not_found",
+    ),
+    (
+        "[ERROR] Server responded with an error: [3005] Unable to create /lakeprobe/x; read-only file system",
+        None,
+        "permission",
+    ),
     ("[ERROR] Server responded with an error: [3009] Unable to write; no space left on device", None, "no_space"),
     # third-party copy refused by a server without it
     ("[ERROR] Server responded with an error: [3013] tpc not supported", None, "protocol_error"),

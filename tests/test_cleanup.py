@@ -9,12 +9,16 @@ from tests.helpers import lakeprobe_cli
 pytestmark = pytest.mark.lab
 
 
-@pytest.mark.parametrize("suite, args, fault", [
-    ("suites", ["-n", "3"], None),
-    ("suites/site", ["-k", "upload or mkdir or connection"], None),
-    ("suites/site", ["--rse", "XRD1", "-n", "2"], None),
-    ("suites/site", [], "corrupt"),
-], ids=["both suites -n 3", "-k", "--rse -n 2", "failures"])
+@pytest.mark.parametrize(
+    "suite, args, fault",
+    [
+        ("suites", ["-n", "3"], None),
+        ("suites/site", ["-k", "upload or mkdir or connection"], None),
+        ("suites/site", ["--rse", "XRD1", "-n", "2"], None),
+        ("suites/site", [], "corrupt"),
+    ],
+    ids=["both suites -n 3", "-k", "--rse -n 2", "failures"],
+)
 def test_a_round_leaves_nothing_however_it_is_run(suite, args, fault, lab, lab_env, faulty, run_suite):
     if fault:
         faulty("XRD2", fault)

@@ -1,6 +1,7 @@
 """The Grafana dashboards (ci/grafana/) are valid provisioning JSON, their queries run on the real stores the
 sinks fill and name only what the sinks write, and no data, skip and downtime are grey, never red or green.
 (Grafana itself cannot run here: the panels' rendering is not tested.)"""
+
 import json
 import re
 
@@ -46,8 +47,11 @@ def test_neutral_states_and_no_data_are_grey_never_red_or_green(path):
         if "mappings" not in defaults:
             continue
         values = defaults["mappings"][0]["options"]
-        neutral = [values[str(schema.STATE["skip"])], values[str(schema.STATE["downtime"])],
-                   defaults["mappings"][1]["options"]["result"]]
+        neutral = [
+            values[str(schema.STATE["skip"])],
+            values[str(schema.STATE["downtime"])],
+            defaults["mappings"][1]["options"]["result"],
+        ]
         assert all(m["color"] not in (RED, GREEN) for m in neutral)
         assert defaults["noValue"] == "no data" and defaults["color"]["fixedColor"] not in (RED, GREEN)
         assert {int(k): v["text"] for k, v in values.items()} == {n: s for s, n in schema.STATE.items()}
@@ -72,8 +76,10 @@ def test_sql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab, run_
     proc, records, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD2", "--protocol", "davs")
     assert proc.returncode == 0
     dashboard = json.loads((REPO / "ci/grafana/dashboards/lakeprobe-postgres.json").read_text())
-    macros = {r"\$__timeFilter\((\w+)\)": r"\1 > now() - interval '1 hour'",
-              r"\$__timeGroupAlias\((\w+), [^)]+\)": r"date_trunc('minute', \1) AS time"}
+    macros = {
+        r"\$__timeFilter\((\w+)\)": r"\1 > now() - interval '1 hour'",
+        r"\$__timeGroupAlias\((\w+), [^)]+\)": r"date_trunc('minute', \1) AS time",
+    }
     with psycopg.connect(f"host=127.0.0.1 port={lab.layout.port('postgres')} user=postgres dbname=lakeprobe") as db:
         for query in _queries(dashboard):
             sql = query.replace("$__interval", "1m")

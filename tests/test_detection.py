@@ -14,8 +14,19 @@ from lakeprobe.records import Record
 pytestmark = pytest.mark.lab
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
-AUTHZ = ["read_scope", "create_scope", "modify_scope", "path_scope", "no_token", "expired_token", "wrong_audience",
-         "unknown_issuer", "embargo_owner", "embargo_refused_to_others", "embargo_publish"]
+AUTHZ = [
+    "read_scope",
+    "create_scope",
+    "modify_scope",
+    "path_scope",
+    "no_token",
+    "expired_token",
+    "wrong_audience",
+    "unknown_issuer",
+    "embargo_owner",
+    "embargo_refused_to_others",
+    "embargo_publish",
+]
 # What a storage without token enforcement lets through; the owner's and modify checks still pass there.
 LETS_THROUGH = set(AUTHZ) - {"modify_scope", "embargo_owner", "embargo_publish"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
@@ -30,23 +41,38 @@ EXPECTED = {
     "down": {("connection", "davs", ""): "unreachable", ("connection", "root", ""): "unreachable"},
     "hang": {("connection", "davs", ""): "timeout", ("connection", "root", ""): "timeout"},
     "expired-cert": {("connection", "davs", ""): "tls", ("connection", "root", ""): "tls"},
-    "readonly": {("mkdir", "davs", ""): "permission", ("mkdir", "root", ""): "permission",
-                 **{(check, "root" if check == "root_tpc" else "davs", "into"): "permission" for check in TPC}},
-    "full": {("upload", "root", ""): "no_space",
-             # XrdHttp drops the connection when a PUT hits ENOSPC: over davs no reason reaches the client.
-             ("upload", "davs", ""): "protocol_error",
-             ("davs_pull", "davs", "into"): "no_space", ("davs_push", "davs", "into"): "protocol_error",
-             ("root_tpc", "root", "into"): "no_space"},
-    "corrupt": {("upload", "davs", ""): "checksum_mismatch", ("upload", "root", ""): "checksum_mismatch",
-                ("davs_pull", "davs", "into"): "checksum_mismatch",
-                ("davs_push", "davs", "into"): "checksum_mismatch",
-                ("root_tpc", "root", "into"): "checksum_mismatch"},
+    "readonly": {
+        ("mkdir", "davs", ""): "permission",
+        ("mkdir", "root", ""): "permission",
+        **{(check, "root" if check == "root_tpc" else "davs", "into"): "permission" for check in TPC},
+    },
+    "full": {
+        ("upload", "root", ""): "no_space",
+        # XrdHttp drops the connection when a PUT hits ENOSPC: over davs no reason reaches the client.
+        ("upload", "davs", ""): "protocol_error",
+        ("davs_pull", "davs", "into"): "no_space",
+        ("davs_push", "davs", "into"): "protocol_error",
+        ("root_tpc", "root", "into"): "no_space",
+    },
+    "corrupt": {
+        ("upload", "davs", ""): "checksum_mismatch",
+        ("upload", "root", ""): "checksum_mismatch",
+        ("davs_pull", "davs", "into"): "checksum_mismatch",
+        ("davs_push", "davs", "into"): "checksum_mismatch",
+        ("root_tpc", "root", "into"): "checksum_mismatch",
+    },
     # Only the side that acts needs TPC: the destination pulls, the source pushes; root:// needs both.
     # A destination without token enforcement has no token to hand its root:// TPC agent: the source refuses.
-    "no-auth": {**{(check, p, ""): "security" for check in LETS_THROUGH for p in ("davs", "root")},
-                ("root_tpc", "root", "into"): "auth_denied"},
-    "tpc-off": {("davs_pull", "davs", "into"): "protocol_error", ("davs_push", "davs", "from"): "protocol_error",
-                ("root_tpc", "root", "into"): "protocol_error", ("root_tpc", "root", "from"): "protocol_error"},
+    "no-auth": {
+        **{(check, p, ""): "security" for check in LETS_THROUGH for p in ("davs", "root")},
+        ("root_tpc", "root", "into"): "auth_denied",
+    },
+    "tpc-off": {
+        ("davs_pull", "davs", "into"): "protocol_error",
+        ("davs_push", "davs", "from"): "protocol_error",
+        ("root_tpc", "root", "into"): "protocol_error",
+        ("root_tpc", "root", "from"): "protocol_error",
+    },
 }
 
 
@@ -87,8 +113,12 @@ def test_one_rse_gives_only_its_records_and_its_copies_both_ways(run_suite):
     proc, records, _ = run_suite("--rse", "XRD1", "--timeout", str(DEADLINE))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {r.rse for r in records if not r.peer} == {"XRD1"}
-    assert {(r.rse, r.peer) for r in records if r.peer} == {("XRD1", "XRD2"), ("XRD2", "XRD1"),
-                                                            ("XRD1", "XRD3"), ("XRD3", "XRD1")}
+    assert {(r.rse, r.peer) for r in records if r.peer} == {
+        ("XRD1", "XRD2"),
+        ("XRD2", "XRD1"),
+        ("XRD1", "XRD3"),
+        ("XRD3", "XRD1"),
+    }
     assert len(records) == 2 * len(CHAIN + AUTHZ) + 4 * len(TPC)
     assert {r.run_kind for r in records} == {"adhoc"}
 
@@ -127,8 +157,9 @@ def _assert_neighbours_green(records: list[Record], tmp_path):
 
 def test_a_slow_rse_warns_instead_of_failing(faulty, run_suite):
     faulty(FAULTY, "slow")
-    proc, records, _ = run_suite("--timeout", "30", "--file-size", "256k", "--protocol", "davs",
-                                 "--rse", FAULTY, "--tpc-peer", "XRD1")
+    proc, records, _ = run_suite(
+        "--timeout", "30", "--file-size", "256k", "--protocol", "davs", "--rse", FAULTY, "--tpc-peer", "XRD1"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     warned = {r.check for r in records if r.status == "warn" and not r.peer}
     assert {"upload", "download"} <= warned
@@ -151,22 +182,32 @@ def test_a_hanging_rse_costs_the_round_one_deadline(healthy_round, faulty, run_s
 
 
 def test_quirks_and_downtimes_from_the_inventory_skip_or_mark_what_they_name(inventory_with, run_suite):
-    inventory = inventory_with(XRD1={"downtime": "disk server replacement"},
-                               XRD3={"quirks": {"no_checksum": True, "tpc_modes": ["pull"]}})
+    inventory = inventory_with(
+        XRD1={"downtime": "disk server replacement"}, XRD3={"quirks": {"no_checksum": True, "tpc_modes": ["pull"]}}
+    )
     proc, records, _ = run_suite("--inventory", inventory, "--timeout", str(DEADLINE))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {r.status for r in records if _involves(r, "XRD1")} == {"downtime"}
     skipped = {(r.check, r.rse, r.peer) for r in records if r.status == "skip"}
     assert skipped == {("checksum", "XRD3", "")} | {
-        (check, a, b) for check in ("davs_push", "root_tpc") for a, b in (("XRD2", "XRD3"), ("XRD3", "XRD2"))}
+        (check, a, b) for check in ("davs_push", "root_tpc") for a, b in (("XRD2", "XRD3"), ("XRD3", "XRD2"))
+    }
     assert all(r.message.startswith("quirk:") for r in records if r.status == "skip")
     assert all(r.status == "pass" for r in records if not _involves(r, "XRD1") and r.status != "skip")
 
 
 def test_an_rse_deadline_from_the_inventory_overrides_the_global_one(inventory_with, faulty, run_suite):
     faulty(FAULTY, "hang")
-    proc, records, _ = run_suite("--inventory", inventory_with(**{FAULTY: {"timeout_s": 2}}), "--timeout", "60",
-                                 "--rse", FAULTY, "--tpc-peer", "XRD1")
+    proc, records, _ = run_suite(
+        "--inventory",
+        inventory_with(**{FAULTY: {"timeout_s": 2}}),
+        "--timeout",
+        "60",
+        "--rse",
+        FAULTY,
+        "--tpc-peer",
+        "XRD1",
+    )
     timeouts = [r for r in records if r.error_class == "timeout"]
     assert timeouts and all(r.duration_s <= 3 for r in timeouts)
     assert "2 s" in timeouts[0].message
@@ -181,8 +222,21 @@ def test_a_round_leaves_nothing_on_the_storage(healthy_round, lab):
 def test_the_terminal_and_junit_tell_a_warn_and_its_reason(faulty, run_suite, tmp_path):
     faulty(FAULTY, "slow")
     junit = tmp_path / "junit.xml"
-    proc, records, _ = run_suite("--timeout", "30", "--file-size", "256k", "--protocol", "davs", "--rse", FAULTY,
-                                 "--tpc-peer", "XRD1", "-k", "connection or mkdir or upload", f"--junitxml={junit}")
+    proc, records, _ = run_suite(
+        "--timeout",
+        "30",
+        "--file-size",
+        "256k",
+        "--protocol",
+        "davs",
+        "--rse",
+        FAULTY,
+        "--tpc-peer",
+        "XRD1",
+        "-k",
+        "connection or mkdir or upload",
+        f"--junitxml={junit}",
+    )
     assert [r.status for r in records if r.check == "upload"] == ["warn"]
     assert "1 warned" in proc.stdout and "davs upload: warn slow: slow:" in proc.stdout
     xml = junit.read_text()

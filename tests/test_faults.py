@@ -1,4 +1,5 @@
 """Every `lab fault` kind is really there, seen with plain curl / xrdcp / xrdfs, and gone after `lab heal`."""
+
 import os
 import time
 import uuid
@@ -92,8 +93,18 @@ def test_tpc_off_refuses_both_kinds_of_third_party_copy(faulty, env, inventory, 
     path = f"/lakeprobe/faults/{uuid.uuid4().hex}"
     assert put(env, source, path, b"tpc source", tmp_path).startswith("2")
     faulty(RSE, "tpc-off")
-    copy = curl(env, "-X", "COPY", "-H", f"Source: {https(source, path)}", "-H", "Credential: none",
-                https(xrd3, path + ".copy"), "-w", "%{http_code}")
+    copy = curl(
+        env,
+        "-X",
+        "COPY",
+        "-H",
+        f"Source: {https(source, path)}",
+        "-H",
+        "Credential: none",
+        https(xrd3, path + ".copy"),
+        "-w",
+        "%{http_code}",
+    )
     assert not copy.stdout.endswith("201")
     tpc = run(["xrdcp", "--tpc", "only", source.url("root", path), xrd3.url("root", path + ".tpc")], env)
     assert tpc.returncode != 0 and "tpc not supported" in tpc.stderr
@@ -119,13 +130,17 @@ def test_expired_cert_fails_verification(faulty, env, xrd3):
     assert result.returncode == 60  # curl: peer certificate cannot be authenticated
 
 
-@pytest.mark.parametrize("kind", ["down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth",
-                                  "expired-cert"])
+@pytest.mark.parametrize(
+    "kind", ["down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert"]
+)
 def test_heal_restores_a_working_rse(lab, lab_env, env, xrd3, kind, tmp_path):
     assert lakeprobe_cli("lab", "fault", RSE, kind, env=lab_env).returncode == 0
     assert lakeprobe_cli("lab", "heal", RSE, env=lab_env).returncode == 0
     assert healthy(env, xrd3, tmp_path)
     data, path = os.urandom(10_000), f"/lakeprobe/faults/{uuid.uuid4().hex}"
     assert put(env, xrd3, path, data, tmp_path).startswith("2")
-    assert run(["xrdfs", xrd3.protocols["root"], "query", "checksum", path], env).stdout.split()[-1] == of_bytes(data).value
+    assert (
+        run(["xrdfs", xrd3.protocols["root"], "query", "checksum", path], env).stdout.split()[-1]
+        == of_bytes(data).value
+    )
     assert put(env, xrd3, f"/lakeprobe/faults/{uuid.uuid4().hex}", b"anon", tmp_path, token=False) == "403"

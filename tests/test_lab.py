@@ -1,5 +1,6 @@
 """The embedded lab, exercised with plain tools (gfal2, xrdcp, curl, rucio-clients): every component answers,
 tokens are enforced on both protocols, third-party copy works with tokens on both ends."""
+
 import json
 import os
 import socket
@@ -12,8 +13,8 @@ import pytest
 import requests
 import stomp
 
-from lakeprobe.jwts import claims
 from lakeprobe.checksums import of_bytes
+from lakeprobe.jwts import claims
 from tests.helpers import REPO, Env, bearer_header, run, status_json
 
 pytestmark = pytest.mark.lab
@@ -54,15 +55,21 @@ def test_rucio_postgres_influxdb_and_broker_answer(lab):
 def test_influxdb_accepts_and_returns_a_point(lab):
     url = lab.layout.influxdb_url
     marker = uuid.uuid4().hex[:8]
-    assert requests.post(f"{url}/write", params={"db": "lakeprobe"}, data=f"labtest,marker={marker} value=1",
-                         timeout=10).status_code == 204
-    reply = requests.get(f"{url}/query", params={"db": "lakeprobe", "q": f"SELECT * FROM labtest WHERE marker='{marker}'"},
-                         timeout=10).json()
+    assert (
+        requests.post(
+            f"{url}/write", params={"db": "lakeprobe"}, data=f"labtest,marker={marker} value=1", timeout=10
+        ).status_code
+        == 204
+    )
+    reply = requests.get(
+        f"{url}/query", params={"db": "lakeprobe", "q": f"SELECT * FROM labtest WHERE marker='{marker}'"}, timeout=10
+    ).json()
     assert reply["results"][0]["series"][0]["values"]
 
 
 def test_broker_delivers_a_stomp_message(lab):
     from lab.broker import PASSWORD, USER
+
     received = []
 
     class Listener(stomp.ConnectionListener):
@@ -83,8 +90,9 @@ def test_broker_delivers_a_stomp_message(lab):
 
 
 @pytest.mark.parametrize("protocol", ["davs", "root"])
-def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(lab, inventory, tokens, protocol, tmp_path,
-                                                                      monkeypatch):
+def test_token_lets_gfal2_write_stat_checksum_read_delete_on_every_rse(
+    lab, inventory, tokens, protocol, tmp_path, monkeypatch
+):
     data = os.urandom(100_000)
     local = tmp_path / "in.dat"
     local.write_bytes(data)
@@ -117,8 +125,23 @@ def test_writes_without_a_write_token_are_refused_on_both_protocols(lab, invento
         env["BEARER_TOKEN"] = tokens.token(client)
         headers = ["-H", bearer_header(env["BEARER_TOKEN"], tmp_path)]
     https = rse.url("davs", "/lakeprobe/labtest/refused.dat").replace("davs://", "https://")
-    put = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--capath", env["X509_CERT_DIR"], *headers,
-               "-T", str(local), https], env)
+    put = run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--capath",
+            env["X509_CERT_DIR"],
+            *headers,
+            "-T",
+            str(local),
+            https,
+        ],
+        env,
+    )
     assert put.stdout == "403"
     xrdcp = run(["xrdcp", "-f", str(local), rse.url("root", "/lakeprobe/labtest/refused.dat")], env)
     assert xrdcp.returncode != 0
@@ -128,9 +151,13 @@ def test_read_only_token_can_read(lab, inventory, tokens, lab_env, tmp_path):
     rse = inventory.rses["XRD1"]
     url = rse.url("root", f"/lakeprobe/labtest/{uuid.uuid4().hex}.dat")
     (tmp_path / "f").write_bytes(b"readable")
-    upload = run(["xrdcp", str(tmp_path / "f"), url], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe")})).returncode
+    upload = run(
+        ["xrdcp", str(tmp_path / "f"), url], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe")})
+    ).returncode
     assert upload == 0
-    back = run(["xrdcp", "-f", url, str(tmp_path / "back")], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe-read")}))
+    back = run(
+        ["xrdcp", "-f", url, str(tmp_path / "back")], Env({**lab_env, "BEARER_TOKEN": tokens.token("probe-read")})
+    )
     assert back.returncode == 0, back.stderr[-500:]
     assert (tmp_path / "back").read_bytes() == b"readable"
 
@@ -146,18 +173,57 @@ def test_third_party_copy_with_tokens_on_both_ends(lab, inventory, tokens, lab_e
     assert upload == 0
     mkdir = run(["xrdfs", dst.protocols["root"], "mkdir", "-p", f"/lakeprobe/labtest/{name}.d"], env).returncode
     assert mkdir == 0
-    auth = ["-H", bearer_header(token, tmp_path), "-H", bearer_header(token, tmp_path, "TransferHeaderAuthorization"),
-            "-H", "Credential: none"]
-    https = lambda rse, path: rse.url("davs", path).replace("davs://", "https://")  # noqa: E731
-    pull = run(["curl", "-s", "--capath", env["X509_CERT_DIR"], "-X", "COPY", *auth,
-                "-H", f"Source: {https(src, '/lakeprobe/labtest/' + name)}", https(dst, f"/lakeprobe/labtest/{name}.d/pull")], env)
+    auth = [
+        "-H",
+        bearer_header(token, tmp_path),
+        "-H",
+        bearer_header(token, tmp_path, "TransferHeaderAuthorization"),
+        "-H",
+        "Credential: none",
+    ]
+    https = lambda rse, path: rse.url("davs", path).replace("davs://", "https://")
+    pull = run(
+        [
+            "curl",
+            "-s",
+            "--capath",
+            env["X509_CERT_DIR"],
+            "-X",
+            "COPY",
+            *auth,
+            "-H",
+            f"Source: {https(src, '/lakeprobe/labtest/' + name)}",
+            https(dst, f"/lakeprobe/labtest/{name}.d/pull"),
+        ],
+        env,
+    )
     assert "success" in pull.stdout, pull.stdout
-    push = run(["curl", "-s", "--capath", env["X509_CERT_DIR"], "-X", "COPY", *auth,
-                "-H", f"Destination: {https(dst, f'/lakeprobe/labtest/{name}.d/push')}",
-                https(src, f"/lakeprobe/labtest/{name}")], env)
+    push = run(
+        [
+            "curl",
+            "-s",
+            "--capath",
+            env["X509_CERT_DIR"],
+            "-X",
+            "COPY",
+            *auth,
+            "-H",
+            f"Destination: {https(dst, f'/lakeprobe/labtest/{name}.d/push')}",
+            https(src, f"/lakeprobe/labtest/{name}"),
+        ],
+        env,
+    )
     assert "success" in push.stdout, push.stdout
-    tpc = run(["xrdcp", "--tpc", "only", src.url("root", f"/lakeprobe/labtest/{name}"),
-               dst.url("root", f"/lakeprobe/labtest/{name}.d/tpc")], env)
+    tpc = run(
+        [
+            "xrdcp",
+            "--tpc",
+            "only",
+            src.url("root", f"/lakeprobe/labtest/{name}"),
+            dst.url("root", f"/lakeprobe/labtest/{name}.d/tpc"),
+        ],
+        env,
+    )
     assert tpc.returncode == 0, tpc.stderr
     for suffix in ("pull", "push", "tpc"):
         sums = run(["xrdfs", dst.protocols["root"], "query", "checksum", f"/lakeprobe/labtest/{name}.d/{suffix}"], env)
@@ -181,4 +247,3 @@ print(json.dumps([r for r in client.list_replicas([{{"scope": "lakeprobe", "name
     replicas = json.loads(proc.stdout.strip().splitlines()[-1])
     assert list(replicas[0]["rses"]) == ["XRD1"]
     assert replicas[0]["rses"]["XRD1"][0].startswith("davs://localhost:")
-

@@ -1,5 +1,6 @@
 """`lab up` twice is harmless, `lab down` leaves no process and no listening port, and bad input gets one
 clear line and a non-zero exit. Uses a one-RSE lab of its own (ports from 24000)."""
+
 import os
 import re
 import subprocess
@@ -37,7 +38,7 @@ def test_up_twice_then_down_leaves_nothing_behind(own_lab_env):
     assert all(pids_before.values())
     run_dir = own_lab_env["LAKEPROBE_LAB_DIR"]
     pid_files = [os.path.join(d, f) for d, _, files in os.walk(run_dir) for f in files if f.endswith(".pid")]
-    pids = [int(open(p).read()) for p in pid_files if open(p).read().strip().isdigit()]
+    pids = [int(text) for text in (Path(p).read_text().strip() for p in pid_files) if text.isdigit()]
     assert pids
 
     down = lakeprobe_cli("lab", "down", env=own_lab_env)
@@ -53,8 +54,11 @@ def _logs_named_in(message: str) -> str:
     if not match:
         return ""
     logs = [Path(match[1]), *Path(match[1]).parent.glob("log/*.log")]
-    return "".join(f"\n--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
-                   for log in logs if log.is_file())
+    return "".join(
+        f"\n--- {log}\n" + "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        for log in logs
+        if log.is_file()
+    )
 
 
 def _state(pid: int) -> str:
@@ -62,12 +66,15 @@ def _state(pid: int) -> str:
         return f.read().rsplit(")", 1)[1].split()[0]
 
 
-@pytest.mark.parametrize("args, says", [
-    (["lab", "up", "--rses", "0"], "--rses must be between 1 and 20"),
-    (["lab", "up", "--rses", "21"], "--rses must be between 1 and 20"),
-    (["lab", "fault", "NOPE", "down"], "no lab RSE named 'NOPE'"),
-    (["lab", "fault", "XRD1", "melt"], "unknown fault kind 'melt'"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["lab", "up", "--rses", "0"], "--rses must be between 1 and 20"),
+        (["lab", "up", "--rses", "21"], "--rses must be between 1 and 20"),
+        (["lab", "fault", "NOPE", "down"], "no lab RSE named 'NOPE'"),
+        (["lab", "fault", "XRD1", "melt"], "unknown fault kind 'melt'"),
+    ],
+)
 def test_bad_input_gets_one_line_and_a_non_zero_exit(own_lab_env, args, says):
     result = lakeprobe_cli(*args, env=own_lab_env)
     assert result.returncode != 0

@@ -64,8 +64,11 @@ def _rse(**settings):
 
 def _issuer(**settings):
     def change(data, tmp):
-        data["issuer"] = {"url": "https://iam.example.org",
-                          **{k: (v(tmp) if callable(v) else v) for k, v in settings.items()}}
+        data["issuer"] = {
+            "url": "https://iam.example.org",
+            **{k: (v(tmp) if callable(v) else v) for k, v in settings.items()},
+        }
+
     return change
 
 
@@ -78,28 +81,52 @@ INVENTORY_MISTAKES = [
     ("negative-timeout", _rse(timeout_s=-5), ["RSE DISK1", "timeout_s", "greater than 0"]),
     ("zero-concurrency", _rse(max_concurrent=0), ["RSE DISK1", "max_concurrent"]),
     ("url-without-scheme", _rse(protocols={"davs": "se.example.org:443/"}), ["RSE DISK1", "protocols", "not a URL"]),
-    ("gsiftp-under-davs", _rse(protocols={"davs": "gsiftp://se.example.org:2811/"}),
-     ["RSE DISK1", "gsiftp://", "davs://"]),
+    (
+        "gsiftp-under-davs",
+        _rse(protocols={"davs": "gsiftp://se.example.org:2811/"}),
+        ["RSE DISK1", "gsiftp://", "davs://"],
+    ),
     ("https-under-davs", _rse(protocols={"davs": "https://se.example.org:443/"}), ["RSE DISK1", "https://", "davs://"]),
-    ("credentials-in-url", _rse(protocols={"davs": "davs://probe:hunter2@se.example.org:443/"}),
-     ["RSE DISK1", "credentials"]),
+    (
+        "credentials-in-url",
+        _rse(protocols={"davs": "davs://probe:hunter2@se.example.org:443/"}),
+        ["RSE DISK1", "credentials"],
+    ),
     ("unknown-protocol", _rse(protocols={"s3": "s3://se.example.org/"}), ["RSE DISK1", "unknown protocol 's3'"]),
     ("bad-tpc-mode", _rse(quirks={"tpc_modes": ["stream"]}), ["RSE DISK1", "quirks.tpc_modes", "'stream'"]),
-    ("bad-rse-name", lambda data, tmp: data["rses"].update({"LAPP site": data["rses"].pop("DISK1")}),
-     ["RSE LAPP site", "not an RSE name"]),
+    (
+        "bad-rse-name",
+        lambda data, tmp: data["rses"].update({"LAPP site": data["rses"].pop("DISK1")}),
+        ["RSE LAPP site", "not an RSE name"],
+    ),
     ("missing-ca-dir", lambda data, tmp: data.update(ca_dir="/etc/no-such-ca-dir"), ["ca_dir", "not a directory"]),
     ("no-rses", lambda data, tmp: data.update(rses={}), ["rses"]),
-    ("clients-file-missing", _issuer(clients_file="/etc/lakeprobe/clients.json"),
-     ["issuer.clients_file", "does not exist"]),
-    ("clients-file-bad-json", _issuer(clients_file=lambda tmp: _secrets(tmp, "{not json")),
-     ["issuer.clients_file", "not a JSON object"]),
-    ("clients-file-readable-by-others", _issuer(clients_file=lambda tmp: _secrets(tmp, mode=0o644)),
-     ["issuer.clients_file", "readable by others", "chmod 600"]),
-    ("client-without-secret", _issuer(clients_file=lambda tmp: _secrets(tmp), scopes={"probe-read": "storage.read:/"}),
-     ["issuer", "no secret for client probe-read"]),
+    (
+        "clients-file-missing",
+        _issuer(clients_file="/etc/lakeprobe/clients.json"),
+        ["issuer.clients_file", "does not exist"],
+    ),
+    (
+        "clients-file-bad-json",
+        _issuer(clients_file=lambda tmp: _secrets(tmp, "{not json")),
+        ["issuer.clients_file", "not a JSON object"],
+    ),
+    (
+        "clients-file-readable-by-others",
+        _issuer(clients_file=lambda tmp: _secrets(tmp, mode=0o644)),
+        ["issuer.clients_file", "readable by others", "chmod 600"],
+    ),
+    (
+        "client-without-secret",
+        _issuer(clients_file=lambda tmp: _secrets(tmp), scopes={"probe-read": "storage.read:/"}),
+        ["issuer", "no secret for client probe-read"],
+    ),
     ("issuer-url-with-credentials", _issuer(url="https://me:pw@iam.example.org"), ["issuer.url", "credentials"]),
-    ("sql-url-with-password", lambda data, tmp: data.update(postgres={"url": "postgresql://me:pw@db:5432/x"}),
-     ["postgres.url", "credentials"]),
+    (
+        "sql-url-with-password",
+        lambda data, tmp: data.update(postgres={"url": "postgresql://me:pw@db:5432/x"}),
+        ["postgres.url", "credentials"],
+    ),
 ]
 
 
@@ -125,16 +152,24 @@ def test_inventory_mistakes_are_one_line_before_anything_runs(name, change, says
     assert str(inventory) in line
 
 
-@pytest.mark.parametrize("text, says", [
-    ("rses:\n  DISK1:\n    protocols: {file: 'file:///tmp/'}\n   prefix: /x\n", ["line 4", "not valid YAML"]),
-    ("rses:\n  DISK1:\n    protocols: {file: 'file:///tmp/'}\n    prefix: /a\n    prefix: /b\n",
-     ["line 5", "'prefix' is given twice"]),
-    ("- just\n- a list\n", ["expected a mapping"]),
-], ids=["bad-indent", "duplicate-key", "not-a-mapping"])
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("rses:\n  DISK1:\n    protocols: {file: 'file:///tmp/'}\n   prefix: /x\n", ["line 4", "not valid YAML"]),
+        (
+            "rses:\n  DISK1:\n    protocols: {file: 'file:///tmp/'}\n    prefix: /a\n    prefix: /b\n",
+            ["line 5", "'prefix' is given twice"],
+        ),
+        ("- just\n- a list\n", ["expected a mapping"]),
+    ],
+    ids=["bad-indent", "duplicate-key", "not-a-mapping"],
+)
 def test_yaml_mistakes_name_the_line(text, says, tmp_path, sink):
     url, requests = sink
     inventory = _lake(tmp_path, url, text=text)
-    proc = run_pytest("suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env())
+    proc = run_pytest(
+        "suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env()
+    )
     _assert_refused(proc, tmp_path / "r", requests, says)
 
 
@@ -179,9 +214,16 @@ def test_option_mistakes_are_one_line_before_anything_runs(args, says, tmp_path,
 def test_an_issuer_url_that_serves_no_discovery_document_is_refused(tmp_path, sink):
     """A wrong issuer URL path (HTTP 404 where discovery should be) is the user's mistake, not 24 site errors."""
     url, requests = sink
-    inventory = _lake(tmp_path, url, lambda data, tmp: data.update(issuer={
-        "url": f"{url}/wrong/path", "clients_file": _secrets(tmp), "scopes": {"probe": "storage.read:/"}}))
-    proc = run_pytest("suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env())
+    inventory = _lake(
+        tmp_path,
+        url,
+        lambda data, tmp: data.update(
+            issuer={"url": f"{url}/wrong/path", "clients_file": _secrets(tmp), "scopes": {"probe": "storage.read:/"}}
+        ),
+    )
+    proc = run_pytest(
+        "suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env()
+    )
     assert proc.returncode == USAGE, proc.stdout[-2000:]
     line = one_line_error(proc)
     assert "issuer.url" in line and "no OpenID discovery document there (HTTP 404" in line
@@ -201,21 +243,25 @@ def test_the_shipped_example_inventory_is_refused_in_one_line_not_a_traceback():
     assert "ci/inventory.example.yaml line" in one_line_error(proc)
 
 
-@pytest.mark.parametrize("args, says", [
-    (["sweep", "--timeout=-1"], "--timeout: must be a number of seconds above 0"),
-    (["sweep", "--older-than", "1"], "age '1' is not like 90s, 30m, 6h or 2d (the unit is required)"),
-    (["sweep", "--older-than", "soon"], "age 'soon'"),
-    (["sweep", "--rse", "LAPP", "--inventory", "{lake}"], "unknown RSE LAPP; known: DISK1, DISK2"),
-    (["sweep", "--inventory", "/no/such.yaml"], "cannot read inventory /no/such.yaml"),
-    (["report", "--stale-after", "2"], "--stale-after"),
-    (["results", "discard", "nothing"], "no spool for sink 'nothing'"),
-    (["lab", "fault", "XRD1", "melt"], "XRD1"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["sweep", "--timeout=-1"], "--timeout: must be a number of seconds above 0"),
+        (["sweep", "--older-than", "1"], "age '1' is not like 90s, 30m, 6h or 2d (the unit is required)"),
+        (["sweep", "--older-than", "soon"], "age 'soon'"),
+        (["sweep", "--rse", "LAPP", "--inventory", "{lake}"], "unknown RSE LAPP; known: DISK1, DISK2"),
+        (["sweep", "--inventory", "/no/such.yaml"], "cannot read inventory /no/such.yaml"),
+        (["report", "--stale-after", "2"], "--stale-after"),
+        (["results", "discard", "nothing"], "no spool for sink 'nothing'"),
+        (["lab", "fault", "XRD1", "melt"], "XRD1"),
+    ],
+)
 def test_command_mistakes_are_one_line(args, says, tmp_path, sink):
     lake = _lake(tmp_path, sink[0])
     args = [a.replace("{lake}", str(lake)) for a in args]
-    proc = lakeprobe_cli(*args, env=user_env(LAKEPROBE_LAB_DIR=str(tmp_path / "no-lab"),
-                                             LAKEPROBE_RESULTS_DIR=str(tmp_path / "results")))
+    proc = lakeprobe_cli(
+        *args, env=user_env(LAKEPROBE_LAB_DIR=str(tmp_path / "no-lab"), LAKEPROBE_RESULTS_DIR=str(tmp_path / "results"))
+    )
     assert proc.returncode in (1, 2), proc.stdout + proc.stderr
     assert says in one_line_error(proc)
 
@@ -224,8 +270,9 @@ def test_records_reach_the_sink_once_the_run_is_right(tmp_path, sink):
     """The counterpart: the same lake, without mistakes, runs and writes its records to the sink."""
     url, requests = sink
     inventory = _lake(tmp_path, url)
-    proc = run_pytest("suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"),
-                      env=user_env())
+    proc = run_pytest(
+        "suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env()
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert requests and all(r.startswith("/write") for r in requests)
     records = [json.loads(line) for f in (tmp_path / "r").glob("*.jsonl") for line in f.read_text().splitlines()]

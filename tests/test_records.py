@@ -23,8 +23,16 @@ def test_a_record_takes_only_known_statuses_and_classes():
 
 
 def test_records_round_trip_through_jsonl_and_old_files_still_read(tmp_path):
-    record = Record(run_id="r", suite="site", check="upload", rse="XRD1", status="warn", error_class="slow",
-                    message='say "hi"', blame="XRD1")
+    record = Record(
+        run_id="r",
+        suite="site",
+        check="upload",
+        rse="XRD1",
+        status="warn",
+        error_class="slow",
+        message='say "hi"',
+        blame="XRD1",
+    )
     path = tmp_path / "r.jsonl"
     path.write_text(json.dumps(record.to_dict()) + "\n")
     assert read_jsonl(path) == [record]

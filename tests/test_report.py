@@ -18,8 +18,17 @@ from tests.helpers import lakeprobe_cli
 pytestmark = pytest.mark.lab
 
 LAKE = f"report-lake-{uuid.uuid4().hex[:6]}"  # the SQL sink is shared by all tests
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM = [
+    "chromium",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 class Page(HTMLParser):
@@ -42,8 +51,9 @@ class Page(HTMLParser):
 
 def _chromium(*args, cwd):
     assert shutil.which("chromium"), "Debian chromium is installed by `make bootstrap`"
-    return subprocess.run([*CHROMIUM, f"--user-data-dir={cwd / 'profile'}", *args], capture_output=True,
-                          text=True, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [*CHROMIUM, f"--user-data-dir={cwd / 'profile'}", *args], capture_output=True, text=True, timeout=120, cwd=cwd
+    )
 
 
 def _render(page_file, tmp_path) -> Page:
@@ -65,11 +75,15 @@ def history(lab, lab_env, run_suite, tmp_path_factory):
     """A small lake's round with XRD2 down, then ad-hoc runs after healing it (one check; one RSE), and a newer
     round of another lake beside them. The lake has a name of its own: the SQL sink is shared by all tests."""
     import yaml
+
     results = tmp_path_factory.mktemp("report")
     data = yaml.safe_load(lab.layout.inventory.read_text())
     data.update(lake=LAKE)
-    data["rses"] = {n: {**s, "protocols": {"davs": s["protocols"]["davs"]}} for n, s in data["rses"].items()
-                    if n in ("XRD1", "XRD2")}
+    data["rses"] = {
+        n: {**s, "protocols": {"davs": s["protocols"]["davs"]}}
+        for n, s in data["rses"].items()
+        if n in ("XRD1", "XRD2")
+    }
     small = results.parent / "small.yaml"
     small.write_text(yaml.safe_dump(data))
     lab.fault("XRD2", "down")
@@ -103,8 +117,9 @@ def test_a_cell_is_the_latest_round_result_and_ad_hoc_runs_never_hide_a_finding(
     assert history_cells[("XRD2", "0")] == "fail" and history_cells[("XRD1", "0")] == "pass"
     assert "legend" in (tmp_path / "page.html").read_text() and "-6h" in text
     shot = tmp_path / "status.png"
-    taken = _chromium(f"--screenshot={shot}", "--window-size=1400,900", f"file://{tmp_path / 'page.html'}",
-                      cwd=tmp_path)
+    taken = _chromium(
+        f"--screenshot={shot}", "--window-size=1400,900", f"file://{tmp_path / 'page.html'}", cwd=tmp_path
+    )
     assert taken.returncode == 0 and shot.stat().st_size > 10_000
 
 
@@ -126,8 +141,9 @@ def test_the_page_is_built_from_the_sql_sink_on_a_fresh_results_directory(histor
     from_sql = _render(fresh / "status.html", tmp_path)
     _report(lab_env, history, "--lake", LAKE, "--out", str(tmp_path / "files.html"))
     from_files = _render(tmp_path / "files.html", tmp_path)
-    cells = lambda page: {(c.get("rse"), c.get("protocol"), c.get("check")): c["status"]  # noqa: E731
-                          for c in page.cells if "check" in c}
+    cells = lambda page: {
+        (c.get("rse"), c.get("protocol"), c.get("check")): c["status"] for c in page.cells if "check" in c
+    }
     assert cells(from_sql) == cells(from_files) and cells(from_sql)
 
 

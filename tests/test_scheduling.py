@@ -6,12 +6,17 @@ from plugins.scheduling import group_of
 
 def test_groups():
     site = "suites/site"
-    assert group_of(f"{site}/test_storage.py::test_upload[XRD1-davs]") == \
-        group_of(f"{site}/test_storage.py::test_connection[XRD1-davs]") == f"{site}/test_storage.py[XRD1-davs]"
+    assert (
+        group_of(f"{site}/test_storage.py::test_upload[XRD1-davs]")
+        == group_of(f"{site}/test_storage.py::test_connection[XRD1-davs]")
+        == f"{site}/test_storage.py[XRD1-davs]"
+    )
     assert group_of(f"{site}/test_storage.py::test_upload[XRD1-root]") != group_of(
-        f"{site}/test_storage.py::test_upload[XRD1-davs]")
-    assert group_of(f"{site}/test_embargo.py::test_embargo_owner[XRD1-davs]") == \
-        group_of(f"{site}/test_authz.py::test_no_token[XRD1-davs]")
+        f"{site}/test_storage.py::test_upload[XRD1-davs]"
+    )
+    assert group_of(f"{site}/test_embargo.py::test_embargo_owner[XRD1-davs]") == group_of(
+        f"{site}/test_authz.py::test_no_token[XRD1-davs]"
+    )
     # RSE names may hold dashes: copies are grouped by source and protocol all the same
     a = group_of(f"{site}/test_tpc.py::test_copy[CNAF-STORM>DESY-DCACHE-davs-pull]")
     b = group_of(f"{site}/test_tpc.py::test_copy[CNAF-STORM>XRD1-davs-push]")

@@ -1,5 +1,6 @@
 """Records reach InfluxDB and PostgreSQL exactly as the JSONL has them; a sink that is down loses nothing and
 a replay delivers once. Real servers of the test lab, runs as a user would start them."""
+
 import json
 import socket
 import subprocess
@@ -18,8 +19,11 @@ ONE_RSE = ("--rse", "XRD1", "--tpc-peer", "XRD2", "--protocol", "davs")
 
 
 def influx_records(lab, run_id) -> list[dict]:
-    reply = requests.get(f"{lab.layout.influxdb_url}/query", timeout=10, params={
-        "db": "lakeprobe", "q": f"SELECT * FROM lakeprobe_check WHERE run_id = '{run_id}'"}).json()
+    reply = requests.get(
+        f"{lab.layout.influxdb_url}/query",
+        timeout=10,
+        params={"db": "lakeprobe", "q": f"SELECT * FROM lakeprobe_check WHERE run_id = '{run_id}'"},
+    ).json()
     series = reply["results"][0].get("series", [])
     return [dict(zip(s["columns"], values)) for s in series for values in s["values"]]
 
@@ -84,6 +88,7 @@ def test_records_in_the_spool_are_those_of_the_jsonl(tmp_path):
     """The spool format is the JSONL format: a spooled file reads back as the same records."""
     from lakeprobe.records import Record
     from lakeprobe.sinks import SinkSpec, Spool
+
     records = [Record(run_id="r", suite="site", check="upload", rse="XRD1", message='say "hi"\nthere')]
     spool = Spool(tmp_path, SinkSpec("influxdb-v1", "http://127.0.0.1:1", database="x"))
     spool.keep(records)
@@ -97,9 +102,16 @@ def victoria_metrics(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen(["victoria-metrics", f"-storageDataPath={tmp_path / 'vm'}",
-                               f"-httpListenAddr=127.0.0.1:{port}", "-search.latencyOffset=0s"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            "victoria-metrics",
+            f"-storageDataPath={tmp_path / 'vm'}",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-search.latencyOffset=0s",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -113,16 +125,22 @@ def victoria_metrics(tmp_path):
 
 
 def test_the_v2_write_api_sink_delivers_every_record(victoria_metrics, run_suite):
-    proc, records, _ = run_suite(*ONE_RSE, "--influxdb", victoria_metrics, "--influxdb-bucket", "lakeprobe",
-                                 "--influxdb-org", "lab")
+    proc, records, _ = run_suite(
+        *ONE_RSE, "--influxdb", victoria_metrics, "--influxdb-bucket", "lakeprobe", "--influxdb-org", "lab"
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert f"influxdb-v2 {victoria_metrics} lakeprobe: {len(records)} records written" in proc.stdout
     for _ in range(40):  # VictoriaMetrics makes fresh samples searchable within a few seconds
         requests.get(f"{victoria_metrics}/internal/force_flush", timeout=10)
-        exported = requests.get(f"{victoria_metrics}/api/v1/export", timeout=10,
-                                params={"match[]": '{__name__="lakeprobe_check_duration_s"}'}).text.splitlines()
-        series = {(s["metric"]["check"], s["metric"]["rse"], s["metric"].get("peer", "")): len(s["values"])
-                  for s in map(json.loads, exported)}
+        exported = requests.get(
+            f"{victoria_metrics}/api/v1/export",
+            timeout=10,
+            params={"match[]": '{__name__="lakeprobe_check_duration_s"}'},
+        ).text.splitlines()
+        series = {
+            (s["metric"]["check"], s["metric"]["rse"], s["metric"].get("peer", "")): len(s["values"])
+            for s in map(json.loads, exported)
+        }
         if sum(series.values()) >= len(records):
             break
         time.sleep(0.5)

@@ -6,8 +6,16 @@ from lakeprobe.records import Record
 from lakeprobe.summary import lines
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
-AUTHZ = ["read_scope", "create_scope", "modify_scope", "path_scope", "no_token", "expired_token", "wrong_audience",
-         "unknown_issuer"]
+AUTHZ = [
+    "read_scope",
+    "create_scope",
+    "modify_scope",
+    "path_scope",
+    "no_token",
+    "expired_token",
+    "wrong_audience",
+    "unknown_issuer",
+]
 FAMILIES = {**{c: "storage" for c in CHAIN}, **{c: "authz" for c in AUTHZ}}
 
 
@@ -20,8 +28,9 @@ def _round(rses: int) -> list[Record]:
     for a in names:
         for b in names:
             if a != b:
-                records += [Record(run_id="r", suite="site", check="davs_pull", rse=a, peer=b, protocol="davs",
-                                   mode="pull")]
+                records += [
+                    Record(run_id="r", suite="site", check="davs_pull", rse=a, peer=b, protocol="davs", mode="pull")
+                ]
     records[2].status, records[2].error_class = "fail", "checksum_mismatch"
     records[2].message = "stored adler32 0badf00d, ours 1a0b045d " + "and a very long explanation " * 10
     records[5].status, records[5].error_class, records[5].message = "warn", "slow", "slow: 1000 B/s"

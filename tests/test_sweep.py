@@ -45,11 +45,19 @@ def _exists(storage, url):
 def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory, storage, lab_env, tmp_path):
     rse = inventory.rses["XRD1"]
     recent_run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-5ece07"
-    old = [_place(storage, rse, f"/lakeprobe/{OLD_RUN}/{sub}", tmp_path)
-           for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")]
+    old = [
+        _place(storage, rse, f"/lakeprobe/{OLD_RUN}/{sub}", tmp_path)
+        for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")
+    ]
     old.append(_place(storage, rse, f"/lakeprobe/scoped/{OLD_RUN}/root.dat", tmp_path))
-    kept = [_place(storage, rse, path, tmp_path) for path in
-            (f"/lakeprobe/{recent_run}/davs/probe.dat", "/lakeprobe/not-a-run/keep.dat", f"/elsewhere/{OLD_RUN}/keep.dat")]
+    kept = [
+        _place(storage, rse, path, tmp_path)
+        for path in (
+            f"/lakeprobe/{recent_run}/davs/probe.dat",
+            "/lakeprobe/not-a-run/keep.dat",
+            f"/elsewhere/{OLD_RUN}/keep.dat",
+        )
+    ]
 
     dry = lakeprobe_cli("sweep", "--older-than", "1h", "--rse", "XRD1", "--dry-run", env=lab_env)
     assert dry.returncode == 0, dry.stderr
@@ -83,8 +91,11 @@ def test_sweep_touches_nothing_where_the_prefix_is_not_a_probe_area(prefix, tmp_
 
 def test_sweep_on_a_file_lake_removes_only_old_run_directories(tmp_path):
     root = tmp_path / "storage"
-    old, recent, other = (root / "lakeprobe" / OLD_RUN, root / "lakeprobe" / time.strftime("%Y%m%dT%H%M%SZ-abcdef"),
-                          root / "lakeprobe" / "mine")
+    old, recent, other = (
+        root / "lakeprobe" / OLD_RUN,
+        root / "lakeprobe" / time.strftime("%Y%m%dT%H%M%SZ-abcdef"),
+        root / "lakeprobe" / "mine",
+    )
     for d in (old / "tpc", recent, other):
         d.mkdir(parents=True)
         (d / "f.dat").write_text("x")
@@ -95,11 +106,14 @@ def test_sweep_on_a_file_lake_removes_only_old_run_directories(tmp_path):
 
 
 @pytest.mark.lab
-@pytest.mark.parametrize("args, says", [
-    (["--older-than", "soon"], "age 'soon' is not like 90s, 30m, 6h or 2d"),
-    (["--rse", "LAPP"], "unknown RSE LAPP; known: XRD1, XRD2, XRD3"),
-    (["--inventory", "/nonexistent.yaml"], "cannot read inventory /nonexistent.yaml"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["--older-than", "soon"], "age 'soon' is not like 90s, 30m, 6h or 2d"),
+        (["--rse", "LAPP"], "unknown RSE LAPP; known: XRD1, XRD2, XRD3"),
+        (["--inventory", "/nonexistent.yaml"], "cannot read inventory /nonexistent.yaml"),
+    ],
+)
 def test_sweep_bad_input_is_one_line(lab, lab_env, args, says):
     result = lakeprobe_cli("sweep", *args, env=lab_env)
     assert result.returncode == 2

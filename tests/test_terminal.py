@@ -26,10 +26,32 @@ def test_a_hanging_endpoint_is_named_while_the_round_waits_for_it(faulty, run_su
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
 def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, lab, lab_env, faulty, tmp_path):
     faulty("XRD2", "slow")  # uploads to XRD2 take 16 s: Ctrl-C comes while one is under way
-    proc = subprocess.Popen([PYTHON, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q", "--inventory",
-                             str(lab.layout.inventory), "--results-dir", str(tmp_path), "--rse", "XRD2",
-                             "--tpc-peer", "XRD1", *workers], cwd=REPO, env=lab_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            PYTHON,
+            "-m",
+            "pytest",
+            "suites/site",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--inventory",
+            str(lab.layout.inventory),
+            "--results-dir",
+            str(tmp_path),
+            "--rse",
+            "XRD2",
+            "--tpc-peer",
+            "XRD1",
+            *workers,
+        ],
+        cwd=REPO,
+        env=lab_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while not list(lab.rse("XRD2").data.glob("lakeprobe/2*/*/probe-*")) and time.monotonic() < deadline:
         time.sleep(0.1)  # until an upload to XRD2 is under way
@@ -48,14 +70,34 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
 
 def test_n_auto_works_and_failed_ids_can_be_given_back_to_pytest(faulty, lab, lab_env, tmp_path):
     faulty("XRD2", "down")
-    proc = run_pytest("suites/site", "-q", "-n", "auto", "--inventory", str(lab.layout.inventory), "--results-dir",
-                      str(tmp_path), "--timeout", "10", env=lab_env)
+    proc = run_pytest(
+        "suites/site",
+        "-q",
+        "-n",
+        "auto",
+        "--inventory",
+        str(lab.layout.inventory),
+        "--results-dir",
+        str(tmp_path),
+        "--timeout",
+        "10",
+        env=lab_env,
+    )
     assert proc.returncode == 1, proc.stdout[-3000:]
     failed = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
     assert "suites/site/test_storage.py::test_connection[XRD2-davs]" in failed
     assert not [f for f in failed if "@" in f]
-    again = run_pytest(failed[0], "-q", "--inventory", str(lab.layout.inventory), "--results-dir", str(tmp_path),
-                       "--timeout", "10", env=lab_env)
+    again = run_pytest(
+        failed[0],
+        "-q",
+        "--inventory",
+        str(lab.layout.inventory),
+        "--results-dir",
+        str(tmp_path),
+        "--timeout",
+        "10",
+        env=lab_env,
+    )
     assert again.returncode == 1 and "1 failed" in again.stdout, again.stdout[-2000:]
 
 
@@ -67,6 +109,5 @@ def test_lab_status_exits_non_zero_when_a_component_is_down_and_survives_a_close
         assert down.returncode == 1 and "influxdb" in down.stderr and "DOWN" in down.stdout
     finally:
         lab.influxdb.start()
-    piped = subprocess.run(f"{LAKEPROBE} lab status | head -1", shell=True, env=lab_env,
-                           capture_output=True, text=True)
+    piped = subprocess.run(f"{LAKEPROBE} lab status | head -1", shell=True, env=lab_env, capture_output=True, text=True)
     assert piped.stdout.count("\n") == 1 and "Error" not in piped.stderr, piped.stderr

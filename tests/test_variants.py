@@ -30,6 +30,7 @@ def extra_rse(lab):
         rse.start()
         started.append(rse)
         return rse
+
     yield start
     for rse in started:
         rse.stop()
@@ -65,8 +66,9 @@ def test_a_storage_offering_md5_is_not_called_corrupt(quirks, extra_rse, invento
 def test_no_checksum_quirk_applies_to_copies_too(extra_rse, inventory_with, run_suite):
     md5 = extra_rse(15, checksum="md5")
     lake = inventory_with({"XRD15": _entry(md5.davs_url, md5.root_url, quirks={"no_checksum": True})})
-    proc, records, _ = run_suite("--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "--timeout", "20",
-                                 "-k", "storage or tpc")
+    proc, records, _ = run_suite(
+        "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "--timeout", "20", "-k", "storage or tpc"
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {r.status for r in records if r.peer} == {"pass"}
     assert {r.status for r in _by(records, check="checksum", rse="XRD15")} == {"skip"}
@@ -86,18 +88,31 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_broken_endpoints_are_named_as_a_site_admin_says_it(extra_rse, faulty, plain_http_port, inventory_with,
-                                                           run_suite):
+def test_broken_endpoints_are_named_as_a_site_admin_says_it(
+    extra_rse, faulty, plain_http_port, inventory_with, run_suite
+):
     foreign = extra_rse(16, certificate="foreign")
     faulty("XRD3", "expired-cert")
     refused = _free_port()
-    lake = inventory_with({
-        "NORESOLVE": _entry("davs://no-such-host.lakeprobe.invalid:443/", "root://no-such-host.lakeprobe.invalid:1094/"),
-        "FOREIGN": _entry(foreign.davs_url, foreign.root_url),
-        "PLAINHTTP": _entry(f"davs://localhost:{plain_http_port}/", None),
-        "REFUSED": _entry(f"davs://localhost:{refused}/", f"root://localhost:{refused}/")})
-    proc, records, _ = run_suite("--inventory", lake, "--timeout", "10", "-k", "connection",
-                                 *[a for n in ("NORESOLVE", "FOREIGN", "PLAINHTTP", "REFUSED", "XRD3") for a in ("--rse", n)])
+    lake = inventory_with(
+        {
+            "NORESOLVE": _entry(
+                "davs://no-such-host.lakeprobe.invalid:443/", "root://no-such-host.lakeprobe.invalid:1094/"
+            ),
+            "FOREIGN": _entry(foreign.davs_url, foreign.root_url),
+            "PLAINHTTP": _entry(f"davs://localhost:{plain_http_port}/", None),
+            "REFUSED": _entry(f"davs://localhost:{refused}/", f"root://localhost:{refused}/"),
+        }
+    )
+    proc, records, _ = run_suite(
+        "--inventory",
+        lake,
+        "--timeout",
+        "10",
+        "-k",
+        "connection",
+        *[a for n in ("NORESOLVE", "FOREIGN", "PLAINHTTP", "REFUSED", "XRD3") for a in ("--rse", n)],
+    )
     said = {(r.rse, r.protocol): (r.status, r.error_class, r.message) for r in records if r.check == "connection"}
     for protocol in ("davs", "root"):
         assert said[("NORESOLVE", protocol)][:2] == ("fail", "unreachable")
@@ -118,8 +133,9 @@ def test_a_slow_link_is_slower_not_broken(lab, inventory, inventory_with, run_su
     davs, root = (int(rse.protocols[p].rsplit(":", 1)[1].strip("/")) for p in ("davs", "root"))
     proxies = [Proxy(davs, delay_s=0.3), Proxy(root, delay_s=0.3)]
     try:
-        lake = inventory_with({"SLOWLINK": _entry(f"davs://localhost:{proxies[0].port}/",
-                                                  f"root://localhost:{proxies[1].port}/")})
+        lake = inventory_with(
+            {"SLOWLINK": _entry(f"davs://localhost:{proxies[0].port}/", f"root://localhost:{proxies[1].port}/")}
+        )
         proc, records, _ = run_suite("--inventory", lake, "--rse", "SLOWLINK", "--tpc-peer", "XRD2", "--timeout", "20")
     finally:
         for p in proxies:
@@ -135,8 +151,20 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
     proxy = Proxy(davs, stall_after=300_000)  # TLS and small requests pass; a 1 MiB upload stalls midway
     try:
         lake = inventory_with({"STALLS": _entry(f"davs://localhost:{proxy.port}/", None)})
-        proc, records, seconds = run_suite("--inventory", lake, "--rse", "STALLS", "--tpc-peer", "XRD2",
-                                           "--protocol", "davs", "--timeout", "6", "-k", "not embargo and not scope")
+        proc, records, seconds = run_suite(
+            "--inventory",
+            lake,
+            "--rse",
+            "STALLS",
+            "--tpc-peer",
+            "XRD2",
+            "--protocol",
+            "davs",
+            "--timeout",
+            "6",
+            "-k",
+            "not embargo and not scope",
+        )
     finally:
         proxy.close()
     timeouts = [r for r in records if r.error_class == "timeout"]

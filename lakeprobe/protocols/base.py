@@ -20,6 +20,7 @@ from lakeprobe.checksums import Checksum
 @dataclass
 class Reached:
     """What the connection check learnt: empty `warning` when all is well (e.g. a certificate expiring)."""
+
     warning: str = ""
     detail: str = ""
 
@@ -60,7 +61,7 @@ class Protocol(ABC):
         """The URL of `path` (absolute) on the endpoint `base` (scheme://host:port/[base path])."""
         return base.rstrip("/") + "/" + path.lstrip("/")
 
-    def prepare_process(self):
+    def prepare_process(self):  # noqa: B027  (most protocols need nothing: not abstract on purpose)
         """Once per process, before any call and before threads start: settings the client library reads
         from the environment once."""
 
@@ -71,10 +72,12 @@ class Protocol(ABC):
 
     # -- namespace and data --------------------------------------------------------------------------
     @abstractmethod
-    def mkdir(self, url: str, token: str | None, timeout_s: float): """With parents; existing is fine."""
+    def mkdir(self, url: str, token: str | None, timeout_s: float):
+        """With parents; existing is fine."""
 
     @abstractmethod
-    def put(self, local: str, url: str, token: str | None, timeout_s: float): """Overwrites."""
+    def put(self, local: str, url: str, token: str | None, timeout_s: float):
+        """Overwrites."""
 
     @abstractmethod
     def stat(self, url: str, token: str | None, timeout_s: float) -> Entry: ...

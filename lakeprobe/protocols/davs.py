@@ -37,6 +37,7 @@ class Davs(Protocol):
     # -- plumbing ------------------------------------------------------------------------------------
     def _gfal(self, what: str, url: str, token: str | None, timeout_s: float, fn: Callable, *more_urls: str):
         import gfal2
+
         try:
             ctx = self._contexts.get_nowait()
         except queue.Empty:
@@ -64,8 +65,15 @@ class Davs(Protocol):
             headers["Authorization"] = f"Bearer {token}"
         https = "https://" + url.split("://", 1)[1]
         try:
-            return self._http.request(method, https, headers=headers, timeout=timeout_s, allow_redirects=False,
-                                      verify=os.environ.get("SSL_CERT_FILE") or True, **kwargs)
+            return self._http.request(
+                method,
+                https,
+                headers=headers,
+                timeout=timeout_s,
+                allow_redirects=False,
+                verify=os.environ.get("SSL_CERT_FILE") or True,
+                **kwargs,
+            )
         except requests.RequestException as e:
             reason = scrub(str(e))
             raise ProbeFailure(classify(reason), f"{method} {url}: {type(e).__name__}: {_short(reason)}") from None
@@ -88,6 +96,7 @@ class Davs(Protocol):
                     return
                 self._explain(e, "MKCOL", url, token, timeout_s)
                 raise
+
         self._gfal("mkdir", url, token, timeout_s, mkdir)
 
     def _explain(self, error, method: str, url: str, token: str | None, timeout_s: float):
@@ -107,6 +116,7 @@ class Davs(Protocol):
             params = ctx.transfer_parameters()
             params.overwrite, params.timeout = True, seconds
             ctx.filecopy(params, f"file://{local}", url)
+
         self._gfal("upload", url, token, timeout_s, put)
 
     def get(self, url, local, token, timeout_s):
@@ -114,12 +124,14 @@ class Davs(Protocol):
             params = ctx.transfer_parameters()
             params.overwrite, params.timeout = True, seconds
             ctx.filecopy(params, url, f"file://{local}")
+
         self._gfal("download", url, token, timeout_s, get)
 
     def stat(self, url, token, timeout_s) -> Entry:
         def stat(ctx, _):
             found = ctx.stat(url)
             return Entry(found.st_size, stat_module.S_ISDIR(found.st_mode))
+
         return self._gfal("stat", url, token, timeout_s, stat)
 
     def listdir(self, url, token, timeout_s) -> list[str]:
@@ -139,8 +151,11 @@ class Davs(Protocol):
             raise ProbeFailure(classify(reason), f"checksum: HEAD {url}: {reason}")
         found = checksums.from_digest_header(reply.headers.get("Digest", ""))
         if found is None:
-            raise ProbeFailure(E.CHECKSUM_UNSUPPORTED, "checksum: the server answers Want-Digest with no digest "
-                               f"lakeprobe knows ({reply.headers.get('Digest') or 'no Digest header'})")
+            raise ProbeFailure(
+                E.CHECKSUM_UNSUPPORTED,
+                "checksum: the server answers Want-Digest with no digest "
+                f"lakeprobe knows ({reply.headers.get('Digest') or 'no Digest header'})",
+            )
         return found
 
     def copy(self, source, destination, mode, token, timeout_s):
@@ -150,10 +165,13 @@ class Davs(Protocol):
             params = ctx.transfer_parameters()
             params.overwrite, params.timeout = True, seconds
             ctx.filecopy(params, source, destination)
+
         self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source)
 
     # -- one request, one explicit token -------------------------------------------------------------
-    def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> requests.Response | None:
+    def _allowed(
+        self, method: str, url: str, token: str | None, timeout_s: float, **kwargs
+    ) -> requests.Response | None:
         reply = self._request(method, url, token, timeout_s, **kwargs)
         if reply.status_code in _REFUSED:
             return None

@@ -25,7 +25,9 @@ def _posix(what: str, fn, *args):
     try:
         return fn(*args)
     except OSError as e:
-        raise ProbeFailure(classify(e.strerror or str(e), e.errno), f"{what}: {e.strerror or e} ({e.filename})") from None
+        raise ProbeFailure(
+            classify(e.strerror or str(e), e.errno), f"{what}: {e.strerror or e} ({e.filename})"
+        ) from None
 
 
 class File(Protocol):

@@ -11,6 +11,7 @@ def _classes() -> tuple[type[Protocol], ...]:
     from lakeprobe.protocols.davs import Davs
     from lakeprobe.protocols.file import File
     from lakeprobe.protocols.root import Root
+
     return (Davs, Root, File)
 
 

@@ -113,6 +113,7 @@ class Root(Protocol):
 
     def _fs(self, url: str, token: str | None):
         from XRootD import client
+
         server = self._server(url, token)
         return client.FileSystem(server) if server else None
 
@@ -131,6 +132,7 @@ class Root(Protocol):
     # -- namespace and data --------------------------------------------------------------------------
     def mkdir(self, url, token, timeout_s):
         from XRootD.client.flags import MkDirFlags
+
         fs = self._fs(url, token)
         if fs is None:
             return xrdcli.mkdir(url, token, timeout_s)
@@ -141,6 +143,7 @@ class Root(Protocol):
     def put(self, local, url, token, timeout_s):
         from XRootD import client
         from XRootD.client.flags import AccessMode, OpenFlags
+
         server = self._server(url, token)
         if server is None:
             return xrdcli.put(local, url, token, timeout_s)
@@ -162,6 +165,7 @@ class Root(Protocol):
     def get(self, url, local, token, timeout_s):
         from XRootD import client
         from XRootD.client.flags import OpenFlags
+
         server = self._server(url, token)
         if server is None:
             return xrdcli.get(url, local, token, timeout_s)
@@ -183,6 +187,7 @@ class Root(Protocol):
 
     def stat(self, url, token, timeout_s) -> Entry:
         from XRootD.client.flags import StatInfoFlags
+
         fs = self._fs(url, token)
         if fs is None:
             return xrdcli.stat(url, token, timeout_s)
@@ -214,11 +219,13 @@ class Root(Protocol):
 
     def checksum(self, url, token, timeout_s) -> Checksum:
         from XRootD.client.flags import QueryCode
+
         fs = self._fs(url, token)
         if fs is None:
             return xrdcli.checksum(url, token, timeout_s)
-        status, answer = fs.query(QueryCode.CHECKSUM, f"{xrdcli.path(url)}?cks.type={checksums.PREFERRED}",
-                                  timeout=_seconds(timeout_s))
+        status, answer = fs.query(
+            QueryCode.CHECKSUM, f"{xrdcli.path(url)}?cks.type={checksums.PREFERRED}", timeout=_seconds(timeout_s)
+        )
         self._check(status, "checksum")
         algorithm, _, value = (answer or b"").decode(errors="replace").strip("\x00 \n").partition(" ")
         if not value:
@@ -228,25 +235,31 @@ class Root(Protocol):
     def copy(self, source, destination, mode, token, timeout_s):
         from XRootD import client
         from XRootD.client.flags import AccessMode, OpenFlags
+
         src_server, dst_server = self._server(source, token), self._server(destination, token)
         if src_server is None or dst_server is None:
             return xrdcli.copy(source, destination, token, timeout_s)
         seconds, src_path, dst_path = _seconds(timeout_s), xrdcli.path(source), xrdcli.path(destination)
         size = self.stat(source, token, timeout_s).size
         key = secrets.token_hex(12)
-        cgi = (f"tpc.key={key}&tpc.src={urlsplit(source).netloc}&tpc.lfn={quote(src_path)}&tpc.spr=root"
-               f"&tpc.tpr=root&tpc.dlgon=0&oss.asize={size}&tpc.stage=copy")
+        cgi = (
+            f"tpc.key={key}&tpc.src={urlsplit(source).netloc}&tpc.lfn={quote(src_path)}&tpc.spr=root"
+            f"&tpc.tpr=root&tpc.dlgon=0&oss.asize={size}&tpc.stage=copy"
+        )
         target, origin = client.File(), client.File()
         mode_bits = AccessMode.UR | AccessMode.UW | AccessMode.GR | AccessMode.OR
-        status, _ = target.open(f"{dst_server}/{quote(dst_path)}?{cgi}", OpenFlags.UPDATE | OpenFlags.DELETE,
-                                mode_bits, timeout=seconds)
+        status, _ = target.open(
+            f"{dst_server}/{quote(dst_path)}?{cgi}", OpenFlags.UPDATE | OpenFlags.DELETE, mode_bits, timeout=seconds
+        )
         self._check(status, "root TPC: the destination refused the copy")
         try:
             status, _ = target.sync(timeout=seconds)  # the rendezvous
             self._check(status, "root TPC: destination rendezvous")
-            status, _ = origin.open(f"{src_server}/{quote(src_path)}?tpc.key={key}"
-                                    f"&tpc.dst={urlsplit(destination).hostname}&tpc.stage=copy",
-                                    OpenFlags.READ, timeout=seconds)
+            status, _ = origin.open(
+                f"{src_server}/{quote(src_path)}?tpc.key={key}&tpc.dst={urlsplit(destination).hostname}&tpc.stage=copy",
+                OpenFlags.READ,
+                timeout=seconds,
+            )
             self._check(status, "root TPC: the source refused the copy")
             status, _ = target.sync(timeout=seconds)  # the copy: returns when the destination has it all
             self._check(status, "root TPC: transfer")

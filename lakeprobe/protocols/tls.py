@@ -33,12 +33,13 @@ class Certificate:
     not_after: datetime.datetime
 
     def warning(self, now: datetime.datetime | None = None) -> str:
-        days = (self.not_after - (now or datetime.datetime.now(datetime.timezone.utc))).days
+        days = (self.not_after - (now or datetime.datetime.now(datetime.UTC))).days
         return f"certificate expires in {days} days ({self.not_after:%Y-%m-%d})" if days < CERT_WARN_DAYS else ""
 
 
-def handshake(host: str, port: int, timeout_s: float, starttls: Callable[[socket.socket, float], bool] | None = None
-              ) -> Certificate | None:
+def handshake(
+    host: str, port: int, timeout_s: float, starttls: Callable[[socket.socket, float], bool] | None = None
+) -> Certificate | None:
     """Connect, switch to TLS (for a protocol that starts in plain text, `starttls` does its part and says
     whether the server wants TLS at all) and verify the certificate; None when the server offers no TLS."""
     with _connect(host, port, timeout_s) as raw:
@@ -53,11 +54,14 @@ def handshake(host: str, port: int, timeout_s: float, starttls: Callable[[socket
             if starttls is None and _speaks_plain_http(host, port, timeout_s):
                 raise ProbeFailure(E.TLS, f"{host}:{port}: the port speaks plain HTTP, not TLS") from None
             raise ProbeFailure(E.TLS, f"TLS handshake with {host}:{port} failed: {e.reason or e}") from None
-        except (socket.timeout, TimeoutError):
-            raise ProbeFailure(E.TIMEOUT, f"{host}:{port} did not complete a TLS handshake in {timeout_s:g} s") from None
+        except TimeoutError:
+            raise ProbeFailure(
+                E.TIMEOUT, f"{host}:{port} did not complete a TLS handshake in {timeout_s:g} s"
+            ) from None
         except OSError as e:
-            raise ProbeFailure(E.UNREACHABLE, f"{host}:{port} closed the connection during the TLS handshake "
-                                              f"({e.strerror or e})") from None
+            raise ProbeFailure(
+                E.UNREACHABLE, f"{host}:{port} closed the connection during the TLS handshake ({e.strerror or e})"
+            ) from None
 
 
 def _context() -> ssl.SSLContext:
@@ -71,7 +75,7 @@ def _connect(host: str, port: int, timeout_s: float) -> socket.socket:
         raise ProbeFailure(E.UNREACHABLE, f"host name {host} does not resolve") from None
     try:
         return socket.create_connection((host, port), timeout=timeout_s)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise ProbeFailure(E.TIMEOUT, f"{host}:{port} did not accept a connection within {timeout_s:g} s") from None
     except ConnectionRefusedError:
         raise ProbeFailure(E.UNREACHABLE, f"{host}:{port} refuses connections (nothing listens there)") from None
@@ -89,8 +93,7 @@ def _cn(name: x509.Name) -> str:
     return str(found[0].value) if found else name.rfc4514_string()
 
 
-def _why_untrusted(error: ssl.SSLCertVerificationError, host: str, port: int, timeout_s: float,
-                   starttls) -> str:
+def _why_untrusted(error: ssl.SSLCertVerificationError, host: str, port: int, timeout_s: float, starttls) -> str:
     seen = _unverified(host, port, timeout_s, starttls)
     code = error.verify_code
     if code == 10 and seen:  # X509_V_ERR_CERT_HAS_EXPIRED
@@ -140,13 +143,14 @@ def xrootd_starttls(sock: socket.socket, timeout_s: float) -> bool:
     server answers that the connection now switches to TLS, False when it does not do TLS."""
     sock.settimeout(timeout_s)
     handshake_bytes = struct.pack(">5i", 0, 0, 0, 4, 2012)
-    request = struct.pack(">2sHiBB10si", b"\0\1", _KXR_PROTOCOL, _PROTOCOL_VERSION, _ABLE_TLS | _WANT_TLS,
-                          _EXPECT_LOGIN, b"\0" * 10, 0)
+    request = struct.pack(
+        ">2sHiBB10si", b"\0\1", _KXR_PROTOCOL, _PROTOCOL_VERSION, _ABLE_TLS | _WANT_TLS, _EXPECT_LOGIN, b"\0" * 10, 0
+    )
     try:
         sock.sendall(handshake_bytes + request)
         _response(sock)  # to the handshake: protocol version and server type
         status, body = _response(sock)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise ProbeFailure(E.TIMEOUT, f"no XRootD handshake answer within {timeout_s:g} s") from None
     except (OSError, EOFError, struct.error):
         raise ProbeFailure(E.PROTOCOL_ERROR, "the port does not speak XRootD (no handshake answer)") from None

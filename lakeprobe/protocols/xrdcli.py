@@ -21,8 +21,9 @@ from lakeprobe.records import ErrorClass as E
 TOKEN_VARS = ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "XrdSecTOKEN", "XrdSecPROTOCOL")
 
 
-def run(argv: list[str], token: str | None, timeout_s: float, stdin: bytes = b"",
-        refused_is_none: bool = False) -> subprocess.CompletedProcess | None:
+def run(
+    argv: list[str], token: str | None, timeout_s: float, stdin: bytes = b"", refused_is_none: bool = False
+) -> subprocess.CompletedProcess | None:
     """The finished process; with `refused_is_none`, None when the storage refused on authorization
     grounds. Any other failure raises ProbeFailure with its class."""
     env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS}
@@ -34,8 +35,9 @@ def run(argv: list[str], token: str | None, timeout_s: float, stdin: bytes = b""
     try:
         # A session of its own: Ctrl-C at the terminal stops lakeprobe (plugins/interrupt.py), which
         # abandons this call; the signal must not also kill the request and make it look like a failure.
-        done = subprocess.run(argv, input=stdin, env=env, capture_output=True, timeout=timeout_s,
-                              start_new_session=True)
+        done = subprocess.run(
+            argv, input=stdin, env=env, capture_output=True, timeout=timeout_s, start_new_session=True
+        )
     except subprocess.TimeoutExpired:
         raise ProbeFailure(E.TIMEOUT, f"{argv[0]} {argv[-1]}: no answer within {timeout_s:g} s") from None
     if done.returncode == 0:

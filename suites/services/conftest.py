@@ -1,11 +1,12 @@
 """Fixtures of the services suite: the lake's core services, each skipped when the inventory names none."""
+
 import os
 
 import pytest
 import requests
 
-from lakeprobe.deadline import call_with_deadline
 from lakeprobe.classify import classify
+from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ProbeFailure
 
 
@@ -25,6 +26,7 @@ def get_json(run):
     def get_json(url: str) -> dict:
         def get():
             return requests.get(url, timeout=deadline, verify=os.environ.get("SSL_CERT_FILE") or True)
+
         try:
             reply = call_with_deadline(get, deadline, f"GET {url}")
             reply.raise_for_status()
@@ -36,4 +38,5 @@ def get_json(run):
         if not isinstance(body, dict):
             raise ProbeFailure("protocol_error", f"GET {url}: the answer is not a JSON object")
         return body
+
     return get_json

@@ -1,5 +1,6 @@
 """The token issuer: discovery, JWKS and token endpoint answer, and issued tokens carry the WLCG JWT profile
 claims and verify with the published keys. The token request's latency is the check's duration."""
+
 import time
 
 from lakeprobe import jwts

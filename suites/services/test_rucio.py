@@ -1,4 +1,5 @@
 """The Rucio server answers: /ping gives its version."""
+
 import pytest
 
 from lakeprobe.errors import ProbeFailure

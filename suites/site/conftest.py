@@ -45,8 +45,14 @@ def pytest_generate_tests(metafunc):
         return
     selection = state.selection
     if "endpoint" in metafunc.fixturenames:
-        metafunc.parametrize("endpoint", [pytest.param((rse, p), id=f"{rse.name}-{p}")
-                                          for rse in selection.rses for p in selection.protocols_of(rse)])
+        metafunc.parametrize(
+            "endpoint",
+            [
+                pytest.param((rse, p), id=f"{rse.name}-{p}")
+                for rse in selection.rses
+                for p in selection.protocols_of(rse)
+            ],
+        )
     if "copy" in metafunc.fixturenames:
         copies = [Copy(*c) for c in selection.copies()]
         metafunc.parametrize("copy", [pytest.param(c, id=c.id) for c in copies])
@@ -86,6 +92,7 @@ def floor(run):
 class Chain:
     """One RSE x protocol's chain: its probe file, and how each step ended, so that a step skips, naming the
     root cause, when a step it needs did not pass."""
+
     rse: RSE
     protocol: str
     directory: str
@@ -121,8 +128,15 @@ def chain(endpoint, chains, run_area, run, record) -> Chain:
         local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
         random_file(local, run.options.file_size)
         directory = run_area.directory(rse, protocol, protocol)
-        chains[key] = Chain(rse, protocol, directory, f"{directory}/probe-{uuid.uuid4().hex[:12]}.dat", local,
-                            run.options.file_size, Expected(local))
+        chains[key] = Chain(
+            rse,
+            protocol,
+            directory,
+            f"{directory}/probe-{uuid.uuid4().hex[:12]}.dat",
+            local,
+            run.options.file_size,
+            Expected(local),
+        )
     if rse.downtime:  # a broken endpoint is the connection check's to report: the steps behind it skip
         raise InDowntime(f"downtime of {rse.name}: {rse.downtime}")
     return chains[key]
@@ -183,19 +197,22 @@ def area(endpoint, authz_areas, run_area, tokens, run, record) -> AuthzArea:
 @pytest.fixture
 def needs_client(tokens):
     """Skips the check when the lake cannot issue a token of this client (no issuer, or not declared)."""
+
     def needs_client(client: str):
         if not tokens.has_issuer:
             pytest.skip(f"needs the issuer's `{client}` client: Bearer Token Discovery finds one token only")
         if tokens.client_scopes and client not in tokens.client_scopes:
             pytest.skip(f"the inventory's issuer declares no `{client}` client")
+
     return needs_client
 
 
 @pytest.fixture
 def token_of(tokens, needs_client):
     """The token of one of the inventory's issuer clients; the check skips when the lake cannot issue it."""
+
     def token_of(client: str) -> str:
         needs_client(client)
         return tokens.token(client)
-    return token_of
 
+    return token_of

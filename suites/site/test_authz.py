@@ -2,6 +2,7 @@
 names and nothing more, and a token that is missing, expired, for another audience or from an issuer the
 storage does not trust is refused. Letting through what must be refused fails with error class `security`;
 refusing what a scope allows fails with `auth_denied`."""
+
 import uuid
 
 from lakeprobe.authz import must_allow, must_refuse
@@ -53,21 +54,24 @@ def test_no_token(area):
 
 def test_expired_token(area, tokens, needs_client):
     needs_client("probe-short")
-    must_refuse(area.read(area.readable, tokens.expired_token("probe-short")) is not None,
-                "reading with an expired token")
+    must_refuse(
+        area.read(area.readable, tokens.expired_token("probe-short")) is not None, "reading with an expired token"
+    )
 
 
 def test_wrong_audience(area, tokens, needs_client):
     needs_client("probe")
     token = tokens.token("probe", WRONG_AUDIENCE)
     must_refuse(area.read(area.readable, token) is not None, "reading with a token for another audience")
-    must_refuse(area.write(area.url(_new_name("wrong-audience")), token, b"x"),
-                "writing with a token for another audience")
+    must_refuse(
+        area.write(area.url(_new_name("wrong-audience")), token, b"x"), "writing with a token for another audience"
+    )
 
 
 def test_unknown_issuer(area, tokens):
     scope = f"storage.read:{area.rse.prefix} storage.modify:{area.rse.prefix}"
     token = unknown_issuer_token(tokens.audience, scope)
     must_refuse(area.read(area.readable, token) is not None, "reading with a token from an unknown issuer")
-    must_refuse(area.write(area.url(_new_name("unknown-issuer")), token, b"x"),
-                "writing with a token from an unknown issuer")
+    must_refuse(
+        area.write(area.url(_new_name("unknown-issuer")), token, b"x"), "writing with a token from an unknown issuer"
+    )

@@ -1,6 +1,7 @@
 """Embargoed data per RSE x protocol: only the owning group's token lists or reads the embargoed area,
 every other token (and none) is refused, and publishing a file (moving it to the open area) makes it
 readable to others. The area is the RSE's `embargo` path; without one these checks skip."""
+
 import pytest
 
 from lakeprobe.authz import must_allow, must_refuse
@@ -43,7 +44,8 @@ def test_embargo_refused_to_others(area, embargo, token_of):
 def test_embargo_publish(area, embargo, token_of):
     _needs_embargoed_file(area)
     published = area.url("published.dat")
-    must_allow(area.move(area.embargoed, published, token_of("embargo-owner")),
-               "the owners moving their file to the open area")
+    must_allow(
+        area.move(area.embargoed, published, token_of("embargo-owner")), "the owners moving their file to the open area"
+    )
     area.embargoed = ""
     must_allow(area.read(published, token_of("probe-read")) is not None, "others reading a published file")

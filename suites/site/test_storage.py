@@ -16,7 +16,8 @@ from lakeprobe.records import ErrorClass, Status
 def test_connection(step, record, run, tokens):
     """Reachability and trust, from the preflight (all endpoints checked at once before the round)."""
     result = run.preflight.get(preflight.key(step.rse, step.protocol)) or preflight.connect(
-        step.rse, step.protocol, tokens, step.rse.timeout_s or run.options.timeout)
+        step.rse, step.protocol, tokens, step.rse.timeout_s or run.options.timeout
+    )
     record.duration_s = result["duration_s"]
     if result["status"] == Status.FAIL:
         raise ProbeFailure(result["error_class"], result["message"])

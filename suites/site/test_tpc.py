@@ -34,8 +34,9 @@ def copy_sources(storage, run_area, run):
                 verify.stored_intact(storage, url, expected, rse)
                 placed[key] = url
             except (ProbeFailure, NotProbed) as e:
-                placed[key] = NotProbed(f"not tried: no copy source on {rse.name} {protocol}: "
-                                        f"{str(e).removeprefix('not tried: ')}")
+                placed[key] = NotProbed(
+                    f"not tried: no copy source on {rse.name} {protocol}: {str(e).removeprefix('not tried: ')}"
+                )
             except ProbeError as e:  # not the storage's doing (the token issuer is down): the copies say so
                 placed[key] = e
         if isinstance(placed[key], Exception):
