@@ -25,7 +25,7 @@ from lakeprobe.tokens import TokenProvider
 @dataclass
 class Timed:
     value: Any
-    seconds: float
+    seconds: float  # the operation, from its request to its end (waiting for a slot is not in it)
 
 
 class Storage:

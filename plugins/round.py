@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from lakeprobe import blame, deadline, summary
+from lakeprobe import blame, deadline, summary, throughput
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
 from plugins import chat, cleanup, progress, sinks
@@ -46,6 +46,14 @@ class RoundPlugin:
     def pytest_sessionfinish(self, session, exitstatus):
         self.watcher.stop()
         deadline.interrupted.clear()  # the cleanup below must not be abandoned too
+        judged = throughput.judge(
+            self.records, self.state.options.slow_floor, {r.name for r in self.state.selection.rses}
+        )
+        for record in judged:
+            self.jsonl.write(record)
+        self.records += judged
+        self.families[throughput.CHECK] = throughput.CHECK
+        self.positions[throughput.CHECK] = len(self.records)  # last: judged over the others
         blame.assign(self.records)
         if self.records:
             self.jsonl.rewrite(self.records)

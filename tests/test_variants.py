@@ -174,3 +174,20 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
     for r in skipped:
         assert "upload" in r.message and ("timed out" in r.message or "no answer" in r.message), r.message
     assert seconds < 6 * 3 + 30  # one deadline, not one per check (generous: process start-up on 2 cores)
+
+
+def test_the_terminal_and_junit_tell_a_warn_and_its_reason(extra_rse, inventory_with, run_suite, tmp_path):
+    md5 = extra_rse(15, checksum="md5")
+    lake = inventory_with({"XRD15": _entry(md5.davs_url, None)})
+    junit = tmp_path / "junit.xml"
+    proc, records, _ = run_suite(
+        "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "-k", "storage", f"--junitxml={junit}"
+    )
+    assert [r.status for r in records if r.check == "checksum"] == ["warn"]
+    assert (
+        "1 warned" in proc.stdout
+        and "XRD15 davs checksum: warn checksum_unsupported: the storage offers md5" in proc.stdout
+    )
+    xml = junit.read_text()
+    assert 'name="lakeprobe.status" value="warn"' in xml
+    assert 'name="lakeprobe.error_class" value="checksum_unsupported"' in xml

@@ -32,7 +32,6 @@ class Davs(Protocol):
 
     def __init__(self):
         self._contexts: queue.SimpleQueue = queue.SimpleQueue()
-        self._http = requests.Session()
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _gfal(self, what: str, url: str, token: str | None, timeout_s: float, fn: Callable, *more_urls: str):
@@ -64,8 +63,8 @@ class Davs(Protocol):
         if token:
             headers["Authorization"] = f"Bearer {token}"
         https = "https://" + url.split("://", 1)[1]
-        try:
-            return self._http.request(
+        try:  # a connection of its own: a kept-alive one the server has just closed fails the request
+            return requests.request(
                 method,
                 https,
                 headers=headers,

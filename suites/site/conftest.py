@@ -82,11 +82,6 @@ def retries(run):
     return run.options.retries
 
 
-@pytest.fixture
-def floor(run):
-    return run.options.slow_floor
-
-
 # -- the chain ---------------------------------------------------------------------------------------
 @dataclass
 class Chain:

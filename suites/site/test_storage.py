@@ -32,12 +32,12 @@ def test_mkdir(step, run_area, record, retries):
     attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.directory), retries)
 
 
-def test_upload(step, storage, record, retries, floor):
+def test_upload(step, storage, record, retries):
     """The file is stored intact: the storage's checksum, in its own algorithm, equals ours."""
     step.needs("mkdir")
     done = attempt(record, lambda: storage.put(step.local, step.file_url), retries)
     verify.stored_intact(storage, step.file_url, step.expected, step.rse)
-    note_throughput(record, step.size, done.seconds, floor)
+    note_throughput(record, step.size, done)
 
 
 def test_stat(step, storage, record, retries):
@@ -61,7 +61,7 @@ def test_checksum(step, storage, record, retries):
         record.message = verify.unsupported_note(found, step.rse)
 
 
-def test_download(step, storage, record, retries, floor):
+def test_download(step, storage, record, retries):
     step.needs("upload")
     target = step.local + ".back"
     try:
@@ -71,7 +71,7 @@ def test_download(step, storage, record, retries, floor):
     finally:
         if os.path.exists(target):
             os.unlink(target)
-    note_throughput(record, step.size, done.seconds, floor)
+    note_throughput(record, step.size, done)
 
 
 def test_list(step, storage, record, retries):

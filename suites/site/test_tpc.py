@@ -48,7 +48,7 @@ def copy_sources(storage, run_area, run):
     os.unlink(local)
 
 
-def test_copy(copy, record, storage, copy_sources, run_area, run, retries, floor):
+def test_copy(copy, record, storage, copy_sources, run_area, run, retries):
     source_rse, destination_rse = copy.source, copy.destination
     record.check, record.protocol, record.mode = copy.check, copy.protocol, copy.mode
     record.rse, record.peer = source_rse.name, destination_rse.name
@@ -63,7 +63,7 @@ def test_copy(copy, record, storage, copy_sources, run_area, run, retries, floor
     try:
         done = attempt(record, lambda: storage.copy(source, destination, copy.mode), retries)
         verify.stored_intact(storage, destination, copy_sources.expected, destination_rse)
-        note_throughput(record, copy_sources.size, done.seconds, floor)
+        note_throughput(record, copy_sources.size, done)
     finally:
         try:
             storage.delete(destination)

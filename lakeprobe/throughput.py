@@ -1,0 +1,62 @@
+"""Is an endpoint slow? Judged once per round and endpoint (RSE x protocol), from all of the round's transfers
+through it (its uploads and downloads, and the copies it is an end of), as a check of its own: `throughput`.
+
+One transfer's time says little: a server may take seconds to accept a connection or set a copy up and then
+move the data at full speed (XRootD 5.5 does, under load), and a link's speed shows only over many
+transfers. So an endpoint is slow when at least half of its transfers ran below the floor, and those slow
+transfers involve at least two partners (its own chain counts as one, each copy peer as another): a slow
+neighbour alone does not make an endpoint slow. Each transfer's record keeps its own throughput.
+"""
+
+import statistics
+from collections import defaultdict
+
+from lakeprobe.records import ErrorClass, Record, Status
+
+CHECK = "throughput"
+
+
+def judge(records: list[Record], floor_Bps: float, rses: set[str]) -> list[Record]:
+    """The round's throughput records, one per endpoint of the selected `rses` with transfers (a copy peer
+    that was not selected is not judged on the few copies it took part in); none when no floor is set."""
+    through: dict[tuple[str, str], list[tuple[Record, str]]] = defaultdict(list)  # endpoint -> (transfer, partner)
+    for r in records:
+        if not r.bytes or r.status not in (Status.PASS, Status.WARN):
+            continue
+        if r.peer:
+            through[(r.rse, r.protocol)].append((r, r.peer))
+            through[(r.peer, r.protocol)].append((r, r.rse))
+        else:
+            through[(r.rse, r.protocol)].append((r, r.rse))
+    if not floor_Bps or not through:
+        return []
+    first = records[0]
+    judged = []
+    for (rse, protocol), transfers in sorted(through.items()):
+        if rse not in rses:
+            continue
+        rates = [r.throughput_Bps for r, _ in transfers]
+        below = [(r, partner) for r, partner in transfers if r.throughput_Bps < floor_Bps]
+        slow = 2 * len(below) >= len(transfers) and len({partner for _, partner in below}) >= 2
+        median = statistics.median(rates)
+        record = Record(
+            run_id=first.run_id,
+            suite="site",
+            check=CHECK,
+            lake=first.lake,
+            run_kind=first.run_kind,
+            rse=rse,
+            protocol=protocol,
+            bytes=sum(r.bytes for r, _ in transfers),
+            duration_s=round(sum(r.duration_s for r, _ in transfers), 4),
+            throughput_Bps=round(median, 1),
+            ts=max(r.ts for r, _ in transfers),
+        )
+        if slow:
+            record.status, record.error_class = Status.WARN, ErrorClass.SLOW
+            record.message = (
+                f"slow: {len(below)} of {len(transfers)} transfers below the floor of "
+                f"{floor_Bps:.0f} B/s (median {median:.0f} B/s)"
+            )
+        judged.append(record)
+    return judged
