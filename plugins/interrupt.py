@@ -30,14 +30,15 @@ def install(config, stop):
 
 
 def stop_session(session):
-    """For the process that hands out the checks: stop after the current one (pytest) or now (xdist)."""
+    """For the process that hands out the checks: stop after the current one. With xdist, its loop shuts the
+    workers down at its next event (the workers' own interrupted checks send one at once). Only flags are
+    set here: a signal handler that sent to the workers itself could deadlock on a send under way."""
 
     def stop():
         session.shouldstop = MESSAGE
         dsession = session.config.pluginmanager.getplugin("dsession")
-        if dsession is not None and getattr(dsession, "sched", None) is not None:
+        if dsession is not None:
             dsession.shouldstop = MESSAGE
-            dsession.triggershutdown()
 
     return stop
 
