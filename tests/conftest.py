@@ -2,6 +2,7 @@
 directory .lab-tests, ports from 23000), brought up once per session and down at the end; the others need
 no lab (`make test-fast`)."""
 
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from lakeprobe.records import read_jsonl
 from lakeprobe.tokens import TokenProvider
 from tests.helpers import run_pytest, user_env
 
-TEST_BASE_PORT = 23000
+# A lab of their own, apart from a lab the user may have up: another run directory and port range (both can be
+# moved again, for a second test session on the same machine).
+TEST_LAB_DIR = os.environ.get("LAKEPROBE_TEST_LAB_DIR") or str(default_lab_dir()) + "-tests"
+TEST_BASE_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000)
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +25,7 @@ def lab():
     from lab.lab import Lab
     from lab.layout import Layout
 
-    layout = Layout.from_env(run_dir=str(default_lab_dir()) + "-tests", base_port=TEST_BASE_PORT)
+    layout = Layout.from_env(run_dir=TEST_LAB_DIR, base_port=TEST_BASE_PORT)
     the_lab = Lab(layout)
     for rse in the_lab.rses():  # a fault left over from an interrupted session must not leak into this one
         if rse.fault:
