@@ -9,10 +9,13 @@ tpc-off       neither HTTP-TPC nor root:// TPC is configured
 corrupt       a preloaded library flips a bit of every block the server writes: stored bytes differ
 no-auth       token enforcement is switched off: anonymous reads and writes are accepted
 expired-cert  the server presents a host certificate that expired yesterday
+no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
+              would: copies that it makes with X fail, everything else works (a pair-only failure)
 """
 
 import os
 import pwd
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -20,13 +23,14 @@ from pathlib import Path
 from lab.procs import LabError
 from lab.rse import XROOTD_USER, StorageElement
 
-KINDS = ("down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert")
-_SHIM_SOURCE = Path(__file__).parent / "faults" / "corrupt_writes.c"
+KINDS = ("down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert", "no-route-to-RSE")
+_SHIMS = Path(__file__).parent / "faults"
+NO_ROUTE = re.compile(r"^no-route-to-XRD(\d+)$")
 
 
 def inject(rse: StorageElement, kind: str):
-    if kind not in KINDS:
-        raise LabError(f"unknown fault kind {kind!r}; known kinds: {', '.join(KINDS)}")
+    if kind not in KINDS[:-1] and not NO_ROUTE.match(kind):
+        raise LabError(f"unknown fault kind {kind!r}; known kinds: {', '.join(KINDS)} (e.g. no-route-to-XRD1)")
     if rse.fault:
         heal(rse)
     rse.set_fault(kind)
@@ -43,7 +47,13 @@ def inject(rse: StorageElement, kind: str):
         return
     if kind == "full":
         _mount_full(rse.data)
-    rse.start(_corrupting_env(rse) if kind == "corrupt" else None)
+    if kind == "corrupt":
+        rse.start(_preloaded(rse, "corrupt_writes", LAKEPROBE_CORRUPT_ROOT=str(rse.data)))
+    elif match := NO_ROUTE.match(kind):
+        ports = rse.layout.rse_ports(int(match[1]))
+        rse.start(_preloaded(rse, "refuse_connects", LAKEPROBE_REFUSED_PORTS=",".join(map(str, ports))))
+    else:
+        rse.start()
 
 
 def heal(rse: StorageElement):
@@ -88,24 +98,24 @@ def _unmount(data: Path):
         _run(["umount", str(data)], "unmount the `full` fault's tmpfs")
 
 
-def _corrupting_env(rse: StorageElement) -> dict:
-    lib = rse.layout.run_dir / "lib" / "corrupt_writes.so"
-    if not lib.exists() or lib.stat().st_mtime < _SHIM_SOURCE.stat().st_mtime:
+def _preloaded(rse: StorageElement, shim: str, **settings: str) -> dict:
+    """The environment that loads a fault's library into the server and into its root:// TPC agent."""
+    source, lib = _SHIMS / f"{shim}.c", rse.layout.run_dir / "lib" / f"{shim}.so"
+    if not lib.exists() or lib.stat().st_mtime < source.stat().st_mtime:
         lib.parent.mkdir(parents=True, exist_ok=True)
-        _run(
-            ["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(_SHIM_SOURCE), "-ldl"],
-            "build the `corrupt` fault's library",
-        )
+        _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(source), "-ldl"], f"build the {shim} library")
+    env = {"LD_PRELOAD": str(lib), **settings}
     # XRootD starts its root:// TPC agent with the real uid root and the effective uid xrootd, so the dynamic
     # loader runs it in secure mode and drops LD_PRELOAD: the agent gives up root for good first, and then
-    # writes through the same corrupting library as the server.
+    # runs with the same library as the server.
     agent = rse.dir / "tpc-agent"
+    assignments = " ".join(f"{k}={v}" for k, v in env.items())
     agent.write_text(
         f"#!/bin/sh\nexec setpriv --reuid={XROOTD_USER} --regid={XROOTD_USER} --clear-groups "
-        f'env LD_PRELOAD={lib} LAKEPROBE_CORRUPT_ROOT={rse.data} /usr/bin/xrdcp "$@"\n'
+        f'env {assignments} /usr/bin/xrdcp "$@"\n'
     )
     agent.chmod(0o755)
-    return {"LD_PRELOAD": str(lib), "LAKEPROBE_CORRUPT_ROOT": str(rse.data)}
+    return env
 
 
 def _run(argv, what):

@@ -39,6 +39,11 @@ class StorageElement:
     davs_url = property(lambda self: f"davs://localhost:{self.https_port}/")
 
     @property
+    def preloaded(self) -> bool:
+        """Whether its fault lives in a preloaded library, which its TPC agent must load too (lab/faults.py)."""
+        return self.fault == "corrupt" or self.fault.startswith("no-route-to-")
+
+    @property
     def fault(self) -> str:
         return self.fault_file.read_text().strip() if self.fault_file.exists() else ""
 
@@ -118,7 +123,7 @@ class StorageElement:
             lines += [
                 "http.exthandler xrdtpc libXrdHttpTPC.so",
                 f"ofs.tpc fcreds ?ztn =BEARER_TOKEN_FILE fcpath {d}/tpccreds/ ttl 60 70 xfr 20 "
-                f"pgm {d / 'tpc-agent' if fault == 'corrupt' else '/usr/bin/xrdcp'} --server",
+                f"pgm {d / 'tpc-agent' if self.preloaded else '/usr/bin/xrdcp'} --server",
             ]
         if fault == "slow":
             lines += ["xrootd.fslib throttle default", f"throttle.throttle data {SLOW_RATE_BPS}"]

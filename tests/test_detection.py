@@ -216,3 +216,22 @@ def test_a_round_leaves_nothing_on_the_storage(healthy_round, lab):
     run_id = healthy_round[1][0].run_id
     for rse in lab.rses():
         assert not list(rse.data.glob(f"**/*{run_id}*")), rse.name
+
+
+def test_a_pair_only_failure_is_blamed_on_the_pair_and_shown_as_such(faulty, run_suite):
+    """XRD2 cannot reach XRD1's ports (a firewall between two sites): each works alone, the copies in which
+    XRD2 connects to XRD1 fail, and they blame the pair, not either site."""
+    faulty(FAULTY, "no-route-to-XRD1")
+    proc, records, _ = run_suite("--timeout", str(DEADLINE))
+    failed = {(r.check, r.rse, r.peer): r.blame for r in records if r.status == "fail"}
+    assert failed == {
+        ("davs_pull", "XRD1", "XRD2"): "XRD1->XRD2",
+        ("root_tpc", "XRD1", "XRD2"): "XRD1->XRD2",
+        ("davs_push", "XRD2", "XRD1"): "XRD2->XRD1",
+    }, proc.stdout[-3000:]
+    assert all(r.status == "pass" for r in records if not r.peer)  # both sites are healthy alone
+    now = max(r.ts for r in records) + 1
+    page = report.render([records], "lakeprobe-lab", [], now, 7200)
+    for rse in ("XRD1", "XRD2", "XRD3"):
+        assert f'class="hour pass" data-status="pass" data-rse="{rse}" data-hour="0"' in page
+    assert 'data-rse="XRD1-&gt;XRD2" data-hour="0"' in page and "XRD1-&gt;XRD2 (pair)" in page
