@@ -7,6 +7,7 @@ pytest_plugins = [
     "plugins.sinks",
     "plugins.chat",
     "plugins.scheduling",
+    "plugins.sharding",
     "plugins.interrupt",
     "plugins.deadlines",
 ]

@@ -6,23 +6,27 @@ run removes all of it at the end (plugins/cleanup.py); the sweeper removes what 
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.storage import Storage
 
+if TYPE_CHECKING:
+    from lakeprobe.state import RunState
+
 
 class RunArea:
-    def __init__(self, run_id: str, storage: Storage, made_dir):
-        self.run_id, self.storage, self.made_dir = run_id, storage, made_dir
+    def __init__(self, state: "RunState", storage: Storage):
+        self.state, self.storage, self.made_dir = state, storage, state.made_dir
 
     def directory(self, rse: RSE, protocol: str, sub: str = "") -> str:
-        return rse.url(protocol, f"{rse.prefix}/{self.run_id}/{sub}".rstrip("/"))
+        return rse.url(protocol, f"{self.state.area(rse)}/{sub}".rstrip("/"))
 
     def scoped(self, rse: RSE, protocol: str) -> str:
         """The run's directory below `<prefix>/scoped`, where the path-restricted client may write."""
-        return rse.url(protocol, f"{rse.prefix}/scoped/{self.run_id}")
+        return rse.url(protocol, self.state.area(rse, scoped=True))
 
     def mkdir(self, rse: RSE, protocol: str, url: str):
         done = self.storage.mkdir(url)

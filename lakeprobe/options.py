@@ -46,6 +46,34 @@ class RunOptions(BaseModel):
     retries: int = Field(2, ge=0, le=10)
     slow_floor: float = Field(256 * 1024, ge=0)
     results_dir: str = ""
+    shard: tuple[int, int] | None = None  # (K, N): this process runs shard K of N
+    run_id: str | None = None  # given by the scheduler to every shard of a round
+    tpc_pairs: str = "all"  # all, or rotate: some peers each round, every pair within 24 rounds
+    rotate_peers: int = Field(2, ge=1, le=1000)
+
+    @field_validator("shard", mode="before")
+    @classmethod
+    def _shard(cls, value):
+        if value is None or isinstance(value, tuple | list):
+            return value
+        k, _, n = str(value).partition("/")
+        if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+            raise ValueError(f"{value!r} is not K/N with 1 <= K <= N (shard K of N)")
+        return int(k), int(n)
+
+    @field_validator("tpc_pairs")
+    @classmethod
+    def _pairs(cls, value):
+        if value not in ("all", "rotate"):
+            raise ValueError(f"{value!r} is neither all nor rotate")
+        return value
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value):
+        if value is not None and not re.fullmatch(r"[\w.:@+-]{1,128}", value):
+            raise ValueError(f"{value!r}: letters, digits and . : @ + - _ only (a pipeline id, a Job name)")
+        return value
 
     @field_validator("file_size", mode="before")
     @classmethod
@@ -90,25 +118,13 @@ class RunOptions(BaseModel):
         return value
 
 
-NAMES = {
-    "rse": "--rse",
-    "rse_expression": "--rse-expression",
-    "protocol": "--protocol",
-    "inventory": "--inventory",
-    "tpc_peer": "--tpc-peer",
-    "timeout": "--timeout",
-    "rse_concurrency": "--rse-concurrency",
-    "file_size": "--file-size",
-    "retries": "--retries",
-    "slow_floor": "--slow-floor",
-    "results_dir": "--results-dir",
-}
 _SAYS = {
     "timeout": "a number of seconds above 0",
     "rse_concurrency": "a whole number from 1",
     "file_size": f"a size from 1 byte to {MAX_FILE_SIZE >> 30} GiB",
     "retries": "a whole number from 0 to 10",
     "slow_floor": "a number of bytes per second, 0 or more",
+    "rotate_peers": "a whole number from 1",
 }
 
 
@@ -118,10 +134,10 @@ def parse(given: dict) -> RunOptions:
     except ValidationError as e:
         error = e.errors()[0]
         name = str(error["loc"][0])
-        says = _SAYS.get(name)
+        option, says = "--" + name.replace("_", "-"), _SAYS.get(name)
         if says and error["type"] != "value_error":
-            raise OptionError(f"{NAMES[name]} must be {says}, not {error['input']!r}") from None
-        raise OptionError(f"{NAMES[name]}: {error['msg'].removeprefix('Value error, ')}") from None
+            raise OptionError(f"{option} must be {says}, not {error['input']!r}") from None
+        raise OptionError(f"{option}: {error['msg'].removeprefix('Value error, ')}") from None
     free = shutil.disk_usage(tempfile.gettempdir()).free
     if options.file_size > free // 2:
         raise OptionError(

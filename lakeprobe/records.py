@@ -4,9 +4,12 @@ Status and error class are enums checked when a record is built, so a typo can n
 dashboard. The README's "Records" section documents every field and every class.
 """
 
+import hashlib
 import json
+import re
 import time
 import uuid
+from calendar import timegm
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
@@ -45,8 +48,28 @@ class ErrorClass(StrEnum):
 RUN_KINDS = ("round", "adhoc")
 
 
+RUN_ID = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{6}$")  # the start time, and six hex digits
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def run_id_for(given: str | None, now: float | None = None) -> str:
+    """The run id of a run: new, or made from one the scheduler gives every shard of a round (a pipeline id,
+    a Job's name). Made from the nearest hour and a hash of the given id, so that shards of a round scheduled
+    on the hour agree, and the run directories still carry their start time for the sweeper."""
+    if not given:
+        return new_run_id()
+    if RUN_ID.match(given):
+        return given
+    hour = round((now or time.time()) / 3600) * 3600
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(hour)) + "-" + hashlib.sha256(given.encode()).hexdigest()[:6]
+
+
+def run_started(run_id: str) -> float | None:
+    match = RUN_ID.match(run_id)
+    return timegm(time.strptime(match[1], "%Y%m%dT%H%M%SZ")) if match else None
 
 
 @dataclass
@@ -56,6 +79,7 @@ class Record:
     check: str
     lake: str = ""
     run_kind: str = "round"
+    shard: str = ""  # "K/N" for a shard of a round spread over N machines
     rse: str = ""
     protocol: str = ""
     peer: str = ""

@@ -5,6 +5,7 @@ run, and handed whole to pytest-xdist workers (plugins/lake.py)."""
 import json
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +14,10 @@ from lakeprobe.errors import InDowntime
 from lakeprobe.inventory import RSE, Inventory
 from lakeprobe.options import RunOptions
 from lakeprobe.protocols import registry
+from lakeprobe.records import run_started
 from lakeprobe.slots import Slots
+
+ROTATION_ROUNDS = 24  # with --tpc-pairs rotate, every ordered pair is copied at least once in this many rounds
 
 
 @dataclass
@@ -22,18 +26,32 @@ class Selection:
     rses: list[RSE]
     protocols: tuple[str, ...]
     tpc_peers: list[str] = field(default_factory=list)
+    rotation: tuple[int, int] | None = None  # (hour of the round, peers per round) with --tpc-pairs rotate
 
     @classmethod
-    def of(cls, inventory: Inventory, options: RunOptions) -> "Selection":
+    def of(cls, inventory: Inventory, options: RunOptions, run_id: str = "") -> "Selection":
         rses = inventory.select(options.rse)
         inventory.select(options.tpc_peer)  # unknown peers are an error too
-        return cls(inventory, rses, tuple(options.protocol) or registry.schemes(), options.tpc_peer)
+        rotation = None
+        if options.tpc_pairs == "rotate":
+            started = run_started(run_id) or time.time()
+            rotation = (int(started // 3600), options.rotate_peers)
+        return cls(inventory, rses, tuple(options.protocol) or registry.schemes(), options.tpc_peer, rotation)
 
     def protocols_of(self, rse: RSE) -> list[str]:
         return [p for p in self.protocols if p in rse.protocols]
 
     def tpc_pairs(self) -> list[tuple[RSE, RSE]]:
-        """Every ordered pair among the selected RSEs; with --rse, the chosen ones and their peers both ways."""
+        """Every ordered pair among the selected RSEs; with --rse, the chosen ones and their peers both ways;
+        with a rotation, this round's share of them (rotated_pairs)."""
+        if self.rotation:
+            chosen = {r.name for r in self.rses}
+            everyone = sorted(self.inventory.rses)
+            return [
+                (self.inventory.rses[a], self.inventory.rses[b])
+                for a, b in rotated_pairs(everyone, *self.rotation)
+                if a in chosen or b in chosen
+            ]
         if not self.tpc_peers and len(self.rses) == len(self.inventory.rses):
             return [(a, b) for a in self.rses for b in self.rses if a is not b]
         chosen = {r.name for r in self.rses}
@@ -63,6 +81,22 @@ class Selection:
         return list(dict.fromkeys(found))
 
 
+def rotated_pairs(names: list[str], hour: int, peers: int) -> list[tuple[str, str]]:
+    """This hour's ordered pairs: each RSE copies to the RSEs `d` places after it (and so from those `d` places
+    before it) for a few offsets `d`, at least `peers` of them, and enough that the offsets of
+    ROTATION_ROUNDS consecutive hours cover all N-1: every ordered pair within ROTATION_ROUNDS rounds. The
+    pairs depend on the hour alone, so every shard of a round agrees."""
+    n = len(names)
+    if n < 2:
+        return []
+    per_round = max(peers, -(-(n - 1) // ROTATION_ROUNDS))
+    if per_round >= n - 1:
+        offsets = set(range(1, n))
+    else:
+        offsets = {1 + (hour * per_round + j) % (n - 1) for j in range(per_round)}
+    return [(names[i], names[(i + d) % n]) for d in sorted(offsets) for i in range(n)]
+
+
 @dataclass
 class RunState:
     run_id: str
@@ -70,6 +104,7 @@ class RunState:
     options: RunOptions
     selection: Selection
     shared_dir: Path  # what the processes of the run share: operation slots, broken endpoints, waits
+    shard: tuple[int, int] | None = None  # (K, N): this process's part of a round spread over N machines
     tokens: dict = field(default_factory=dict)  # exported by the TokenProvider, for the workers
     preflight: dict = field(default_factory=dict)  # "RSE|protocol" -> connection result
 
@@ -84,6 +119,26 @@ class RunState:
     @property
     def results_dir(self) -> Path:
         return Path(self.options.results_dir)
+
+    @property
+    def shard_dir(self) -> str:
+        """Below the run's directory on each RSE, where this shard writes: shards end at different times, and
+        each removes only its own."""
+        return f"shard-{self.shard[0]}" if self.shard else ""
+
+    @property
+    def shard_label(self) -> str:
+        return f"{self.shard[0]}/{self.shard[1]}" if self.shard else ""
+
+    def area(self, rse: RSE, scoped: bool = False) -> str:
+        """Where this run (this shard) writes on an RSE: `<prefix>/<run id>[/shard-K]`; with `scoped`, the
+        same below `<prefix>/scoped`, where the path-restricted token may write."""
+        return "/".join(p for p in (rse.prefix, "scoped" if scoped else "", self.run_id, self.shard_dir) if p)
+
+    @property
+    def embargo_prefix(self) -> str:
+        """How the names of this run's (shard's) files in an embargoed area begin."""
+        return f"lakeprobe-{self.run_id}{'-' + self.shard_dir if self.shard_dir else ''}-"
 
     @property
     def breaker(self) -> Breaker:
@@ -116,8 +171,9 @@ class RunState:
             breaker.check(rse.name, protocol)
 
     @staticmethod
-    def new_shared_dir(run_id: str) -> Path:
-        directory = Path(tempfile.gettempdir()) / f"lakeprobe-run-{run_id}"
+    def new_shared_dir(run_id: str, shard: tuple[int, int] | None = None) -> Path:
+        """Shards of one round share its run id, and may run on one machine: each has a directory of its own."""
+        directory = Path(tempfile.gettempdir()) / f"lakeprobe-run-{run_id}{f'-shard-{shard[0]}' if shard else ''}"
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         return directory
 
@@ -135,6 +191,8 @@ class RunState:
                 "protocols": list(self.selection.protocols),
                 "tpc_peers": self.selection.tpc_peers,
                 "shared_dir": str(self.shared_dir),
+                "shard": self.shard,
+                "rotation": self.selection.rotation,
                 "tokens": self.tokens,
                 "preflight": self.preflight,
             }
@@ -144,15 +202,18 @@ class RunState:
     def loads(cls, text: str) -> "RunState":
         data = json.loads(text)
         inventory = Inventory.model_validate(data["inventory"])
+        rotation = tuple(data["rotation"]) if data["rotation"] else None
         selection = Selection(
-            inventory, [inventory.rses[n] for n in data["rses"]], tuple(data["protocols"]), data["tpc_peers"]
+            inventory, [inventory.rses[n] for n in data["rses"]], tuple(data["protocols"]), data["tpc_peers"], rotation
         )
+        shard = tuple(data["shard"]) if data["shard"] else None
         return cls(
             data["run_id"],
             data["run_kind"],
             RunOptions.model_validate(data["options"]),
             selection,
             Path(data["shared_dir"]),
+            shard,
             data["tokens"],
             data["preflight"],
         )

@@ -9,15 +9,13 @@ is removed there.
 
 import re
 import time
-from calendar import timegm
 from dataclasses import dataclass
 
 from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, probe_area
-from lakeprobe.records import ErrorClass
+from lakeprobe.records import ErrorClass, run_started
 from lakeprobe.storage import Storage
 
-RUN_DIRECTORY = re.compile(r"^(\d{8}T\d{6}Z)-[0-9a-f]{6}$")  # lakeprobe.records.new_run_id
 AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 
 
@@ -27,11 +25,6 @@ class Swept:
     url: str
     age_s: float
     outcome: str  # "removed", "would remove" (dry run), or why not
-
-
-def run_started(name: str) -> float | None:
-    match = RUN_DIRECTORY.match(name)
-    return timegm(time.strptime(match[1], "%Y%m%dT%H%M%SZ")) if match else None
 
 
 def sweep(

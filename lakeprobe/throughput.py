@@ -1,5 +1,5 @@
-"""Is an endpoint slow? Judged once per round and endpoint (RSE x protocol), from all of the round's transfers
-through it (its uploads and downloads, and the copies it is an end of), as a check of its own: `throughput`.
+"""Is an endpoint slow? Judged once per round and endpoint (RSE x protocol), from the round's transfers through
+it (its uploads and downloads, and the copies it is an end of), as a check of its own: `throughput`.
 
 One transfer's time says little: a server may take seconds to accept a connection or set a copy up and then
 move the data at full speed (XRootD 5.5 does, under load), and a link's speed shows only over many
@@ -16,9 +16,10 @@ from lakeprobe.records import ErrorClass, Record, Status
 CHECK = "throughput"
 
 
-def judge(records: list[Record], floor_Bps: float, rses: set[str]) -> list[Record]:
-    """The round's throughput records, one per endpoint of the selected `rses` with transfers (a copy peer
-    that was not selected is not judged on the few copies it took part in); none when no floor is set."""
+def judge(records: list[Record], floor_Bps: float) -> list[Record]:
+    """The round's throughput records: one per endpoint whose chain ran here (a copy peer that was not
+    selected is not judged on the few copies it took part in, and a round spread over shards judges each
+    endpoint once, in the shard of its chain); none when no floor is set."""
     through: dict[tuple[str, str], list[tuple[Record, str]]] = defaultdict(list)  # endpoint -> (transfer, partner)
     for r in records:
         if not r.bytes or r.status not in (Status.PASS, Status.WARN):
@@ -33,7 +34,7 @@ def judge(records: list[Record], floor_Bps: float, rses: set[str]) -> list[Recor
     first = records[0]
     judged = []
     for (rse, protocol), transfers in sorted(through.items()):
-        if rse not in rses:
+        if not any(r.rse == rse and not r.peer for r, _ in transfers):
             continue
         rates = [r.throughput_Bps for r, _ in transfers]
         below = [(r, partner) for r, partner in transfers if r.throughput_Bps < floor_Bps]
@@ -41,6 +42,7 @@ def judge(records: list[Record], floor_Bps: float, rses: set[str]) -> list[Recor
         median = statistics.median(rates)
         record = Record(
             run_id=first.run_id,
+            shard=first.shard,
             suite="site",
             check=CHECK,
             lake=first.lake,

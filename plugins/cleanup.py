@@ -22,7 +22,7 @@ def note_made(state: RunState, rse: str, protocol: str):
 
 
 def run_directories(state: RunState, rse, protocol: str) -> list[str]:
-    return [rse.url(protocol, f"{rse.prefix}/{state.run_id}"), rse.url(protocol, f"{rse.prefix}/scoped/{state.run_id}")]
+    return [rse.url(protocol, state.area(rse)), rse.url(protocol, state.area(rse, scoped=True))]
 
 
 def remove_run_directories(state: RunState, config) -> str:
@@ -56,10 +56,15 @@ def _clean(state: RunState, storage: Storage, owner: Storage, tokens: TokenProvi
     try:
         for url in run_directories(state, rse, protocol):
             storage.remove_tree(url)
+            if state.shard:  # the run's directory, once the last shard using it is done
+                try:
+                    storage.rmdir(url.rsplit("/", 1)[0])
+                except ProbeFailure:
+                    pass
         if rse.embargo and "embargo-owner" in (tokens.client_scopes or {}):
             embargo = rse.url(protocol, rse.embargo)
             for file in owner.listdir(embargo):
-                if file.startswith(f"lakeprobe-{state.run_id}-"):
+                if file.startswith(state.embargo_prefix):
                     owner.delete(f"{embargo}/{file}")
     except (ProbeFailure, ProbeError, NotProbed) as e:
         return f"{name} {protocol}: {e}"

@@ -10,15 +10,16 @@ The result is one RunState in config.stash, handed whole to pytest-xdist workers
 terminal also registers the RoundPlugin (plugins/round.py), which collects records and ends the run.
 """
 
+import os
 from pathlib import Path
 
 import pytest
 
-from lakeprobe import paths, preflight, trust, waiting
+from lakeprobe import lock, paths, preflight, trust, waiting
 from lakeprobe.inventory import InventoryError, lab_inventory, load_rucio, load_yaml
 from lakeprobe.options import OptionError, RunOptions, parse
 from lakeprobe.protocols import registry
-from lakeprobe.records import new_run_id
+from lakeprobe.records import run_id_for
 from lakeprobe.state import RunState, Selection
 from lakeprobe.tokens import IssuerConfigError, TokenProvider
 from plugins import progress
@@ -71,6 +72,30 @@ def pytest_addoption(parser):
     group.addoption(
         "--results-dir", metavar="DIR", help="where run records go (default results/, or LAKEPROBE_RESULTS_DIR)"
     )
+    group = parser.getgroup("lakeprobe-rounds", "lakeprobe: rounds spread over machines, and copies in turn")
+    group.addoption(
+        "--shard",
+        metavar="K/N",
+        help="run shard K of N of the round (default: GitLab's CI_NODE_INDEX/"
+        "CI_NODE_TOTAL, or Kubernetes' JOB_COMPLETION_INDEX with LAKEPROBE_SHARDS)",
+    )
+    group.addoption(
+        "--run-id",
+        metavar="ID",
+        help="one id for every shard of a round: the pipeline's id or the "
+        "Job's name (default: LAKEPROBE_RUN_ID, CI_PIPELINE_ID, GITHUB_RUN_ID)",
+    )
+    group.addoption(
+        "--tpc-pairs",
+        metavar="all|rotate",
+        help="copy between every ordered pair each round (all, the "
+        "default), or with each RSE's peers in turn, every pair within 24 rounds (rotate)",
+    )
+    group.addoption(
+        "--rotate-peers",
+        metavar="K",
+        help="with --tpc-pairs rotate: peers each RSE copies to and from every round (default 2)",
+    )
 
 
 def probing(config) -> bool:
@@ -97,19 +122,41 @@ def _options(config) -> RunOptions:
                 "--retries",
                 "--slow-floor",
                 "--results-dir",
+                "--shard",
+                "--run-id",
+                "--tpc-pairs",
+                "--rotate-peers",
             )
         }
-        | {"results_dir": opt("--results-dir") or str(paths.results_dir())}
+        | {
+            "results_dir": opt("--results-dir") or str(paths.results_dir()),
+            "shard": opt("--shard") or _shard_from_environment(),
+            "run_id": opt("--run-id") or _first_set("LAKEPROBE_RUN_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID"),
+        }
     )
 
 
-def _selection(options: RunOptions) -> Selection:
+def _first_set(*names: str) -> str | None:
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
+def _shard_from_environment() -> str | None:
+    """GitLab's `parallel:` (1-based index) or a Kubernetes Indexed Job (0-based, total given by us)."""
+    if os.environ.get("CI_NODE_INDEX") and os.environ.get("CI_NODE_TOTAL"):
+        return f"{os.environ['CI_NODE_INDEX']}/{os.environ['CI_NODE_TOTAL']}"
+    index, total = os.environ.get("JOB_COMPLETION_INDEX", ""), os.environ.get("LAKEPROBE_SHARDS", "")
+    if index.isdigit() and total:
+        return f"{int(index) + 1}/{total}"
+    return None
+
+
+def _selection(options: RunOptions, run_id: str = "") -> Selection:
     path = options.inventory or (None if options.rse_expression else lab_inventory())
     inventory = load_yaml(path) if path else None
     if options.rse_expression:
         inventory = load_rucio(options.rse_expression, inventory)
     assert inventory is not None
-    return Selection.of(inventory, options)
+    return Selection.of(inventory, options, run_id)
 
 
 def run_kind(config, options: RunOptions) -> str:
@@ -130,12 +177,16 @@ def run_kind(config, options: RunOptions) -> str:
 def start(config) -> tuple[RunState, TokenProvider]:
     try:
         options = _options(config)
-        selection = _selection(options)
-    except (OptionError, InventoryError) as e:
+        run_id = run_id_for(options.run_id)
+        selection = _selection(options, run_id)
+        kind = run_kind(config, options)
+        shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else ""
+        if kind == "round":
+            lock.hold(selection.inventory.lake, shard)
+    except (OptionError, InventoryError, lock.RoundRunning) as e:
         raise pytest.UsageError(str(e)) from None
     trust.trust_ca_dir(selection.inventory.ca_dir)
-    run_id = new_run_id()
-    state = RunState(run_id, run_kind(config, options), options, selection, RunState.new_shared_dir(run_id))
+    state = RunState(run_id, kind, options, selection, RunState.new_shared_dir(run_id, options.shard), options.shard)
     waiting.use(state.board_dir)
     tokens = TokenProvider.for_lake(selection.inventory)
     try:

@@ -35,6 +35,7 @@ def record(request) -> Record:
         lake=state.lake,
         check=request.node.originalname.removeprefix("test_"),
         run_kind=state.run_kind,
+        shard=state.shard_label,
     )
     request.node.stash[RECORD] = rec
     return rec

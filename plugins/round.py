@@ -46,9 +46,7 @@ class RoundPlugin:
     def pytest_sessionfinish(self, session, exitstatus):
         self.watcher.stop()
         deadline.interrupted.clear()  # the cleanup below must not be abandoned too
-        judged = throughput.judge(
-            self.records, self.state.options.slow_floor, {r.name for r in self.state.selection.rses}
-        )
+        judged = throughput.judge(self.records, self.state.options.slow_floor)
         for record in judged:
             self.jsonl.write(record)
         self.records += judged

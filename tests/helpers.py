@@ -18,10 +18,24 @@ class Env(dict):
         return f"<environment with {len(self)} variables>"
 
 
+# What the CI running these tests may set, and would make a suite run as a shard of a round elsewhere.
+_NOT_PASSED = (
+    "BEARER_TOKEN",
+    "BEARER_TOKEN_FILE",
+    "CI_NODE_INDEX",
+    "CI_NODE_TOTAL",
+    "JOB_COMPLETION_INDEX",
+    "LAKEPROBE_SHARDS",
+    "LAKEPROBE_RUN_ID",
+    "CI_PIPELINE_ID",
+    "GITHUB_RUN_ID",
+)
+
+
 def user_env(**extra) -> Env:
-    """A user's shell environment plus `extra`, without a bearer token of this process: commands must find
-    their own."""
-    env = Env({k: v for k, v in os.environ.items() if k not in ("BEARER_TOKEN", "BEARER_TOKEN_FILE")})
+    """A user's shell environment plus `extra`, without a bearer token of this process (commands must find
+    their own) and without the variables that make a run a shard of a CI round."""
+    env = Env({k: v for k, v in os.environ.items() if k not in _NOT_PASSED})
     env.update(extra)
     return env
 

@@ -191,6 +191,12 @@ OPTION_MISTAKES = [
     (["--chat", "slack"], ["--chat needs", "LAKEPROBE_CHAT_WEBHOOK"]),
     (["--chat", "slack", "--chat-confirm", "0"], ["--chat-confirm"]),
     (["--influxdb", "http://me:hunter2@127.0.0.1:1", "--influxdb-database", "x"], ["must not carry credentials"]),
+    (["--shard", "0/3"], ["--shard", "'0/3' is not K/N with 1 <= K <= N"]),
+    (["--shard", "4/3"], ["--shard", "is not K/N"]),
+    (["--shard", "two"], ["--shard", "is not K/N"]),
+    (["--tpc-pairs", "some"], ["--tpc-pairs", "'some' is neither all nor rotate"]),
+    (["--rotate-peers", "0"], ["--rotate-peers must be a whole number from 1"]),
+    (["--run-id", "a b"], ["--run-id", "letters, digits"]),
 ]
 
 

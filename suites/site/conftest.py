@@ -74,7 +74,7 @@ def storage(run: RunState, tokens) -> Storage:
 
 @pytest.fixture(scope="session")
 def run_area(run: RunState, storage) -> RunArea:
-    return RunArea(run.run_id, storage, run.made_dir)
+    return RunArea(run, storage)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ def _needs_embargoed_file(area):
 
 def test_embargo_owner(area, embargo, token_of, run):
     token = token_of("embargo-owner")
-    url = f"{embargo}/lakeprobe-{run.run_id}-{area.protocol}.dat"
+    url = f"{embargo}/{run.embargo_prefix}{area.protocol}.dat"
     must_allow(area.write(url, token, area.data), "the owners writing in the embargoed area")
     area.embargoed = url
     names = area.listing(embargo, token)
