@@ -20,24 +20,31 @@ def from_results(results_dir: Path, since: float) -> list[Record]:
     return sorted(records, key=lambda r: r.ts)
 
 
-def from_sql(url: str, since: float) -> list[Record]:
-    """The SQL sink's rows since `since` (the same table the sink writes; lakeprobe/schema.py)."""
-    import psycopg
+def from_sql(url: str, since: float, chain_checks: tuple[str, ...] = ()) -> list[Record]:
+    """The SQL sink's rows since `since` (the same table the sink writes; lakeprobe/schema.py), through
+    SQLAlchemy, for any dialect the sink takes. With `chain_checks`, only those checks of the site suite's
+    own chain (no peer): what availability needs, a small part of the table."""
+    import sqlalchemy as sa
 
-    columns = [c for c in schema.SQL_COLUMNS if c not in ("key", "state")]
-    with psycopg.connect(url, connect_timeout=10) as db:
-        rows = db.execute(
-            f"SELECT {', '.join(chr(34) + c + chr(34) for c in columns)} FROM {schema.TABLE} "
-            "WHERE time >= %s ORDER BY time",
-            (datetime.datetime.fromtimestamp(since, datetime.UTC),),
-        ).fetchall()
-    records = []
-    for row in rows:
-        values = dict(zip(columns, row))
-        values["ts"] = values.pop("time").timestamp()
-        values["throughput_Bps"] = values.pop("throughput_bps")
-        records.append(Record.from_dict(values))
-    return records
+    from lakeprobe.sinks import sql_engine
+
+    table = schema.sql_table()
+    query = sa.select(*(table.c[c] for c in schema.SQL_COLUMNS if c not in ("key", "state"))).where(
+        table.c.time >= datetime.datetime.fromtimestamp(since, datetime.UTC)
+    )
+    if chain_checks:
+        query = query.where(
+            table.c.suite == "site",
+            table.c.check.in_(chain_checks),
+            sa.or_(table.c.peer == "", table.c.peer.is_(None)),  # Oracle keeps '' as NULL
+        )
+    engine = sql_engine(url)
+    try:
+        with engine.connect() as db:
+            rows = db.execute(query.order_by(table.c.time)).mappings().all()
+    finally:
+        engine.dispose()
+    return [schema.from_row(dict(row)) for row in rows]
 
 
 def lakes(records: list[Record]) -> list[str]:

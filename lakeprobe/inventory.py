@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lakeprobe import paths
 from lakeprobe.protocols import registry
+from lakeprobe.sinks import SqlSection
 
 DEFAULT_PREFIX = "/lakeprobe"
 RSE_NAME = re.compile(r"^[A-Za-z0-9]+([_.-][A-Za-z0-9]+)*$")  # Rucio's names, lower case allowed
@@ -242,6 +243,7 @@ class Inventory(_Model):
     rucio: Rucio | None = None
     influxdb: InfluxDB | None = None
     postgres: Sql | None = None
+    sql: SqlSection | None = None  # the SQL sink of any dialect; `postgres:` is its older name
     broker: Broker | None = None
     rses: dict[str, RSE] = Field(min_length=1)
     source: str = ""  # where it was read from, for messages

@@ -1,28 +1,41 @@
-"""Where records go besides the run's JSONL: InfluxDB (v1 /write, or the v2 write API of influxdb-client) and a
-SQL database (PostgreSQL). Writes are batched; a sink that is down or refuses gets the records spooled on
-disk (results/spool/), delivered before the next run's records or by `lakeprobe results replay`. Records
-have stable identities in both stores (lakeprobe/schema.py), so a replay never duplicates.
+"""Where records go besides the run's JSONL: InfluxDB (v1 /write, or the v2 write API of influxdb-client), a
+SQL database (any SQLAlchemy dialect: PostgreSQL, MariaDB/MySQL, Oracle, ...) and CERN MONIT (HTTP JSON).
+Writes are batched; a sink that is down or refuses gets the records spooled on disk (results/spool/),
+delivered before the next run's records or by `lakeprobe results replay`. Records have stable identities in
+every store (lakeprobe/schema.py), so a replay never duplicates.
 
 Credentials come from the environment only, never from a URL that could be spooled or printed:
-INFLUX_USERNAME/INFLUX_PASSWORD (v1), INFLUX_TOKEN (v2), PGPASSWORD or ~/.pgpass (SQL).
+INFLUX_USERNAME/INFLUX_PASSWORD (v1), INFLUX_TOKEN (v2), LAKEPROBE_SQL_PASSWORD (SQL; PostgreSQL's own
+PGPASSWORD and ~/.pgpass work too), LAKEPROBE_MONIT_PASSWORD (MONIT).
 """
 
 import hashlib
 import json
 import os
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from lakeprobe import schema
 from lakeprobe.errors import scrub
 from lakeprobe.records import Record, read_jsonl
 
 BATCH = 5000
+# MONIT documents no request size limit; 1000 documents (about 0.6 MB) keep each request modest.
+MONIT_BATCH = 1000
 TIMEOUT_S = 10
+# The driver of each dialect when the URL names none: psycopg as before; PyMySQL and python-oracledb, the
+# pure-Python drivers, where SQLAlchemy's defaults (mysqlclient, cx_Oracle) need C client libraries.
+SQL_DRIVERS = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql", "oracle": "oracledb"}
+# URL query parameters some drivers take a password from.
+SECRET_PARAMETERS = ("password", "passwd", "pwd", "secret", "token")
+# Each driver's name for the connect timeout (SQLAlchemy passes connect_args through as they are).
+CONNECT_TIMEOUT = {"psycopg": "connect_timeout", "pymysql": "connect_timeout", "oracledb": "tcp_connect_timeout"}
 
 
 class SinkError(Exception):
@@ -33,36 +46,114 @@ class SinkError(Exception):
 class SinkSpec:
     """What it takes to find a sink again (it is stored with spooled records): never a secret."""
 
-    kind: str  # influxdb-v1, influxdb-v2, sql
+    kind: str  # influxdb-v1, influxdb-v2, sql, monit
     url: str
     database: str = ""  # v1 database
     org: str = ""  # v2
     bucket: str = ""  # v2
+    producer: str = ""  # monit
+    doc_type: str = ""  # monit: the documents' `type`
 
     def __post_init__(self):
+        if self.kind == "sql":
+            try:
+                sql_url(self.url)
+            except ValueError as e:
+                raise ValueError(f"sql URL: {e}") from None
+            return
         parts = urlsplit(self.url)
-        if parts.password or (parts.username and self.kind != "sql"):  # a SQL user name is no secret
+        if parts.password or parts.username:
             raise ValueError(f"{self.kind} URL must not carry credentials: use the environment (README, Sinks)")
         if self.kind == "influxdb-v1" and not self.database or self.kind == "influxdb-v2" and not self.bucket:
             raise ValueError(f"{self.kind} needs a {'database' if self.kind == 'influxdb-v1' else 'bucket'}")
+        if self.kind == "monit" and not (self.producer and self.doc_type):
+            raise ValueError("monit needs a producer and a document type (--monit-producer, --monit-type)")
+        if self.kind == "monit" and parts.scheme not in ("http", "https"):
+            raise ValueError(f"monit URL must be http:// or https://, not {parts.scheme or 'without a scheme'}")
 
     @property
     def name(self) -> str:
-        target = self.database or self.bucket or urlsplit(self.url).path.strip("/")
-        return f"{self.kind} {urlunsplit(urlsplit(self.url)._replace(path=''))} {target}".strip()
+        target = self.database or self.bucket or self.producer or urlsplit(self.url).path.strip("/")
+        return f"{self.kind} {urlunsplit(urlsplit(self.url)._replace(path='', query=''))} {target}".strip()
 
     @property
     def slug(self) -> str:
         return f"{self.kind}-{hashlib.sha256(self.name.encode()).hexdigest()[:10]}"
 
 
-def batches(records: list[Record]):
-    for start in range(0, len(records), BATCH):
-        yield records[start : start + BATCH]
+def sql_url(text: str):
+    """The SQLAlchemy URL of a SQL sink (sqlalchemy.URL), as Rucio's config writes them:
+    `postgresql+psycopg://user@host:port/db`, `mysql+pymysql://...`, `oracle+oracledb://...`. A URL naming
+    no driver gets its dialect's (SQL_DRIVERS; `postgres://` is PostgreSQL). Refused with a ValueError whose
+    message is one line and never the URL: a password (in the URL or its query), a dialect SQLAlchemy does
+    not know, a driver that is not installed."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = sa.make_url(text)
+    except (ArgumentError, ValueError, TypeError):
+        raise ValueError("not a database URL: write dialect+driver://user@host:port/database") from None
+    if url.password is not None or any(k.lower() in SECRET_PARAMETERS for k in url.query):
+        raise ValueError("must not carry credentials: use the environment (README, Sinks)")
+    dialect, _, driver = url.drivername.partition("+")
+    dialect = "postgresql" if dialect == "postgres" else dialect
+    driver = driver or SQL_DRIVERS.get(dialect, "")
+    url = url.set(drivername=f"{dialect}+{driver}" if driver else dialect)
+    try:
+        url.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise ValueError(f"{url.drivername}:// is no database dialect and driver SQLAlchemy knows") from None
+    except ImportError as e:
+        raise ValueError(
+            f"the driver of {url.drivername}:// is not installed (pip install {e.name or driver})"
+        ) from None
+    return url
+
+
+def sql_engine(text: str):
+    """An engine for one write or one read: no pool kept, the password (if any) from the environment."""
+    import sqlalchemy as sa
+
+    url = sql_url(text)
+    password = os.environ.get("LAKEPROBE_SQL_PASSWORD")
+    if password:
+        url = url.set(password=password)
+    driver = url.get_driver_name()
+    connect_args: dict = {CONNECT_TIMEOUT[driver]: TIMEOUT_S} if driver in CONNECT_TIMEOUT else {}
+    if driver == "pymysql":
+        connect_args["charset"] = "utf8mb4"  # all of UTF-8, whatever the server's default
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=connect_args)
+
+
+def sql_failure(e: Exception) -> str:
+    """A database error in one line: the driver's own error (SQLAlchemy's text adds the statement and its
+    parameters), scrubbed."""
+    cause = getattr(e, "orig", None) or e
+    text = scrub(str(cause)).strip().splitlines()
+    return f"{type(cause).__name__}: {text[0][:200] if text else ''}"
+
+
+class SqlSection(BaseModel):
+    """The inventory's `sql:` section, the SQL sink of any dialect (`postgres:` is the older name)."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        sql_url(value)
+        return value
+
+
+def batches(records: list[Record], size: int = BATCH):
+    for start in range(0, len(records), size):
+        yield records[start : start + size]
 
 
 def open_sink(spec: SinkSpec):
-    return {"influxdb-v1": InfluxV1, "influxdb-v2": InfluxV2, "sql": Sql}[spec.kind](spec)
+    return {"influxdb-v1": InfluxV1, "influxdb-v2": InfluxV2, "sql": Sql, "monit": Monit}[spec.kind](spec)
 
 
 class InfluxV1:
@@ -120,27 +211,93 @@ class InfluxV2:
 
 
 class Sql:
-    """PostgreSQL: the table is created when missing; a record already there is left as it is."""
+    """A SQL database through SQLAlchemy Core: the table is created when missing and extended with the
+    columns of later versions; a record whose key is already there is left as it is."""
 
     def __init__(self, spec: SinkSpec):
         self.spec = spec
 
     def write(self, records: list[Record]):
-        import psycopg
+        from sqlalchemy.exc import SQLAlchemyError
 
-        columns = ", ".join(f'"{c}"' for c in schema.SQL_COLUMNS)
-        insert = (
-            f"INSERT INTO {schema.TABLE} ({columns}) VALUES ({', '.join(['%s'] * len(schema.SQL_COLUMNS))}) "
-            "ON CONFLICT (key) DO NOTHING"
-        )
         try:
-            with psycopg.connect(self.spec.url, connect_timeout=TIMEOUT_S) as db:
-                db.execute(schema.SQL_CREATE)
-                with db.cursor() as cursor:
-                    for batch in batches(records):
-                        cursor.executemany(insert, [schema.row(r) for r in batch])
-        except psycopg.Error as e:
-            raise SinkError(f"{self.spec.name}: {type(e).__name__}: {scrub(str(e)).splitlines()[0][:200]}") from None
+            engine = sql_engine(self.spec.url)
+            try:
+                with engine.begin() as db:
+                    schema.create_or_extend(db)
+                for batch in batches(records):
+                    with engine.begin() as db:  # a batch at a time: what was written stays written
+                        insert_new(db, [schema.row(r) for r in batch])
+            finally:
+                engine.dispose()
+        except (SQLAlchemyError, OSError) as e:
+            raise SinkError(f"{self.spec.name}: {sql_failure(e)}") from None
+
+
+def insert_new(db, rows: list[dict]):
+    """Inserts the rows whose key is not in the table yet, with each dialect's own insert that ignores an
+    existing key (PostgreSQL and SQLite: ON CONFLICT DO NOTHING; MariaDB/MySQL: ON DUPLICATE KEY UPDATE that
+    changes nothing, which unlike INSERT IGNORE lets every other error through). Other dialects (Oracle):
+    the keys already there are looked up first (insert_new_portably)."""
+    table = schema.sql_table()
+    if db.dialect.name in ("postgresql", "sqlite"):
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        make = pg_insert if db.dialect.name == "postgresql" else sqlite_insert
+        db.execute(make(table).on_conflict_do_nothing(index_elements=["key"]), rows)
+    elif db.dialect.name in ("mysql", "mariadb"):
+        from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+        db.execute(mysql_insert(table).on_duplicate_key_update(key=table.c.key), rows)
+    else:
+        insert_new_portably(db, rows)
+
+
+def insert_new_portably(db, rows: list[dict]):
+    """Any dialect: the rows whose key is not in the table yet, found with SELECT ... IN (at most 1000 keys
+    per query: Oracle's limit), then inserted. Within the caller's transaction; a concurrent writer of the
+    same records makes the insert fail on the key, and the records are spooled and replayed."""
+    import sqlalchemy as sa
+
+    table = schema.sql_table()
+    keys = [r["key"] for r in rows]
+    present: set[str] = set()
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        present.update(db.execute(sa.select(table.c.key).where(table.c.key.in_(chunk))).scalars())
+    new = [r for r in rows if r["key"] not in present]
+    if new:
+        db.execute(sa.insert(table), new)
+
+
+class Monit:
+    """CERN MONIT's HTTP JSON endpoint: a JSON list of documents per request (lakeprobe/schema.py,
+    monit_document). The per-producer endpoint (https://monit-metrics.cern.ch:10014/<producer>) takes the
+    producer's password, sent with HTTP basic authentication from LAKEPROBE_MONIT_PASSWORD."""
+
+    def __init__(self, spec: SinkSpec):
+        self.spec = spec
+        password = os.environ.get("LAKEPROBE_MONIT_PASSWORD")
+        self.auth = (spec.producer, password) if password else None
+        self.host = socket.getfqdn()
+
+    def write(self, records: list[Record]):
+        for batch in batches(records, MONIT_BATCH):
+            documents = [schema.monit_document(r, self.spec.producer, self.spec.doc_type, self.host) for r in batch]
+            try:
+                reply = requests.post(
+                    self.spec.url,
+                    data=json.dumps(documents).encode(),
+                    headers={"Content-Type": "application/json; charset=UTF-8"},
+                    auth=self.auth,
+                    timeout=TIMEOUT_S,
+                )
+            except requests.RequestException as e:
+                raise SinkError(f"{self.spec.name} unreachable: {type(e).__name__}") from None
+            if not 200 <= reply.status_code < 300:
+                text = scrub(reply.text).strip().replace("\n", " ")[:200]
+                raise SinkError(f"{self.spec.name} refused the documents: HTTP {reply.status_code} {text}".strip())
 
 
 class Spool:

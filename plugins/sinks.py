@@ -1,6 +1,8 @@
-"""Where records go besides results/<run id>.jsonl: InfluxDB and/or SQL, chosen by options or by the
-inventory's `influxdb:` and `postgres:` sections (the lab's inventory names the lab's). A sink that is down
-costs nothing but a spool file (lakeprobe/sinks.py)."""
+"""Where records go besides results/<run id>.jsonl: InfluxDB, SQL databases and CERN MONIT, chosen by options
+or by the inventory's `influxdb:`, `sql:` and `postgres:` sections (the lab's inventory names the lab's). A
+sink that is down costs nothing but a spool file (lakeprobe/sinks.py)."""
+
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -22,7 +24,22 @@ def pytest_addoption(parser):
     group.addoption("--influxdb-bucket", metavar="BUCKET", help="InfluxDB 2.x/3.x bucket")
     group.addoption("--influxdb-org", metavar="ORG", default="", help="InfluxDB 2.x/3.x organisation")
     group.addoption(
-        "--sql", metavar="URL", help="PostgreSQL URL, postgresql://user@host:port/db (password: PGPASSWORD)"
+        "--sql",
+        metavar="URL",
+        help="SQL database, a SQLAlchemy URL: postgresql://user@host:port/db, mysql+pymysql://..., "
+        "oracle+oracledb://... (password: LAKEPROBE_SQL_PASSWORD, or PostgreSQL's PGPASSWORD/~/.pgpass)",
+    )
+    group.addoption(
+        "--monit",
+        metavar="URL",
+        help="CERN MONIT HTTP JSON endpoint, e.g. https://monit-metrics.cern.ch:10014/PRODUCER "
+        "(password: LAKEPROBE_MONIT_PASSWORD)",
+    )
+    group.addoption(
+        "--monit-producer", metavar="NAME", help="MONIT producer (default: the last part of the --monit URL's path)"
+    )
+    group.addoption(
+        "--monit-type", metavar="TYPE", default="lakeprobe_check", help="MONIT document type (default lakeprobe_check)"
     )
     group.addoption("--no-sinks", action="store_true", help="only the JSONL, whatever the inventory names")
 
@@ -47,9 +64,12 @@ def specs(config, state: RunState) -> list[SinkSpec]:
         elif inventory.influxdb:
             i = inventory.influxdb
             found.append(SinkSpec("influxdb-v2" if i.bucket else "influxdb-v1", i.url, i.database, i.org, i.bucket))
-        sql = opt("--sql") or (inventory.postgres.url if inventory.postgres else None)
-        if sql:
-            found.append(SinkSpec("sql", sql))
+        sections = [inventory.sql, inventory.postgres]  # `postgres:` is the older name of `sql:`
+        urls = [opt("--sql")] if opt("--sql") else [s.url for s in sections if s]
+        found += [SinkSpec("sql", url) for url in dict.fromkeys(urls)]
+        if opt("--monit"):
+            producer = opt("--monit-producer") or urlsplit(opt("--monit")).path.strip("/").rsplit("/", 1)[-1]
+            found.append(SinkSpec("monit", opt("--monit"), producer=producer, doc_type=opt("--monit-type")))
     except ValueError as e:
         raise pytest.UsageError(str(e)) from None
     return found

@@ -86,3 +86,86 @@ def bearer_header(token: str, directory: Path, name: str = "Authorization") -> s
     path.touch(mode=0o600)
     path.write_text(f"{name}: Bearer {token}\n")
     return f"@{path}"
+
+
+# A MariaDB of the tests' own, clear of the test lab's ports (base+0..291) and moved with them.
+MARIADB_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000) + 900
+
+
+class MariaDB:
+    """A private MariaDB server (Debian's mariadb-server) for the SQL sink's tests, started the way
+    lab/postgres.py starts PostgreSQL: its own data directory, loopback only, its own port, stopped by pid at
+    the end. It has a database `lakeprobe` and a user `lakeprobe` with `password`, which commands get from
+    the environment (LAKEPROBE_SQL_PASSWORD), never from a URL."""
+
+    def __init__(self, directory: Path, port: int = MARIADB_PORT, password: str = "mariadb-test-secret"):
+        self.dir, self.port, self.password = Path(directory), port, password
+        self.data, self.socket = self.dir / "data", self.dir / "mysqld.sock"
+        self.pid_file, self.log_file = self.dir / "mariadbd.pid", self.dir / "mariadbd.log"
+
+    def url(self, database: str = "lakeprobe") -> str:
+        return f"mysql+pymysql://lakeprobe@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> "MariaDB":
+        from lab import procs
+
+        if procs.port_open(self.port):
+            raise RuntimeError(f"port {self.port} is taken: another test session's MariaDB? (LAKEPROBE_TEST_BASE_PORT)")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if not self.data.exists():
+            made = run(
+                [
+                    "mariadb-install-db",
+                    "--no-defaults",
+                    f"--datadir={self.data}",
+                    "--user=root",
+                    "--auth-root-authentication-method=socket",
+                    "--skip-test-db",
+                ],
+                env=user_env(),
+                timeout=120,
+            )
+            assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+        # As root (--user=root): the data directory lies under the tests' own directory, which the mysql
+        # user cannot enter. Loopback only, no DNS, durability traded for speed as the lab's PostgreSQL does.
+        procs.start(
+            [
+                "/usr/sbin/mariadbd",
+                "--no-defaults",
+                f"--datadir={self.data}",
+                "--user=root",
+                "--bind-address=127.0.0.1",
+                f"--port={self.port}",
+                f"--socket={self.socket}",
+                f"--pid-file={self.dir / 'mariadbd.own.pid'}",
+                f"--log-error={self.log_file}",
+                "--skip-name-resolve",
+                "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-buffer-pool-size=64M",
+            ],
+            pid_file=self.pid_file,
+            log_file=self.dir / "mariadbd.out",
+        )
+        procs.wait_port(self.port, what="MariaDB", pid_file=self.pid_file, log_file=self.log_file)
+        self.sql(
+            "CREATE DATABASE IF NOT EXISTS lakeprobe; "
+            f"CREATE USER IF NOT EXISTS 'lakeprobe'@'127.0.0.1' IDENTIFIED BY '{self.password}'; "
+            "GRANT ALL ON *.* TO 'lakeprobe'@'127.0.0.1'"
+        )
+        return self
+
+    def sql(self, statements: str) -> str:
+        """Statements run by root over the server's socket; their output, tab-separated."""
+        done = run(
+            ["mariadb", "--no-defaults", "-uroot", f"--socket={self.socket}", "-N", "-B", "-e", statements],
+            env=user_env(),
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def stop(self):
+        from lab import procs
+
+        procs.stop(self.pid_file, timeout=30)
+        procs.wait_port_closed(self.port)

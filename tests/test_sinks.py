@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from lakeprobe.records import read_jsonl
+from lakeprobe.sinks import SinkSpec, Spool
 from tests.helpers import lakeprobe_cli
 
 pytestmark = pytest.mark.lab
@@ -68,12 +69,12 @@ def test_with_influxdb_down_nothing_is_lost_and_replay_delivers_once(lab, lab_en
     delivered = influx_records(lab, records[0].run_id)
     assert sorted(map(_identity, delivered)) == sorted(_identity(r.to_dict()) for r in records)
 
-    # Delivering the same records again (a replay after a partial write) stores nothing twice.
-    spool = tmp_path / "spool" / "again"
-    spool.mkdir(parents=True)
-    (spool / "sink.json").write_text(next((tmp_path / "spool").glob("influxdb-v1-*/sink.json")).read_text())
-    (spool / "run.jsonl").write_text((next(tmp_path.glob("*.jsonl"))).read_text())
-    assert lakeprobe_cli("results", "replay", "--results-dir", str(tmp_path), env=lab_env).returncode == 0
+    # Delivering the same records again (a replay after a partial write) stores nothing twice. (They go where
+    # the run spooled them: a spool is found by its sink's slug.)
+    spec = SinkSpec(**json.loads(next((tmp_path / "spool").glob("influxdb-v1-*/sink.json")).read_text()))
+    Spool(tmp_path, spec).keep(records)
+    twice = lakeprobe_cli("results", "replay", "--results-dir", str(tmp_path), env=lab_env)
+    assert twice.returncode == 0 and f"{len(records)} of {len(records)} spooled records delivered" in twice.stdout
     assert len(influx_records(lab, records[0].run_id)) == len(records)
 
 
@@ -87,7 +88,6 @@ def test_a_sink_url_with_a_password_is_one_line_refused(run_suite):
 def test_records_in_the_spool_are_those_of_the_jsonl(tmp_path):
     """The spool format is the JSONL format: a spooled file reads back as the same records."""
     from lakeprobe.records import Record
-    from lakeprobe.sinks import SinkSpec, Spool
 
     records = [Record(run_id="r", suite="site", check="upload", rse="XRD1", message='say "hi"\nthere')]
     spool = Spool(tmp_path, SinkSpec("influxdb-v1", "http://127.0.0.1:1", database="x"))
