@@ -92,6 +92,25 @@ def _parser() -> argparse.ArgumentParser:
         help="also post what the last round changed (webhook URL in LAKEPROBE_CHAT_WEBHOOK)",
     )
     report.add_argument("--chat-confirm", type=int, default=2, help="rounds a new state must hold (default 2)")
+
+    availability = sub.add_parser(
+        "availability", help="availability and reliability per RSE, per day and over a period, from the rounds"
+    )
+    availability.add_argument("--since", default="30d", help="the period: 90s, 30m, 6h, 30d (default 30d)")
+    availability.add_argument(
+        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
+    )
+    availability.add_argument(
+        "--from-sql",
+        metavar="URL",
+        help="read the records from this SQL sink instead (a SQLAlchemy URL; password: LAKEPROBE_SQL_PASSWORD)",
+    )
+    availability.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
+    availability.add_argument("--lake", help="the lake (default: the lake of the newest rounds)")
+    availability.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    availability.add_argument(
+        "--validity", default="2h", help="how long a round's result holds when no round follows (default 2h)"
+    )
     return parser
 
 
@@ -216,6 +235,43 @@ def _run_report(args) -> int:
     return 0
 
 
+def _run_availability(args) -> int:
+    import time
+
+    from lakeprobe import availability
+    from lakeprobe.sweep import parse_age
+
+    ages = {}
+    for option, text in (("--since", args.since), ("--validity", args.validity)):
+        try:
+            ages[option] = parse_age(text)
+        except ValueError as e:
+            raise UsageError(f"{option}: {e}") from None
+        if ages[option] <= 0:
+            raise UsageError(f"{option}: must be above 0, not {text!r}")
+    since, validity = ages["--since"], ages["--validity"]
+    sql, lake = args.from_sql, args.lake
+    if args.inventory:
+        from lakeprobe.inventory import load_yaml
+
+        inventory = load_yaml(args.inventory)
+        section = inventory.sql or inventory.postgres
+        if not section:
+            raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
+        sql, lake = section.url, lake or inventory.lake
+    if sql:
+        from lakeprobe.sinks import sql_url
+
+        try:
+            sql_url(sql)
+        except ValueError as e:
+            raise UsageError(f"--from-sql: {e}") from None
+    now = time.time()
+    figures = availability.load(Path(args.results_dir), sql, lake, now - since, now, validity)
+    print(availability.FORMATS[args.format](figures), end="")
+    return 0
+
+
 def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lakeprobe lab status | head` ends quietly
     args = _parser().parse_args(argv)
@@ -223,9 +279,13 @@ def main(argv=None) -> int:
     from lakeprobe.inventory import InventoryError
 
     try:
-        return {"lab": _run_lab, "sweep": _run_sweep, "results": _run_results, "report": _run_report}[args.command](
-            args
-        )
+        return {
+            "lab": _run_lab,
+            "sweep": _run_sweep,
+            "results": _run_results,
+            "report": _run_report,
+            "availability": _run_availability,
+        }[args.command](args)
     except (UsageError, InventoryError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)
         return 2
