@@ -11,6 +11,8 @@ no-auth       token enforcement is switched off: anonymous reads and writes are 
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
               would: copies that it makes with X fail, everything else works (a pair-only failure)
+ipv6-off      connections over IPv6 are refused (`xrd.allow` names the IPv4 client only), IPv4 works
+ipv4-off      connections over IPv4 are refused, IPv6 works
 """
 
 import os
@@ -23,7 +25,20 @@ from pathlib import Path
 from lab.procs import LabError
 from lab.rse import XROOTD_USER, StorageElement
 
-KINDS = ("down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert", "no-route-to-RSE")
+KINDS = (
+    "down",
+    "hang",
+    "readonly",
+    "full",
+    "slow",
+    "tpc-off",
+    "corrupt",
+    "no-auth",
+    "expired-cert",
+    "ipv6-off",
+    "ipv4-off",
+    "no-route-to-RSE",
+)
 _SHIMS = Path(__file__).parent / "faults"
 NO_ROUTE = re.compile(r"^no-route-to-XRD(\d+)$")
 

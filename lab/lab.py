@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from lab import faults, pki, procs
+from lab import faults, hosts, pki, procs
 from lab.broker import Broker
 from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_PREFIX
 from lab.influxdb import InfluxDB
@@ -60,6 +60,7 @@ class Lab:
             faults.heal_all_mounts(extra)
             extra.stop()
         self.layout.write_state({"base_port": self.layout.base_port, "rses": rses})
+        hosts.ensure()
         pki.ensure(self.layout.pki)
         os.environ["X509_CERT_DIR"] = str(self.layout.ca_dir)
         storage = self.rses(rses)

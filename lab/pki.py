@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from lab.hosts import DUAL_STACK_HOST
+
 DAY = datetime.timedelta(days=1)
 
 
@@ -75,9 +77,10 @@ def issue_host_cert(ca_dir: Path, cert_path: Path, key_path: Path, *, expired: b
     key = _key()
     now = datetime.datetime.now(datetime.UTC)
     start, end = (now - 30 * DAY, now - DAY) if expired else (now - DAY, now + 365 * DAY)
-    # XRootD's TPC agent reaches its peer at the IPv6-mapped address: it must be in the SAN too.
+    # XRootD's TPC agent reaches its peer at the IPv6-mapped address: it must be in the SAN too. DUAL_STACK_HOST
+    # names the lab by both families (lab/hosts.py).
     san = x509.SubjectAlternativeName(
-        [x509.DNSName("localhost")]
+        [x509.DNSName("localhost"), x509.DNSName(DUAL_STACK_HOST)]
         + [x509.IPAddress(ipaddress.ip_address(a)) for a in ("127.0.0.1", "::1", "::ffff:127.0.0.1")]
     )
     cert = (
@@ -141,10 +144,13 @@ def ensure(pki_dir: Path):
     pki_dir.mkdir(parents=True, exist_ok=True)
     if not (pki_dir / "ca.pem").exists():
         _make_ca(pki_dir)
-    if not (pki_dir / "host.pem").exists():
+    if not (pki_dir / "host.pem").exists() or DUAL_STACK_HOST.encode() not in (pki_dir / "host.pem").read_bytes():
         issue_host_cert(pki_dir, pki_dir / "host.pem", pki_dir / "host.key")
         issue_host_cert(pki_dir, pki_dir / "expired.pem", pki_dir / "expired.key", expired=True)
-    if not (pki_dir / "foreign.pem").exists():  # signed by a CA nobody trusts: a site with another trust
+    if (
+        not (pki_dir / "foreign.pem").exists()
+        or (pki_dir / "foreign.pem").stat().st_mtime < (pki_dir / "host.pem").stat().st_mtime
+    ):  # signed by a CA nobody trusts: a site with another trust
         foreign_key = _key()
         now = datetime.datetime.now(datetime.UTC)
         foreign_ca = (

@@ -38,6 +38,12 @@ class StorageElement:
     root_url = property(lambda self: f"root://localhost:{self.root_port}/")
     davs_url = property(lambda self: f"davs://localhost:{self.https_port}/")
 
+    def allowed_hosts(self) -> list[str]:
+        """The clients XRootD admits (`xrd.allow host` admits the addresses a name resolves to): IPv4's
+        loopback by `localhost`, IPv6's by its literal (a name that resolves to ::1 alone admitted both)."""
+        families = {"ipv4-off": ["[::1]"], "ipv6-off": ["localhost"]}
+        return families.get(self.fault, ["localhost", "[::1]"])
+
     @property
     def preloaded(self) -> bool:
         """Whether its fault lives in a preloaded library, which its TPC agent must load too (lab/faults.py)."""
@@ -100,7 +106,7 @@ class StorageElement:
             f"all.pidpath {d}/admin",
             f"oss.localroot {d}/data",
             f"xrd.port {self.root_port}",
-            "xrd.allow host localhost",
+            *(f"xrd.allow host {name}" for name in self.allowed_hosts()),
             f"xrd.protocol XrdHttp:{self.https_port} libXrdHttp.so",
             f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
             f"xrd.tlsca certdir {self.layout.ca_dir}",

@@ -80,6 +80,8 @@ class Record:
     lake: str = ""
     run_kind: str = "round"
     shard: str = ""  # "K/N" for a shard of a round spread over N machines
+    family: str = ""  # ipv4 or ipv6, for a check of one address family
+    address: str = ""  # the address that check forced
     rse: str = ""
     protocol: str = ""
     peer: str = ""

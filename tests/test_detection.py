@@ -93,8 +93,8 @@ def healthy_round(run_suite):
 def test_healthy_lab_passes_with_a_record_for_every_check_and_copy(healthy_round):
     proc, records, _ = healthy_round
     assert proc.returncode == 0, proc.stdout[-3000:]
-    throughput = 3 * 2  # one per endpoint, judged over its transfers
-    assert Counter(r.status for r in records) == {"pass": 3 * 2 * len(CHAIN + AUTHZ) + 6 * len(TPC) + throughput}
+    per_endpoint = 2  # its throughput, judged over its transfers, and its IPv4 address (the lab has no IPv6)
+    assert Counter(r.status for r in records) == {"pass": 3 * 2 * (len(CHAIN + AUTHZ) + per_endpoint) + 6 * len(TPC)}
     assert all(r.error_class == "" and r.blame == "" and r.run_id == records[0].run_id for r in records)
     assert {r.lake for r in records} == {"lakeprobe-lab"} and {r.run_kind for r in records} == {"round"}
     upload = next(r for r in records if r.check == "upload")
@@ -106,7 +106,8 @@ def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_ro
     _, records, _ = healthy_round
     before = {tuple(line.split()) for line in BEFORE.read_text().splitlines() if not line.startswith("#")}
     now = {(r.suite, r.check, r.rse, r.protocol, r.peer or "-", r.mode or "-") for r in records}
-    assert {row for row in now if row[1] != "throughput"} == before  # throughput: a check added since
+    added_since = {"throughput", "connection_ipv4"}
+    assert {row for row in now if row[1] not in added_since} == before
 
 
 def test_one_rse_gives_only_its_records_and_its_copies_both_ways(run_suite):
@@ -119,7 +120,7 @@ def test_one_rse_gives_only_its_records_and_its_copies_both_ways(run_suite):
         ("XRD1", "XRD3"),
         ("XRD3", "XRD1"),
     }
-    assert len(records) == 2 * len(CHAIN + AUTHZ) + 4 * len(TPC) + 2  # and its throughput per protocol
+    assert len(records) == 2 * (len(CHAIN + AUTHZ) + 2) + 4 * len(TPC)  # + throughput and IPv4 per protocol
     assert {r.run_kind for r in records} == {"adhoc"}
 
 

@@ -36,6 +36,7 @@ class Protocol(ABC):
     copy_modes: ClassVar[tuple[str, ...]] = ()  # third-party copy modes: davs pull/push, root tpc
     takes_tokens: ClassVar[bool] = True  # whether the storage authorizes bearer tokens over this protocol
     logs_in_with_token: ClassVar[bool] = False  # whether reaching it (connect) presents the token already
+    on_network: ClassVar[bool] = True  # reached over the network at a host's addresses (not file://)
 
     # -- URLs ----------------------------------------------------------------------------------------
     def check_base(self, url: str):
@@ -69,6 +70,10 @@ class Protocol(ABC):
     @abstractmethod
     def connect(self, base: str, token: str | None, timeout_s: float) -> Reached:
         """Reach the endpoint and verify its certificate; raises ProbeFailure, precisely diagnosed."""
+
+    def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
+        """Reach the endpoint at one of its host's addresses (IPv4 or IPv6) and verify its certificate."""
+        raise NotImplementedError(f"{self.scheme}:// is not reached over the network")
 
     # -- namespace and data --------------------------------------------------------------------------
     @abstractmethod

@@ -83,6 +83,11 @@ class Davs(Protocol):
         certificate = tls.handshake(parts.hostname or "", parts.port or 443, timeout_s)
         return Reached(certificate.warning() if certificate else "")
 
+    def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
+        parts = urlsplit(base)
+        certificate = tls.handshake(parts.hostname or "", parts.port or 443, timeout_s, address=address)
+        return Reached(certificate.warning() if certificate else "")
+
     # -- namespace and data --------------------------------------------------------------------------
     def mkdir(self, url, token, timeout_s):
         import gfal2

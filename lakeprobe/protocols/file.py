@@ -33,6 +33,7 @@ def _posix(what: str, fn, *args):
 class File(Protocol):
     scheme = "file"
     takes_tokens = False
+    on_network = False
 
     def check_base(self, url: str):
         parts = urlsplit(url) if isinstance(url, str) else None

@@ -120,13 +120,19 @@ class Root(Protocol):
     # -- reachability --------------------------------------------------------------------------------
     def connect(self, base, token, timeout_s) -> Reached:
         parts = urlsplit(base)
-        certificate = tls.handshake(parts.hostname or "", parts.port or 1094, timeout_s, tls.xrootd_starttls)
+        certificate = tls.handshake_any(parts.hostname or "", parts.port or 1094, timeout_s, tls.xrootd_starttls)
         fs = self._fs(base, token)
         if fs is None:
             xrdcli.xrdfs(base, token, timeout_s, "ping")
         else:
             status, _ = fs.ping(timeout=_seconds(timeout_s))
             self._check(status, f"login at {parts.netloc}")
+        return Reached(certificate.warning()) if certificate else Reached("", "the server offers no TLS")
+
+    def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
+        """The handshake up to TLS at that address (XrdCl picks addresses itself: no login here)."""
+        parts = urlsplit(base)
+        certificate = tls.handshake(parts.hostname or "", parts.port or 1094, timeout_s, tls.xrootd_starttls, address)
         return Reached(certificate.warning()) if certificate else Reached("", "the server offers no TLS")
 
     # -- namespace and data --------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from lakeprobe.errors import ProbeFailure
 from lakeprobe.records import ErrorClass as E
 
 CERT_WARN_DAYS = 14
+# What a server that refuses a client's address after accepting the connection (XRootD's xrd.allow, a
+# firewall that resets) looks like from the client.
+CLOSED_AT_ONCE = "closed the connection at once, saying nothing: it does not admit clients from this address"
 
 
 @dataclass
@@ -38,20 +41,30 @@ class Certificate:
 
 
 def handshake(
-    host: str, port: int, timeout_s: float, starttls: Callable[[socket.socket, float], bool] | None = None
+    host: str,
+    port: int,
+    timeout_s: float,
+    starttls: Callable[[socket.socket, float], bool] | None = None,
+    address: str | None = None,
 ) -> Certificate | None:
-    """Connect, switch to TLS (for a protocol that starts in plain text, `starttls` does its part and says
-    whether the server wants TLS at all) and verify the certificate; None when the server offers no TLS."""
-    with _connect(host, port, timeout_s) as raw:
+    """Connect (to `address`, one of the host's, when given), switch to TLS (for a protocol that starts in
+    plain text, `starttls` does its part and says whether the server wants TLS at all) and verify the
+    certificate against the host name; None when the server offers no TLS."""
+    with _connect(host, port, timeout_s, address) as raw:
         if starttls is not None and not starttls(raw, timeout_s):
             return None
         try:
             with _context().wrap_socket(raw, server_hostname=host) as tls:
                 return _certificate(tls.getpeercert(binary_form=True))
         except ssl.SSLCertVerificationError as e:
-            raise ProbeFailure(E.TLS, f"{host}:{port}: {_why_untrusted(e, host, port, timeout_s, starttls)}") from None
+            why = _why_untrusted(e, host, port, timeout_s, starttls, address)
+            raise ProbeFailure(E.TLS, f"{host}:{port}: {why}") from None
+        except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError):
+            raise ProbeFailure(
+                E.UNREACHABLE, f"{host}:{port}{' at ' + address if address else ''} {CLOSED_AT_ONCE}"
+            ) from None
         except ssl.SSLError as e:
-            if starttls is None and _speaks_plain_http(host, port, timeout_s):
+            if starttls is None and _speaks_plain_http(host, port, timeout_s, address):
                 raise ProbeFailure(E.TLS, f"{host}:{port}: the port speaks plain HTTP, not TLS") from None
             raise ProbeFailure(E.TLS, f"TLS handshake with {host}:{port} failed: {e.reason or e}") from None
         except TimeoutError:
@@ -64,23 +77,46 @@ def handshake(
             ) from None
 
 
+def handshake_any(
+    host: str, port: int, timeout_s: float, starttls: Callable[[socket.socket, float], bool] | None = None
+) -> Certificate | None:
+    """handshake(), trying the host's addresses in turn past one that does not admit us, as XrdCl does (davix
+    and curl do not: a davs client stays with the address it reached)."""
+    try:
+        found = [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    except socket.gaierror:
+        raise ProbeFailure(E.UNREACHABLE, f"host name {host} does not resolve") from None
+    first_failure = None
+    for address in dict.fromkeys(found):
+        try:
+            return handshake(host, port, timeout_s, starttls, address)
+        except ProbeFailure as e:
+            if e.error_class != E.UNREACHABLE:
+                raise
+            first_failure = first_failure or e
+    assert first_failure is not None
+    raise first_failure
+
+
 def _context() -> ssl.SSLContext:
     return ssl.create_default_context(capath=os.environ.get("X509_CERT_DIR") or None)
 
 
-def _connect(host: str, port: int, timeout_s: float) -> socket.socket:
+def _connect(host: str, port: int, timeout_s: float, address: str | None = None) -> socket.socket:
+    where = f"{host}:{port}" + (f" at {address}" if address else "")
+    if address is None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror:
+            raise ProbeFailure(E.UNREACHABLE, f"host name {host} does not resolve") from None
     try:
-        socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror:
-        raise ProbeFailure(E.UNREACHABLE, f"host name {host} does not resolve") from None
-    try:
-        return socket.create_connection((host, port), timeout=timeout_s)
+        return socket.create_connection((address or host, port), timeout=timeout_s)
     except TimeoutError:
-        raise ProbeFailure(E.TIMEOUT, f"{host}:{port} did not accept a connection within {timeout_s:g} s") from None
+        raise ProbeFailure(E.TIMEOUT, f"{where} did not accept a connection within {timeout_s:g} s") from None
     except ConnectionRefusedError:
-        raise ProbeFailure(E.UNREACHABLE, f"{host}:{port} refuses connections (nothing listens there)") from None
+        raise ProbeFailure(E.UNREACHABLE, f"{where} refuses connections (nothing listens there)") from None
     except OSError as e:
-        raise ProbeFailure(E.UNREACHABLE, f"cannot connect to {host}:{port}: {e.strerror or e}") from None
+        raise ProbeFailure(E.UNREACHABLE, f"cannot connect to {where}: {e.strerror or e}") from None
 
 
 def _certificate(der: bytes | None) -> Certificate:
@@ -93,8 +129,10 @@ def _cn(name: x509.Name) -> str:
     return str(found[0].value) if found else name.rfc4514_string()
 
 
-def _why_untrusted(error: ssl.SSLCertVerificationError, host: str, port: int, timeout_s: float, starttls) -> str:
-    seen = _unverified(host, port, timeout_s, starttls)
+def _why_untrusted(
+    error: ssl.SSLCertVerificationError, host: str, port: int, timeout_s: float, starttls, address: str | None
+) -> str:
+    seen = _unverified(host, port, timeout_s, starttls, address)
     code = error.verify_code
     if code == 10 and seen:  # X509_V_ERR_CERT_HAS_EXPIRED
         return f"certificate expired on {seen.not_after:%Y-%m-%d} ({seen.subject})"
@@ -109,12 +147,12 @@ def _why_untrusted(error: ssl.SSLCertVerificationError, host: str, port: int, ti
     return f"certificate rejected: {error.verify_message}"
 
 
-def _unverified(host: str, port: int, timeout_s: float, starttls) -> Certificate | None:
+def _unverified(host: str, port: int, timeout_s: float, starttls, address: str | None) -> Certificate | None:
     """The certificate as presented, to say what is wrong with it."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
-        with socket.create_connection((host, port), timeout=timeout_s) as raw:
+        with socket.create_connection((address or host, port), timeout=timeout_s) as raw:
             if starttls is not None and not starttls(raw, timeout_s):
                 return None
             with context.wrap_socket(raw, server_hostname=host) as tls:
@@ -123,9 +161,9 @@ def _unverified(host: str, port: int, timeout_s: float, starttls) -> Certificate
         return None
 
 
-def _speaks_plain_http(host: str, port: int, timeout_s: float) -> bool:
+def _speaks_plain_http(host: str, port: int, timeout_s: float, address: str | None) -> bool:
     try:
-        with socket.create_connection((host, port), timeout=timeout_s) as s:
+        with socket.create_connection((address or host, port), timeout=timeout_s) as s:
             s.sendall(b"HEAD / HTTP/1.0\r\nHost: " + host.encode() + b"\r\n\r\n")
             return s.recv(5) == b"HTTP/"
     except OSError:
@@ -148,10 +186,15 @@ def xrootd_starttls(sock: socket.socket, timeout_s: float) -> bool:
     )
     try:
         sock.sendall(handshake_bytes + request)
+        first = sock.recv(8, socket.MSG_PEEK)
+        if not first:
+            raise ProbeFailure(E.UNREACHABLE, f"the server {CLOSED_AT_ONCE}")
         _response(sock)  # to the handshake: protocol version and server type
         status, body = _response(sock)
     except TimeoutError:
         raise ProbeFailure(E.TIMEOUT, f"no XRootD handshake answer within {timeout_s:g} s") from None
+    except ConnectionResetError:
+        raise ProbeFailure(E.UNREACHABLE, f"the server {CLOSED_AT_ONCE}") from None
     except (OSError, EOFError, struct.error):
         raise ProbeFailure(E.PROTOCOL_ERROR, "the port does not speak XRootD (no handshake answer)") from None
     if status != 0 or len(body) < 8:

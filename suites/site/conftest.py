@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lakeprobe import preflight
 from lakeprobe.areas import AuthzArea, RunArea, random_file
 from lakeprobe.checksums import Expected
 from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure
@@ -53,6 +54,15 @@ def pytest_generate_tests(metafunc):
                 for p in selection.protocols_of(rse)
             ],
         )
+    if "family" in metafunc.fixturenames:  # the address families the preflight reached each endpoint at
+        families = [
+            pytest.param((rse, p, family), id=f"{rse.name}-{p}-{family}")
+            for rse in selection.rses
+            for p in selection.protocols_of(rse)
+            for family in ("ipv4", "ipv6")
+            if preflight.key(rse, p, family) in state.preflight
+        ]
+        metafunc.parametrize("family", families)
     if "copy" in metafunc.fixturenames:
         copies = [Copy(*c) for c in selection.copies()]
         metafunc.parametrize("copy", [pytest.param(c, id=c.id) for c in copies])

@@ -9,7 +9,7 @@ import pytest
 from lakeprobe import preflight, verify
 from lakeprobe.areas import same_content
 from lakeprobe.attempts import attempt, note_throughput
-from lakeprobe.errors import ProbeError, ProbeFailure
+from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 from lakeprobe.records import ErrorClass, Status
 
 
@@ -25,6 +25,24 @@ def test_connection(step, record, run, tokens):
         raise ProbeError(result["error_class"], result["message"], result["blame"])
     if result["status"] == Status.WARN:
         record.status, record.message = Status.WARN, result["message"]
+
+
+def test_connection_family(family, record, run):
+    """The endpoint at its host's first address of one family (IPv4, IPv6), from the preflight: a family that
+    fails while the other passes is a finding of its own."""
+    rse, protocol, name = family
+    record.rse, record.protocol, record.check = rse.name, protocol, f"connection_{name}"
+    result = run.preflight[preflight.key(rse, protocol, name)]
+    record.family, record.address, record.duration_s = name, result["address"], result["duration_s"]
+    if preflight.every_family_failed(run.preflight, rse, protocol):
+        # The endpoint is down at every address: `connection` says so once, not once per family.
+        raise NotProbed(f"not tried: connection to {rse.name} {protocol} failed at every address")
+    if result["status"] == Status.FAIL:
+        raise ProbeFailure(result["error_class"], result["message"])
+    if result["status"] == Status.ERROR:
+        raise ProbeError(result["error_class"], result["message"], result["blame"])
+    if result["status"] == Status.WARN:
+        record.status, record.error_class, record.message = Status.WARN, result["error_class"], result["message"]
 
 
 def test_mkdir(step, run_area, record, retries):
