@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakeprobe import chat, history
+from lakeprobe import availability, chat, history
 from lakeprobe.records import Record, Status
 
 SERVICES = ("issuer", "rucio")  # always shown, "no data" when silent
@@ -31,6 +31,7 @@ td.stale { background: #eeeeee; color: #777; font-style: italic; }
 td.hour { width: 14px; padding: 0; height: 18px; }
 #grid th { max-width: 70px; font-size: 11px; word-break: break-word; }
 #findings td { text-align: left; }
+td.ar { white-space: nowrap; padding-left: 8px; }
 """
 LEGEND = (
     ("pass", "pass"),
@@ -68,8 +69,9 @@ def write(
     lake = lake or (lakes[0] if lakes else "")
     mine = [r for r in records if r.lake == lake]
     rounds = history.rounds(mine, lake)
+    ar = availability.per_rse(results_dir, sql_url, lake, now)  # the last 30 days' rounds
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(rounds, lake, [x for x in lakes if x != lake], now, stale_after_s))
+    out.write_text(render(rounds, lake, [x for x in lakes if x != lake], now, stale_after_s, ar))
     source = "SQL sink" if sql_url else str(results_dir)
     summary = (
         f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
@@ -102,7 +104,14 @@ def since_when(rounds: list[list[Record]], latest: Record) -> float:
     return began
 
 
-def render(rounds: list[list[Record]], lake: str, other_lakes: list[str], now: float, stale_after_s: float) -> str:
+def render(
+    rounds: list[list[Record]],
+    lake: str,
+    other_lakes: list[str],
+    now: float,
+    stale_after_s: float,
+    ar: dict[str, availability.Tally] | None = None,
+) -> str:
     latest = latest_results(rounds)
     records = [r for rs in rounds for r in rs]
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
@@ -123,7 +132,7 @@ def render(rounds: list[list[Record]], lake: str, other_lakes: list[str], now: f
         _grid(chain, cell),
         _findings(latest, rounds, now),
         _matrix(copies, rses, cell),
-        _history(records, rses, now),
+        _history(records, rses, now, ar or {}),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -240,9 +249,10 @@ def _matrix(copies, rses, cell: _Cells) -> str:
     return "<h2>Third-party copy</h2><table id='tpc'>" + head + sub + "".join(rows) + "</table>"
 
 
-def _history(records, rses, now) -> str:
+def _history(records, rses, now, ar: dict[str, availability.Tally]) -> str:
     """Per RSE and hour: the worst finding that blames it, else a pass if it took part in anything that ran;
-    findings blamed on a pair get rows of their own."""
+    findings blamed on a pair get rows of their own. Last, the RSE's availability and reliability over 30
+    days (lakeprobe/availability.py)."""
     hours: dict[tuple, list] = defaultdict(list)
     pairs = sorted({r.blame for r in records if "->" in r.blame})
     for r in records:
@@ -255,12 +265,12 @@ def _history(records, rses, now) -> str:
     labels = (
         "<tr><th></th>"
         + "".join(f"<th class='hourlabel'>{'-' + str(a) + 'h' if a % 6 == 0 else ''}</th>" for a in range(23, -1, -1))
-        + "</tr>"
+        + "<th>30 days: availability / reliability</th></tr>"
     )
     rows = []
     for who in list(rses) + pairs:
         tds = "".join(_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1))
-        rows.append(f"<tr><th>{html.escape(who)}{' (pair)' if '->' in who else ''}</th>{tds}</tr>")
+        rows.append(f"<tr><th>{html.escape(who)}{' (pair)' if '->' in who else ''}</th>{tds}{_ar(ar, who)}</tr>")
     return (
         "<h2>Last 24 hours per RSE (oldest left; an hour is the worst finding blamed on it)</h2>"
         "<table id='history'>" + labels + "".join(rows) + "</table>"
@@ -271,6 +281,18 @@ def _hour(status: str, who: str, ago: int) -> str:
     return (
         f'<td class="hour {status}" data-status="{status}" data-rse="{html.escape(who)}" data-hour="{ago}" '
         f'title="{ago} h ago: {status}"></td>'
+    )
+
+
+def _ar(ar: dict[str, availability.Tally], who: str) -> str:
+    if "->" in who:
+        return "<td></td>"
+    tally = ar.get(who) or availability.Tally()
+    a, r = availability.percent(tally.availability), availability.percent(tally.reliability)
+    text = "no data" if tally.availability is None else f"{a} / {r}"
+    return (
+        f'<td class="ar{" nodata" if tally.availability is None else ""}" data-rse="{html.escape(who)}" '
+        f'data-availability="{a}" data-reliability="{r}" title="unknown {tally.unknown / 3600:.1f} h">{text}</td>'
     )
 
 
