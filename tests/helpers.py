@@ -169,3 +169,11 @@ class MariaDB:
 
         procs.stop(self.pid_file, timeout=30)
         procs.wait_port_closed(self.port)
+
+
+def own_lake(prefix: str = "test-lake") -> str:
+    """A lake name no other run on this machine has: rounds of one lake never overlap (lakeprobe/lock.py,
+    machine-wide), and tests run in parallel, beside other test sessions."""
+    import uuid
+
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -12,7 +12,7 @@ import pytest
 from lakeprobe import schema
 from lakeprobe.records import Record, read_jsonl
 from lakeprobe.sinks import MONIT_BATCH, SinkSpec, Spool, deliver
-from tests.helpers import file_lake, lakeprobe_cli, one_line_error, run_pytest, user_env
+from tests.helpers import file_lake, lakeprobe_cli, one_line_error, own_lake, run_pytest, user_env
 
 PASSWORD = "monit-test-password"
 MANDATORY = {"producer": str, "type": str, "type_prefix": str, "timestamp": int, "_id": str, "host": str}
@@ -74,7 +74,7 @@ def monit():
 
 
 def _run(tmp_path, monit_url, *args, password=PASSWORD):
-    inventory = file_lake(tmp_path)
+    inventory = file_lake(tmp_path, lake=own_lake())
     results = tmp_path / "results"
     proc = run_pytest(
         "suites/site",

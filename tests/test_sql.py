@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from lakeprobe import history, schema
 from lakeprobe.records import Record, read_jsonl
 from lakeprobe.sinks import SinkSpec, Spool, deliver, insert_new_portably, sql_engine
-from tests.helpers import MARIADB_PORT, MariaDB, file_lake, lakeprobe_cli, run_pytest, user_env
+from tests.helpers import MARIADB_PORT, MariaDB, file_lake, lakeprobe_cli, own_lake, run_pytest, user_env
 
 pytestmark = pytest.mark.lab
 
@@ -74,9 +74,9 @@ def test_a_run_stores_exactly_its_jsonl_and_a_second_delivery_stores_nothing(dat
     """PostgreSQL through --sql, MariaDB through the inventory's `sql:` section; a real run of a lake of local
     directories (no storage server needed)."""
     if database.url.startswith("mysql"):
-        inventory, extra = file_lake(tmp_path, sql={"url": database.url}), []
+        inventory, extra = file_lake(tmp_path, lake=own_lake(), sql={"url": database.url}), []
     else:
-        inventory, extra = file_lake(tmp_path), ["--sql", database.url]
+        inventory, extra = file_lake(tmp_path, lake=own_lake()), ["--sql", database.url]
     results = tmp_path / "results"
     proc = run_pytest(
         "suites/site", "--inventory", str(inventory), "--results-dir", str(results), *extra, env=database.env
@@ -182,7 +182,7 @@ def test_the_portable_insert_stores_once_as_well(database):
 
 def test_a_wrong_password_spools_without_saying_it_and_replay_delivers(mariadb, tmp_path):
     mariadb.sql(f"DROP TABLE IF EXISTS lakeprobe.{schema.TABLE}")
-    inventory = file_lake(tmp_path, sql={"url": mariadb.url()})
+    inventory = file_lake(tmp_path, lake=own_lake(), sql={"url": mariadb.url()})
     results = tmp_path / "results"
     wrong = user_env(LAKEPROBE_SQL_PASSWORD="not-the-password-42")
     proc = run_pytest("suites/site", "--inventory", str(inventory), "--results-dir", str(results), env=wrong)

@@ -11,7 +11,7 @@ from sqlalchemy.schema import CreateColumn, CreateTable
 from lakeprobe import history, schema
 from lakeprobe.records import Record, read_jsonl
 from lakeprobe.sinks import SinkSpec, deliver, insert_new, insert_new_portably, sql_engine, sql_url
-from tests.helpers import file_lake, one_line_error, run_pytest, user_env
+from tests.helpers import file_lake, one_line_error, own_lake, run_pytest, user_env
 
 
 @pytest.mark.parametrize(
@@ -86,7 +86,7 @@ def test_both_inserts_store_a_record_once(sqlite):
 
 
 def test_a_run_into_sqlite_stores_its_jsonl_and_a_password_on_the_command_line_is_refused(sqlite, tmp_path):
-    inventory = file_lake(tmp_path)
+    inventory = file_lake(tmp_path, lake=own_lake())
     results = tmp_path / "results"
     run = run_pytest(
         "suites/site", "--inventory", str(inventory), "--results-dir", str(results), "--sql", sqlite, env=user_env()
