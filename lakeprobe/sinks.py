@@ -74,7 +74,7 @@ class SinkSpec:
     @property
     def name(self) -> str:
         target = self.database or self.bucket or self.producer or urlsplit(self.url).path.strip("/")
-        return f"{self.kind} {urlunsplit(urlsplit(self.url)._replace(path='', query=''))} {target}".strip()
+        return f"{self.kind} {urlunsplit(urlsplit(self.url)._replace(path=''))} {target}".strip()
 
     @property
     def slug(self) -> str:
