@@ -110,6 +110,7 @@ class RSE(_Model):
     quirks: Quirks = Quirks()
     downtime: str = ""
     embargo: str = ""
+    gocdb_site: str = ""  # the site's name in GOCDB: its storage services' outages put this RSE in downtime
 
     @field_validator("name")
     @classmethod
@@ -236,6 +237,34 @@ class Broker(_Model):
         return plain_url(value, ("stomp", "stomp+ssl"))
 
 
+# GOCDB's service types of storage endpoints (case does not matter): an outage of one of these at an RSE's
+# `gocdb_site` is an outage of the RSE. Its other services (compute, BDII, squid, perfSONAR...) are not.
+GOCDB_STORAGE_TYPES = (
+    "webdav",
+    "wlcg.webdav.tape",
+    "XRootD",
+    "XRootD.Redirector",
+    "wlcg.xrootd.tape",
+    "SRM",
+    "SRM.nearline",
+    "globus-GRIDFTP",
+    "GridFTP",
+)
+
+
+class DowntimeFeed(_Model):
+    """A GOCDB downtime feed (method get_downtime, public XML): lakeprobe/downtime_feed.py reads it."""
+
+    url: str
+    timeout_s: float = Field(default=30, gt=0, le=600)  # the deadline of reading it, once per run
+    service_types: list[str] = Field(default=list(GOCDB_STORAGE_TYPES), min_length=1)  # for `gocdb_site`
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value):
+        return plain_url(value, ("https", "http"))
+
+
 class Inventory(_Model):
     lake: str = ""  # the lake's name: every record carries it, and the status page shows one lake
     ca_dir: str | None = None
@@ -245,6 +274,7 @@ class Inventory(_Model):
     postgres: Sql | None = None
     sql: SqlSection | None = None  # the SQL sink of any dialect; `postgres:` is its older name
     broker: Broker | None = None
+    downtime_feed: DowntimeFeed | None = None  # ongoing outages declared in GOCDB
     rses: dict[str, RSE] = Field(min_length=1)
     source: str = ""  # where it was read from, for messages
 
@@ -362,6 +392,9 @@ def _duplicate_key(node) -> tuple[str, int] | None:
     return None
 
 
+RUCIO_SETTINGS = ("prefix", "timeout_s", "max_concurrent", "embargo", "gocdb_site")  # lakeprobe_<key> attributes
+
+
 def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
     """RSEs matching a Rucio RSE expression, with their protocols, quirks (`lakeprobe_*` attributes) and
     availability; the rest (issuer, sinks, trust) from `base`, the inventory given beside it."""
@@ -397,7 +430,7 @@ def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:
                 "protocols": protocols,
                 "quirks": quirks,
                 "downtime": downtime,
-                **{k: v for k, v in settings.items() if k in ("prefix", "timeout_s", "max_concurrent", "embargo")},
+                **{k: v for k, v in settings.items() if k in RUCIO_SETTINGS},
             }
     if not rses:
         raise InventoryError(

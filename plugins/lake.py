@@ -2,20 +2,22 @@
 
 1. the options and the inventory are checked (one line and exit code 4 for a mistake, before anything runs);
 2. the RSEs, protocols and copies are selected;
-3. the run gets its id, its kind (a round, or an ad-hoc run of some checks) and a directory its processes share;
-4. one token of every kind is fetched (an issuer that refuses what the inventory asks stops the run here);
-5. every endpoint is checked for reachability at once (the preflight), with the terminal told what it waits on.
+3. the inventory's downtime feed (GOCDB), if any, is read once: its ongoing outages put their RSEs in downtime;
+4. the run gets its id, its kind (a round, or an ad-hoc run of some checks) and a directory its processes share;
+5. one token of every kind is fetched (an issuer that refuses what the inventory asks stops the run here);
+6. every endpoint is checked for reachability at once (the preflight), with the terminal told what it waits on.
 
 The result is one RunState in config.stash, handed whole to pytest-xdist workers. The process that owns the
 terminal also registers the RoundPlugin (plugins/round.py), which collects records and ends the run.
 """
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from lakeprobe import lock, paths, preflight, trust, waiting
+from lakeprobe import downtime_feed, lock, paths, preflight, trust, waiting
 from lakeprobe.inventory import InventoryError, lab_inventory, load_rucio, load_yaml
 from lakeprobe.options import OptionError, RunOptions, parse
 from lakeprobe.protocols import registry
@@ -26,6 +28,7 @@ from plugins import progress
 
 STATE = pytest.StashKey[RunState]()
 TOKENS = pytest.StashKey[TokenProvider]()
+FEED_LINES = pytest.StashKey[list[str]]()  # what the downtime feed's reading says, at the end of the run
 _WORKER_KEY = "lakeprobe_state"
 
 
@@ -186,7 +189,11 @@ def start(config) -> tuple[RunState, TokenProvider]:
     except (OptionError, InventoryError, lock.RoundRunning) as e:
         raise pytest.UsageError(str(e)) from None
     trust.trust_ca_dir(selection.inventory.ca_dir)
+    selection, feed = _with_downtime_feed(selection)
     state = RunState(run_id, kind, options, selection, RunState.new_shared_dir(run_id, options.shard), options.shard)
+    if feed is not None:
+        feed.save(state.shared_dir)  # for the services suite's downtime_feed check, in whichever process
+        config.stash[FEED_LINES] = [feed.line()]
     waiting.use(state.board_dir)
     tokens = TokenProvider.for_lake(selection.inventory)
     try:
@@ -200,6 +207,15 @@ def start(config) -> tuple[RunState, TokenProvider]:
     with progress.Watcher(config, state, "checking endpoints"):
         state.preflight = preflight.check_all(selection.endpoints(), tokens, options.timeout, state.breaker)
     return state, tokens
+
+
+def _with_downtime_feed(selection: Selection) -> tuple[Selection, downtime_feed.Reading | None]:
+    """The selection with the ongoing outages of the inventory's downtime feed applied to its RSEs, before the
+    RunState is built from it: xdist workers get the RSEs as they are here, and never read the feed."""
+    if selection.inventory.downtime_feed is None:
+        return selection, None
+    inventory, reading = downtime_feed.read(selection.inventory)
+    return replace(selection, inventory=inventory, rses=[inventory.rses[r.name] for r in selection.rses]), reading
 
 
 @pytest.hookimpl(tryfirst=True)  # the other plugins' hooks read the state
@@ -218,7 +234,9 @@ def pytest_configure(config):
         state, tokens = start(config)
         from plugins.round import RoundPlugin
 
-        config.pluginmanager.register(RoundPlugin(config, state), "lakeprobe-round")
+        round_plugin = RoundPlugin(config, state)
+        round_plugin.lines += config.stash.get(FEED_LINES, [])
+        config.pluginmanager.register(round_plugin, "lakeprobe-round")
     config.stash[STATE], config.stash[TOKENS] = state, tokens
 
 
