@@ -94,20 +94,30 @@ def payload(kind: str, text: str) -> dict:
     return {"text": text, **extra}
 
 
-def notify(kind: str, webhook: str, rounds: list[list[Record]], confirm: int, lake: str, pending: Path) -> str:
-    """Sends what the last round made due, with anything left undelivered before; returns one line for the
-    run's summary (naming the webhook's host, never its URL)."""
+def notify(
+    kind: str,
+    webhook: str,
+    rounds: list[list[Record]],
+    confirm: int,
+    lake: str,
+    pending: Path,
+    notes: list[str] | None = None,
+) -> str:
+    """Sends what the last round made due, with anything left undelivered before, and any notes (a shard
+    that delivered nothing is said every time); returns one line for the run's summary (naming the webhook's
+    host, never its URL)."""
     waiting = [Change(**c) for c in json.loads(pending.read_text())] if pending.exists() else []
     due = waiting + changes(rounds, confirm)
     where = f"{kind} webhook at {urlsplit(webhook).hostname}"
-    if not due:
+    if not due and not notes:
         return f"chat: nothing changed, nothing sent to the {where}"
     run_id = rounds[-1][0].run_id if rounds and rounds[-1] else "-"
+    text = "\n".join([message(lake, run_id, due), *(f":warning: {note}" for note in notes or [])])
     try:
-        reply = requests.post(webhook, json=payload(kind, message(lake, run_id, due)), timeout=TIMEOUT_S)
+        reply = requests.post(webhook, json=payload(kind, text), timeout=TIMEOUT_S)
         reply.raise_for_status()
     except requests.RequestException as e:
         pending.write_text(json.dumps([asdict(c) for c in due]))
         return f"chat: the {where} did not take the message ({type(e).__name__}); it is sent with the next one"
     pending.unlink(missing_ok=True)
-    return f"chat: {len(due)} changes sent to the {where}"
+    return f"chat: {len(due)} changes{f' and {len(notes)} notes' if notes else ''} sent to the {where}"

@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also post what the last round changed (webhook URL in LAKEPROBE_CHAT_WEBHOOK)",
     )
     report.add_argument("--chat-confirm", type=int, default=2, help="rounds a new state must hold (default 2)")
+    report.add_argument(
+        "--run-id",
+        metavar="ID",
+        help="the id the scheduler gave the round that just ended (as given to its shards): a check it did "
+        "not report on shows no data, and missing shards are named",
+    )
+    report.add_argument("--shards", type=int, default=1, metavar="N", help="with --run-id: the round's shards")
 
     availability = sub.add_parser(
         "availability", help="availability and reliability per RSE, per day and over a period, from the rounds"
@@ -216,19 +223,22 @@ def _run_report(args) -> int:
         stale_after = parse_age(args.stale_after)
     except ValueError as e:
         raise UsageError(f"--stale-after: {e}") from None
+    if args.shards < 1 or (args.shards > 1 and not args.run_id):
+        raise UsageError("--shards needs --run-id, and is 1 or more")
     sql = args.from_sql
     if args.inventory:
         from lakeprobe.inventory import load_yaml
 
         inventory = load_yaml(args.inventory)
-        if not inventory.postgres:
-            raise UsageError(f"inventory {args.inventory} names no SQL sink (postgres:) to read from")
-        sql, args.lake = inventory.postgres.url, args.lake or inventory.lake
+        sink = inventory.sql or inventory.postgres
+        if not sink:
+            raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
+        sql, args.lake = sink.url, args.lake or inventory.lake
     webhook = os.environ.get("LAKEPROBE_CHAT_WEBHOOK", "")
     if args.chat and not webhook.startswith(("https://", "http://")):
         raise UsageError("--chat needs the webhook's URL (https://...) in LAKEPROBE_CHAT_WEBHOOK")
     out = Path(args.out or Path(args.results_dir) / "status.html")
-    made = report.write(out, Path(args.results_dir), sql, args.lake, stale_after)
+    made = report.write(out, Path(args.results_dir), sql, args.lake, stale_after, None, args.run_id, args.shards)
     print(made.summary)
     if args.chat:
         print(made.chat(args.chat, webhook, args.chat_confirm, Path(args.results_dir)))

@@ -7,7 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from lakeprobe import schema
-from lakeprobe.records import Record, read_jsonl
+from lakeprobe.records import Record, read_jsonl, same_round
 
 DAY_S = 24 * 3600
 
@@ -62,6 +62,19 @@ def rounds(records: list[Record], lake: str) -> list[list[Record]]:
         if r.lake == lake and r.run_kind == "round":
             by_run[r.run_id].append(r)
     return sorted(by_run.values(), key=lambda rs: min(r.ts for r in rs))
+
+
+def scheduled_round(rounds: list[list[Record]], given: str) -> list[Record]:
+    """The records of the round the scheduler called `given` (a pipeline id, a Job's name), over its shards."""
+    return [r for rs in rounds for r in rs if same_round(r.run_id, given)]
+
+
+def missing_shards(records: list[Record], shards: int) -> list[str]:
+    """The shards ("K/N") of a round of `shards` shards that delivered no record."""
+    if shards == 1:
+        return [] if records else ["1/1"]
+    seen = {r.shard for r in records}
+    return [f"{k}/{shards}" for k in range(1, shards + 1) if f"{k}/{shards}" not in seen]
 
 
 def window(hours: float = 24, now: float | None = None) -> float:

@@ -39,7 +39,8 @@ class ErrorClass(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     SECURITY = "security"
     SLOW = "slow"
-    STUCK = "stuck"
+    STUCK = "stuck"  # a Rucio rule not met in time
+    NOT_DELETED = "not_deleted"  # a file Rucio should have deleted from the storage is still there
     UNKNOWN = "unknown"
 
 
@@ -57,14 +58,24 @@ def new_run_id() -> str:
 
 def run_id_for(given: str | None, now: float | None = None) -> str:
     """The run id of a run: new, or made from one the scheduler gives every shard of a round (a pipeline id,
-    a Job's name). Made from the nearest hour and a hash of the given id, so that shards of a round scheduled
-    on the hour agree, and the run directories still carry their start time for the sweeper."""
+    a Job's name): the hour the shard started in and a hash of the given id. Shards of a round scheduled on
+    the hour start within it, however late the scheduler is, and agree; the run directories carry their
+    start time for the sweeper. Who looks for the round later matches the hash (same_round)."""
     if not given:
         return new_run_id()
     if RUN_ID.match(given):
         return given
-    hour = round((now or time.time()) / 3600) * 3600
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(hour)) + "-" + hashlib.sha256(given.encode()).hexdigest()[:6]
+    hour = (now or time.time()) // 3600 * 3600
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(hour)) + "-" + _digest(given)
+
+
+def same_round(run_id: str, given: str) -> bool:
+    """Whether a record's run id is of the round the scheduler called `given` (whenever its shards ran)."""
+    return run_id == given or (not RUN_ID.match(given) and run_id.endswith("-" + _digest(given)))
+
+
+def _digest(given: str) -> str:
+    return hashlib.sha256(given.encode()).hexdigest()[:6]
 
 
 def run_started(run_id: str) -> float | None:

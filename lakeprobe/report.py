@@ -49,9 +49,11 @@ class Made:
     summary: str
     lake: str
     rounds: list[list[Record]]
+    notes: list[str]  # what the page says above the grid, and chat says whatever changed: shards missing
 
     def chat(self, kind: str, webhook: str, confirm: int, results_dir: Path) -> str:
-        return chat.notify(kind, webhook, self.rounds, confirm, self.lake, results_dir / "chat-pending.json")
+        pending = results_dir / "chat-pending.json"
+        return chat.notify(kind, webhook, self.rounds, confirm, self.lake, pending, self.notes)
 
 
 def write(
@@ -61,7 +63,12 @@ def write(
     lake: str | None = None,
     stale_after_s: float = 7200,
     now: float | None = None,
+    scheduled: str | None = None,
+    shards: int = 1,
 ) -> Made:
+    """The page of the last 24 hours. With `scheduled`, the id the scheduler gave the round of `shards`
+    shards that just ended: a check that round did not report on shows no data (its shard never delivered),
+    not an older round's result, and the page and chat say which shards are missing."""
     now = now or time.time()
     since = history.window(24, now)
     records = history.from_sql(sql_url, since) if sql_url else history.from_results(results_dir, since)
@@ -70,14 +77,26 @@ def write(
     mine = [r for r in records if r.lake == lake]
     rounds = history.rounds(mine, lake)
     ar = availability.per_rse(results_dir, sql_url, lake, now)  # the last 30 days' rounds
+    delivered, notes = None, []
+    if scheduled:
+        delivered = history.scheduled_round(rounds, scheduled)
+        missing = history.missing_shards(delivered, shards)
+        if missing:
+            if len(missing) == shards:
+                notes.append(f"round {scheduled}: no shard delivered records: no check of it has data")
+            else:
+                notes.append(
+                    f"round {scheduled}: shard {', '.join(missing)} delivered no records: its checks have no data"
+                )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render(rounds, lake, [x for x in lakes if x != lake], now, stale_after_s, ar))
+    others = [x for x in lakes if x != lake]
+    out.write_text(render(rounds, lake, others, now, stale_after_s, ar, delivered, notes))
     source = "SQL sink" if sql_url else str(results_dir)
     summary = (
         f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
         f"{sum(map(len, rounds))} records of the last 24 hours from {source})"
     )
-    return Made(summary, lake, rounds)
+    return Made("\n".join([summary, *notes]), lake, rounds, notes)
 
 
 def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
@@ -85,15 +104,19 @@ def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
     latest: dict[tuple, Record] = {}
     for records in rounds:
         for r in sorted(records, key=lambda r: r.ts):
-            key = (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check)
+            key = _series(r)
             if r.status != Status.SKIP or key not in latest or latest[key].status == Status.SKIP:
                 latest[key] = r
     return latest
 
 
+def _series(r: Record) -> tuple:
+    return (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check)
+
+
 def since_when(rounds: list[list[Record]], latest: Record) -> float:
     """When the series' current state began: the first of the latest run of records with its status."""
-    key = (latest.suite, latest.rse, latest.protocol, latest.peer, latest.mode, latest.check)
+    key = _series(latest)
     began = latest.ts
     for records in reversed(rounds):
         for r in records:
@@ -111,13 +134,19 @@ def render(
     now: float,
     stale_after_s: float,
     ar: dict[str, availability.Tally] | None = None,
+    delivered: list[Record] | None = None,
+    notes: list[str] | None = None,
 ) -> str:
     latest = latest_results(rounds)
+    # With the scheduled round named, what it did not report on keeps its place on the page, as no data.
+    reported = {_series(r) for r in delivered} if delivered is not None else set(latest)
+    hidden = {key for key in latest if key not in reported}
+    visible = {key: r for key, r in latest.items() if key not in hidden}
     records = [r for rs in rounds for r in rs]
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
     copies = [r for r in latest.values() if r.peer]
     rses = sorted({r.rse for r in chain} | {r.rse for r in copies} | {r.peer for r in copies})
-    cell = _Cells(now, stale_after_s)
+    cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status: {html.escape(lake)}</title>"
@@ -127,10 +156,11 @@ def render(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. A result older than "
         f"{stale_after_s / 3600:g} h is shown as stale; skips and ad-hoc runs never replace a round's "
         f"result.{' Other lakes in these records: ' + html.escape(', '.join(other_lakes)) if other_lakes else ''}</p>",
+        *(f"<p class='note' id='missing-shards'>{html.escape(note)}</p>" for note in notes or []),
         _legend(),
-        _services(latest, records, rses, cell),
+        _services(visible, records, rses, cell),
         _grid(chain, cell),
-        _findings(latest, rounds, now),
+        _findings(visible, rounds, now),
         _matrix(copies, rses, cell),
         _history(records, rses, now, ar or {}),
         "</body></html>",
@@ -139,10 +169,12 @@ def render(
 
 
 class _Cells:
-    def __init__(self, now: float, stale_after_s: float):
-        self.now, self.stale_after_s = now, stale_after_s
+    def __init__(self, now: float, stale_after_s: float, hidden: set[tuple] | None = None):
+        self.now, self.stale_after_s, self.hidden = now, stale_after_s, hidden or set()
 
     def of(self, r: Record | None, status: str | None = None, **data) -> str:
+        if r is not None and _series(r) in self.hidden:
+            r, status = None, None
         status = status or (str(r.status) if r else "nodata")
         title, css, label = "", status, ("no data" if status == "nodata" else status)
         if r is not None:
@@ -182,6 +214,8 @@ def _services(latest, records, rses, cell: _Cells) -> str:
     storage = [r for r in latest.values() if r.suite == "site" and r.blame not in SERVICES]
     newest = max(storage, key=lambda r: r.ts, default=None)
     status = _worst(r.status for r in storage) if storage else None
+    if status in (None, "pass") and any(key[0] == "site" for key in cell.hidden):
+        status = "nodata"  # part of the storage went unchecked: no green over what nobody looked at
     rows.append(f"<tr><th>storage ({len(rses)} RSEs)</th>{cell.of(newest, status, component='storage')}</tr>")
     return "<h2>Core services</h2><table id='services'>" + "".join(rows) + "</table>"
 

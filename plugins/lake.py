@@ -185,7 +185,7 @@ def start(config) -> tuple[RunState, TokenProvider]:
         kind = run_kind(config, options)
         shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else ""
         if kind == "round":
-            lock.hold(selection.inventory.lake, shard)
+            lock.hold(selection.inventory.lake, shard, options.results_dir)
     except (OptionError, InventoryError, lock.RoundRunning) as e:
         raise pytest.UsageError(str(e)) from None
     trust.trust_ca_dir(selection.inventory.ca_dir)

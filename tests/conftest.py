@@ -2,7 +2,10 @@
 directory .lab-tests, ports from 23000), brought up once per session and down at the end; the others need
 no lab (`make test-fast`)."""
 
+import http.server
+import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -135,3 +138,24 @@ def small_lake(lab, tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def receiver():
+    """An incoming-webhook endpoint on loopback that keeps every JSON body posted to it."""
+    received = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/not-a-real-secret", received
+    server.shutdown()

@@ -3,36 +3,13 @@ rounds and "back to normal" once healed, listed under whom each finding blames; 
 ad-hoc runs never announce anything; what is due is decided from the rounds in the results directory, so a
 fresh runner says what a long-lived one would."""
 
-import http.server
 import json
-import threading
 
 import pytest
 
 from lakeprobe.chat import changes
 from lakeprobe.records import Record
 from tests.helpers import Env
-
-
-@pytest.fixture
-def receiver():
-    """An incoming-webhook endpoint on loopback that keeps every JSON body posted to it."""
-    received = []
-
-    class Hook(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/not-a-real-secret", received
-    server.shutdown()
 
 
 @pytest.mark.lab

@@ -14,7 +14,7 @@ from lakeprobe.records import RUN_ID, run_id_for, run_started
 from lakeprobe.state import ROTATION_ROUNDS, rotated_pairs
 from plugins.scheduling import group_of
 from plugins.sharding import assign, cost
-from tests.helpers import PYTHON, REPO, file_lake, one_line_error, run_pytest, user_env
+from tests.helpers import PYTHON, REPO, Env, file_lake, lakeprobe_cli, one_line_error, run_pytest, user_env
 
 KEY = ("check", "rse", "protocol", "peer", "mode")
 
@@ -78,7 +78,7 @@ def test_a_pipeline_id_makes_one_run_id_for_every_shard():
 
 def test_a_second_round_of_a_lake_while_one_runs_is_refused(tmp_path):
     inventory = file_lake(tmp_path)
-    lock.hold("file-lake")  # this process holds the round of lake file-lake
+    lock.hold("file-lake", "", str(tmp_path / "r"))  # this process holds the round of lake file-lake
     proc = run_pytest(
         "suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env()
     )
@@ -148,3 +148,32 @@ def test_shards_run_every_check_of_the_round_exactly_once(lab, lab_env, tmp_path
     assert len({r["run_id"] for r in sharded}) == 1 and {r["shard"] for r in sharded} == {"1/3", "2/3", "3/3"}
     run_id = sharded[0]["run_id"]
     assert [p for rse in lab.rses() for p in rse.data.rglob(f"*{run_id}*")] == []
+
+
+def test_the_report_of_a_round_with_a_missing_shard_shows_its_checks_as_no_data_and_chat_names_it(receiver, tmp_path):
+    """An earlier round saw everything; shard 1 of the scheduled round ran and shard 2 never delivered: the
+    page shows no green for what shard 2 checks (however recent the earlier result), and chat says so."""
+    url, received = receiver
+    inventory, results = file_lake(tmp_path, rses=("DISK1", "DISK2", "DISK3", "DISK4")), tmp_path / "r"
+    env = user_env()
+    common = ("suites/site", "--inventory", str(inventory), "--results-dir", str(results))
+    assert run_pytest(*common, env=env).returncode == 0  # the earlier round, whole
+    assert run_pytest(*common, "--shard", "1/2", "--run-id", "pipeline-7", env=env).returncode == 0
+    page = tmp_path / "status.html"
+    proc = lakeprobe_cli(
+        *("report", "--results-dir", str(results), "--out", str(page), "--run-id", "pipeline-7", "--shards", "2"),
+        *("--chat", "mattermost"),
+        env=Env({**env, "LAKEPROBE_CHAT_WEBHOOK": url}),
+    )
+    assert proc.returncode == 0, proc.stderr
+    note = "round pipeline-7: shard 2/2 delivered no records: its checks have no data"
+    assert note in proc.stdout and note in page.read_text()
+    shard_one = {
+        r["rse"] for f in results.glob("*.jsonl") for r in map(json.loads, f.read_text().splitlines()) if r["shard"]
+    }
+    text = page.read_text()
+    for rse in ("DISK1", "DISK2", "DISK3", "DISK4"):
+        cell = f'data-rse="{rse}" data-protocol="file" data-check="upload"'
+        status = "pass" if rse in shard_one else "nodata"
+        assert f'data-status="{status}"' in text.split(cell)[0].rsplit("<td", 1)[-1], (rse, status)
+    assert len(received) == 1 and note in received[0]["text"]
