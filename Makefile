@@ -7,7 +7,7 @@ APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xro
 	gfal2 gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 gfal2-util-scripts davix \
 	postgresql rabbitmq-server influxdb gcc libc6-dev curl openssl util-linux chromium victoria-metrics \
 	mariadb-server
-# Debian's gfal2 and XRootD bindings are linked into the venv: PyPI's gfal2-python does not build against
+# Debian's gfal2 and XRootD bindings are linked into both venvs (the server's for its reaper): PyPI's gfal2-python does not build against
 # Debian's libgfal2 (missing gfalt_* symbols), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 
@@ -58,7 +58,9 @@ bootstrap: .bootstrap-apt .bootstrap-venv .bootstrap-server-venv lab/issuer/node
 .bootstrap-server-venv: .bootstrap-apt
 	test -x $(SERVER_VENV)/bin/python || python3.11 -m venv $(SERVER_VENV) || python3 -m venv $(SERVER_VENV)
 	$(SERVER_VENV)/bin/pip install -q 'rucio[postgresql]==41.5.1' gunicorn 2>&1 | grep -v "^WARNING: Location" || true
-	$(SERVER_VENV)/bin/python -c "import gunicorn, rucio.version"
+	site=$$($(SERVER_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"); \
+	for m in $(DEBIAN_PY_MODULES); do ln -sfn /usr/lib/python3/dist-packages/$$m $$site/$$m; done
+	$(SERVER_VENV)/bin/python -c "import gunicorn, rucio.version, gfal2"
 	touch $@
 
 lab/issuer/node_modules/.package-lock.json: lab/issuer/package-lock.json .bootstrap-apt

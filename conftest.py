@@ -4,6 +4,7 @@ of their own (their order at the end of a run is plugins/round.py's)."""
 pytest_plugins = [
     "plugins.lake",
     "plugins.records",
+    "plugins.catalogue",
     "plugins.sinks",
     "plugins.chat",
     "plugins.scheduling",

@@ -18,6 +18,15 @@ class Broker:
         self.port, self.url = layout.port("stomp"), layout.broker_url
         self.pid_file, self.log_file = self.dir / "rabbitmq.pid", self.dir / "rabbitmq.out"
 
+    @property
+    def password_file(self):
+        """The probes' copy of the password (mode 600): the inventory names it, never the password."""
+        path = self.dir / "password"
+        if not path.exists():
+            path.write_text(PASSWORD)
+            path.chmod(0o600)
+        return path
+
     def _env(self) -> dict:
         d, port = self.dir, self.layout.port
         return {

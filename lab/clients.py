@@ -18,9 +18,21 @@ PATH_SCOPED_DIR = PROBE_PREFIX + "/scoped"
 EMBARGO_DIR = "/embargo"
 _P, _E = PROBE_PREFIX, EMBARGO_DIR
 
+# Where Rucio keeps the lake's files (its RSEs' protocol prefix), and the probe scope's part of it.
+RUCIO_PREFIX = "/rucio/"
+RUCIO_PROBE_AREA = RUCIO_PREFIX + "lakeprobe"
+_R = RUCIO_PROBE_AREA
+
 # client id -> scopes, token lifetime in seconds, WLCG groups
 CLIENTS = {
-    "probe": (f"storage.read:{_P} storage.create:{_P} storage.modify:{_P}", 1200, []),
+    # The probe's token is also its Rucio identity (SUB=probe): it reaches the probe area and the probe
+    # scope's files in Rucio's area, nothing else.
+    "probe": (
+        f"storage.read:{_P} storage.create:{_P} storage.modify:{_P} "
+        f"storage.read:{_R} storage.create:{_R} storage.modify:{_R}",
+        1200,
+        [],
+    ),
     "probe-read": (f"storage.read:{_P}", 1200, []),
     "probe-create": (f"storage.read:{_P} storage.create:{_P}", 1200, []),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
@@ -30,8 +42,13 @@ CLIENTS = {
         1200,
         ["/lab/embargo-owners"],
     ),
-    "rucio": ("storage.read:/ storage.create:/ storage.modify:/", 3600, []),
+    # Rucio's own client (its daemons delete with it): the scopes its reaper asks for, exactly, as Rucio
+    # makes them from the RSE's prefix.
+    "rucio": (f"storage.read:{RUCIO_PREFIX} storage.modify:{RUCIO_PREFIX}", 3600, []),
 }
+
+# The clients the probes use (the lab's inventory names these); `rucio` is Rucio's own.
+PROBE_CLIENTS = [c for c in CLIENTS if c != "rucio"]
 
 
 def load_or_create(path: Path) -> list[dict]:

@@ -33,7 +33,7 @@ class Issuer:
             "cert": str(self.layout.pki / "host.pem"),
             "key": str(key),
             "signing_jwk": str(self.layout.pki / "issuer-signing.jwk"),
-            "clients": clients.load_or_create(self.layout.run_dir / "clients.json"),
+            "clients": clients.load_or_create(self.layout.clients_file),
             "ready_file": str(self.dir / "ready"),
         }
         config_file = self.dir / "issuer.json"

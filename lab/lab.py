@@ -6,14 +6,16 @@ import time
 
 import yaml
 
-from lab import faults, hosts, pki, procs
+from lab import clients, faults, hosts, pki, procs
+from lab.broker import USER as BROKER_USER
 from lab.broker import Broker
-from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_PREFIX
+from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_CLIENTS, PROBE_PREFIX
 from lab.influxdb import InfluxDB
 from lab.issuer import Issuer
 from lab.layout import MAX_RSES, Layout
 from lab.postgres import Postgres
 from lab.rse import StorageElement
+from lab.rucio_daemons import all_daemons
 from lab.rucio_server import PROBE_ACCOUNT, PROBE_SCOPE, RucioServer
 
 DEFAULT_RSES = 3
@@ -25,10 +27,11 @@ class Lab:
         self.postgres, self.influxdb = Postgres(self.layout), InfluxDB(self.layout)
         self.broker, self.issuer = Broker(self.layout), Issuer(self.layout)
         self.rucio = RucioServer(self.layout)
+        self.daemons = all_daemons(self.layout, self.rucio)
 
     @property
-    def services(self):
-        return [self.issuer, self.rucio, self.postgres, self.influxdb, self.broker]
+    def services(self) -> list[procs.Service]:
+        return [self.issuer, self.rucio, *self.daemons, self.postgres, self.influxdb, self.broker]
 
     @property
     def rse_count(self) -> int:
@@ -62,6 +65,7 @@ class Lab:
         self.layout.write_state({"base_port": self.layout.base_port, "rses": rses})
         hosts.ensure()
         pki.ensure(self.layout.pki)
+        clients.load_or_create(self.layout.clients_file)  # before the issuer and Rucio, who both read it
         os.environ["X509_CERT_DIR"] = str(self.layout.ca_dir)
         storage = self.rses(rses)
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
@@ -72,6 +76,8 @@ class Lab:
             for f in waits + slow:
                 f.result()
         self.rucio.register(storage)
+        for daemon in self.daemons:  # they act on the catalogue: started once it holds the lab's RSEs
+            daemon.start()
         self.write_inventory(storage)
         return time.monotonic() - started
 
@@ -85,7 +91,8 @@ class Lab:
             if rse.dir.exists():
                 faults.heal_all_mounts(rse)
                 rse.stop()
-        for service in (self.rucio, self.issuer, self.influxdb, self.broker, self.postgres):
+        stopping: list[procs.Service] = [*self.daemons, self.rucio, self.issuer, self.influxdb, self.broker]
+        for service in [*stopping, self.postgres]:
             service.stop()
 
     def stop_service(self, name: str):
@@ -110,7 +117,7 @@ class Lab:
             "influxdb": self.layout.influxdb_url,
             "broker": self.layout.broker_url,
         }
-        components = [{"name": s.name, "url": urls[s.name], "up": s.up()} for s in self.services]
+        components = [{"name": s.name, "url": urls.get(s.name, ""), "up": s.up()} for s in self.services]
         rses = []
         for rse in self.rses():
             components.append({"name": rse.name, "url": rse.davs_url, "up": rse.up(), "fault": rse.fault})
@@ -133,18 +140,26 @@ class Lab:
             "issuer": {
                 "url": self.layout.issuer_url,
                 "audience": AUDIENCE,
-                "clients_file": str(self.layout.run_dir / "clients.json"),
-                "scopes": {client: spec[0] for client, spec in CLIENTS.items()},
+                "clients_file": str(self.layout.clients_file),
+                "scopes": {client: spec[0] for client, spec in CLIENTS.items() if client in PROBE_CLIENTS},
             },
             "rucio": {
                 "url": self.layout.rucio_url,
                 "config": str(self.rucio.client_cfg),
                 "account": PROBE_ACCOUNT,
                 "scope": PROBE_SCOPE,
+                "auth": "token",
+                # The lab's daemons act within seconds (lab/rucio_daemons.py): so may the suite's limits.
+                "lifetime_s": 60,
+                "deletion_grace_s": 60,
             },
             "influxdb": {"url": self.layout.influxdb_url, "database": "lakeprobe"},
             "postgres": {"url": self.layout.postgres_url.replace("lakeprobe@", "postgres@")},
-            "broker": {"url": self.layout.broker_url},
+            "broker": {
+                "url": self.layout.broker_url,
+                "user": BROKER_USER,
+                "password_file": str(self.broker.password_file),
+            },
             "rses": {
                 r.name: {
                     "protocols": {"davs": r.davs_url, "root": r.root_url},

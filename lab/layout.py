@@ -73,6 +73,11 @@ class Layout:
         return self.run_dir / "lab.json"
 
     @property
+    def clients_file(self) -> Path:
+        """The issuer's clients and their secrets (mode 600): the probes read it, and so does Rucio."""
+        return self.run_dir / "clients.json"
+
+    @property
     def inventory(self) -> Path:
         """Where the suites find the lab (lakeprobe.paths.lab_inventory): written by `up`, removed by `down`."""
         return self.run_dir / "inventory.yaml"

@@ -6,10 +6,21 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Protocol
 
 
 class LabError(Exception):
     """A lab component could not be brought to the state asked for; the message says which and why."""
+
+
+class Service(Protocol):
+    """A lab component run as a process of its own: the services `lab stop NAME` knows."""
+
+    name: str
+
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+    def up(self) -> bool: ...
 
 
 def start(argv: list[str], *, pid_file: Path, log_file: Path, env: dict | None = None, cwd: Path | None = None):

@@ -1,5 +1,9 @@
 """A real Rucio server (PyPI rucio under gunicorn) on the lab's PostgreSQL, and the lab's catalogue in it:
-every lab RSE with both protocols, attributes, distances, a probe account with limits, and a probe scope."""
+every lab RSE with both protocols, attributes, distances, a probe account with limits, and a probe scope.
+
+Tokens, as a token-based lake does it: the server accepts the lab issuer's JWTs from clients (the probe's
+token is the probe account's identity, `SUB=probe, ISS=<issuer>`), and Rucio's daemons get their own tokens
+from the issuer with Rucio's `rucio` client (`[oidc] idpsecrets`, `admin_issuer`) to delete on the RSEs."""
 
 import itertools
 import json
@@ -12,7 +16,7 @@ from pathlib import Path
 
 import requests
 
-from lab import procs
+from lab import clients, procs
 from lab.broker import PASSWORD as BROKER_PASSWORD
 from lab.broker import USER as BROKER_USER
 from lab.layout import Layout
@@ -20,7 +24,9 @@ from lakeprobe.paths import REPO
 
 SERVER_VENV = REPO / ".venv-rucio-server"
 PROBE_ACCOUNT, PROBE_SCOPE = "lakeprobe", "lakeprobe"
-RSE_DATA_PREFIX = "/rucio/"
+# Upload RSEs of a lake are often non-deterministic: a file's path is given, not derived from its name.
+NON_DETERMINISTIC = "XRD3"
+ISSUER_ID = "lab"
 
 
 class RucioServer:
@@ -84,7 +90,13 @@ broker_virtual_host = /
 voname = lab
 [hermes]
 services_list = activemq
+[oidc]
+idpsecrets = {d}/idpsecrets.json
+admin_issuer = {ISSUER_ID}
+expected_audience = {clients.AUDIENCE}
+expected_scope = storage.read:{clients.RUCIO_PROBE_AREA}
 """)
+        self._write_idpsecrets()
         (d / "alembic.ini").write_text(
             f"[alembic]\nscript_location = {_server_site_packages()}/rucio/db/sqla/migrate_repo\n"
             f"sqlalchemy.url = postgresql+psycopg://postgres@127.0.0.1:{port('postgres')}/rucio\n"
@@ -114,7 +126,7 @@ request_retries = 2
             return
         self._write_configs()
         (self.dir / "traces").mkdir(exist_ok=True)
-        env = {"RUCIO_CONFIG": str(self.server_cfg)}
+        env = self.environment()
         marker = self.dir / "catalogue-created"
         if not marker.exists():
             result = subprocess.run(
@@ -145,6 +157,26 @@ request_retries = 2
         )
         procs.wait_port(self.port, what="Rucio server", pid_file=self.pid_file, log_file=self.log_file)
         self._wait_ping()
+
+    def environment(self) -> dict:
+        """What the server and its daemons run with: their config, and trust in the lab's CA (the issuer's
+        discovery and keys over HTTPS with requests; the RSEs through gfal2/davix and XrdCl)."""
+        ca = str(self.layout.pki / "ca.pem")
+        return {
+            "RUCIO_CONFIG": str(self.server_cfg),
+            "REQUESTS_CA_BUNDLE": ca,
+            "SSL_CERT_FILE": ca,
+            "X509_CERT_DIR": str(self.layout.ca_dir),
+        }
+
+    def _write_idpsecrets(self):
+        secret = json.loads((self.layout.clients_file).read_text())["rucio"]
+        rucio = {"client_id": "rucio", "client_secret": secret, "issuer": self.layout.issuer_url}
+        path = self.dir / "idpsecrets.json"
+        path.write_text(
+            json.dumps({ISSUER_ID: {**rucio, "redirect_uris": [f"{self.url}/auth/oidc_token"], "SCIM": rucio}})
+        )
+        path.chmod(0o600)
 
     def _wait_ping(self, timeout: float = 30.0):
         # gunicorn binds before its workers have imported Rucio: ready means /ping answers.
@@ -195,19 +227,39 @@ request_retries = 2
             "lakeprobe@lab.invalid",
             password=self._secrets()[PROBE_ACCOUNT],
         )
+        once(
+            admin.add_identity,
+            PROBE_ACCOUNT,
+            f"SUB=probe, ISS={self.layout.issuer_url}",
+            "OIDC",
+            "lakeprobe@lab.invalid",
+            default=True,
+        )
         once(admin.add_scope, PROBE_ACCOUNT, PROBE_SCOPE)
         # The generic policy lets only admins register replicas on RSEs without a *SCRATCHDISK-like name.
         once(admin.add_account_attribute, PROBE_ACCOUNT, "admin", "True")
         known = {r["rse"] for r in admin.list_rses()}
         for rse in rses:
+            deterministic = rse.name != NON_DETERMINISTIC
             if rse.name not in known:
-                admin.add_rse(rse.name, deterministic=True)
-                for scheme, port, impl, priority in (
-                    ("davs", rse.https_port, "gfal.Default", 1),
-                    ("root", rse.root_port, "xrootd.Default", 2),
-                ):
-                    admin.add_protocol(rse.name, _protocol(scheme, port, f"rucio.rse.protocols.{impl}", priority))
-            for key, value in {"lab": True, "site": rse.name, "tpc_root": True, "tpc_davs": True}.items():
+                admin.add_rse(rse.name, deterministic=deterministic)
+            registered = {p["scheme"]: p for p in admin.get_protocols(rse.name)} if rse.name in known else {}
+            for scheme, port, impl, priority in (
+                ("davs", rse.https_port, "gfal.Default", 1),
+                ("root", rse.root_port, "xrootd.Default", 2),
+            ):
+                protocol = _protocol(scheme, port, f"rucio.rse.protocols.{impl}", priority)
+                if scheme not in registered:
+                    admin.add_protocol(rse.name, protocol)
+                elif registered[scheme]["prefix"] != protocol["prefix"]:  # a lab made before it was changed
+                    admin.update_protocols(rse.name, scheme, {"prefix": protocol["prefix"]}, "localhost", port)
+            attributes = {
+                **{"lab": True, "site": rse.name, "tpc_root": True, "tpc_davs": True},
+                # The reaper asks the issuer for a token to delete over davs, and deletes whatever is due.
+                **{"oidc_support": True, "greedyDeletion": True},
+            }
+            admin.update_rse(rse.name, {"deterministic": deterministic})  # a lab made before it was chosen
+            for key, value in attributes.items():
                 admin.add_rse_attribute(rse.name, key, value)
             admin.set_local_account_limit(PROBE_ACCOUNT, rse.name, 10 * 1024**3)
         for src, dst in itertools.permutations([r.name for r in rses], 2):
@@ -220,7 +272,9 @@ def _protocol(scheme: str, port: int, impl: str, priority: int) -> dict:
         "scheme": scheme,
         "hostname": "localhost",
         "port": port,
-        "prefix": RSE_DATA_PREFIX,
+        # root:// paths are absolute after the host's slash (root://host:port//path): a prefix without the
+        # second slash makes relative paths, which XRootD refuses ("Stating relative path ... is disallowed").
+        "prefix": ("/" if scheme == "root" else "") + clients.RUCIO_PREFIX,
         "impl": impl,
         "domains": {"lan": ops, "wan": {**ops, "third_party_copy_read": priority, "third_party_copy_write": priority}},
     }

@@ -16,7 +16,7 @@ import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -153,6 +153,17 @@ class RSE(_Model):
         return tuple(m for m in modes if self.quirks.tpc_modes is None or m in self.quirks.tpc_modes)
 
 
+def secret_file(value: str, holds: str) -> Path:
+    """A file of secrets: it exists, and only its owner reads it."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{value} does not exist (it holds {holds})")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ValueError(f"{value} is readable by others (mode {mode:o}): it holds secrets, chmod 600 it")
+    return path
+
+
 class Issuer(_Model):
     url: str
     audience: str = ""
@@ -169,12 +180,7 @@ class Issuer(_Model):
     def _clients_file(cls, value):
         if value is None:
             return value
-        path = Path(value).expanduser()
-        if not path.is_file():
-            raise ValueError(f'{value} does not exist (it holds the clients\' secrets: {{"client": "secret"}})')
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise ValueError(f"{value} is readable by others (mode {mode:o}): it holds secrets, chmod 600 it")
+        path = secret_file(value, """the clients' secrets: {"client": "secret"}""")
         try:
             secrets = json.loads(path.read_text())
         except (OSError, ValueError) as e:
@@ -198,7 +204,21 @@ class Rucio(_Model):
     url: str | None = None
     config: str | None = None  # a rucio.cfg for the client (RUCIO_CONFIG); else the client's own search
     account: str | None = None
-    scope: str | None = None
+    scope: str | None = None  # the probe scope: everything the Rucio suite makes lives in it
+    # token: the probe's token from the issuer is also its Rucio identity (renewed in the background);
+    # config: the rucio.cfg's own authentication (userpass, x509...)
+    auth: Literal["token", "config"] = "config"
+    token_client: str = "probe"  # with auth: token, the issuer's client whose token Rucio accepts
+    transfer_tool: str = ""  # fts3 when the lake's Rucio moves data; empty: rules to another RSE are not tried
+    lifetime_s: int = Field(default=3600, ge=10)  # of what the suite makes, should its own cleanup not run
+    deletion_grace_s: int = Field(default=7200, ge=0)  # after its lifetime, a file must be gone from storage
+    stuck_after_s: int = Field(default=6 * 3600, ge=1)  # a rule of the probe account replicating longer is stuck
+
+    @model_validator(mode="after")
+    def _token_needs(self):
+        if self.auth == "token" and not self.account:
+            raise ValueError("auth: token needs the account the token maps to (account:)")
+        return self
 
     @field_validator("url")
     @classmethod
@@ -230,6 +250,17 @@ class Sql(_Model):
 
 class Broker(_Model):
     url: str
+    user: str = ""
+    password_file: str | None = None  # mode 600; else LAKEPROBE_BROKER_PASSWORD
+    topic: str = "/topic/rucio.events"  # where Rucio's hermes sends its events
+    vhost: str = "/"
+
+    @field_validator("password_file")
+    @classmethod
+    def _password_file(cls, value):
+        if value is not None:
+            secret_file(value, "the broker's password")
+        return value
 
     @field_validator("url")
     @classmethod

@@ -102,6 +102,14 @@ def connect_family(rse: RSE, protocol: str, family: str, address: str | None, ti
     return {**result, "family": family, "address": address or ""}
 
 
+def require_reached(results: dict, rse: RSE, protocol: str):
+    """Raises the preflight's failure of the endpoint: whoever asks (the Rucio suite too), a broken endpoint
+    fails with the class found, and costs no deadline again."""
+    found = results.get(key(rse, protocol))
+    if found and found["status"] == Status.FAIL:
+        raise ProbeFailure(found["error_class"], found["message"])
+
+
 def every_family_failed(results: dict, rse: RSE, protocol: str) -> bool:
     """Whether the connection the resolver chose failed and so did every family tried."""
     main = results.get(key(rse, protocol), {})

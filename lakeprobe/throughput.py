@@ -22,7 +22,8 @@ def judge(records: list[Record], floor_Bps: float) -> list[Record]:
     endpoint once, in the shard of its chain); none when no floor is set."""
     through: dict[tuple[str, str], list[tuple[Record, str]]] = defaultdict(list)  # endpoint -> (transfer, partner)
     for r in records:
-        if not r.bytes or r.status not in (Status.PASS, Status.WARN):
+        # The storage's own transfers: a transfer through Rucio's clients carries the catalogue's time too.
+        if r.suite != "site" or not r.bytes or r.status not in (Status.PASS, Status.WARN):
             continue
         if r.peer:
             through[(r.rse, r.protocol)].append((r, r.peer))

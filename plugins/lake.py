@@ -108,6 +108,13 @@ def probing(config) -> bool:
     return any(t == suites or suites in t.parents for t in targets)
 
 
+def runs_suite(config, name: str) -> bool:
+    """Whether the run's targets take in suites/<name> (all the suites, the suite, or a module of it)."""
+    suites = (config.rootpath / "suites").resolve()
+    targets = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    return any(t == suites or t == suites / name or suites / name in t.parents for t in targets)
+
+
 def _options(config) -> RunOptions:
     opt = config.getoption
     return parse(

@@ -11,10 +11,11 @@ import shutil
 
 import pytest
 
-from lakeprobe import blame, deadline, summary, throughput
+from lakeprobe import blame, deadline, events, summary, throughput
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
 from plugins import chat, cleanup, progress, sinks
+from plugins.lake import runs_suite
 
 
 class RoundPlugin:
@@ -28,8 +29,15 @@ class RoundPlugin:
         self.sink_specs = sinks.specs(config, state)  # a bad sink option is a usage error, before the run
         self.chat = chat.Notifier.from_options(config, state)
         self.lines: list[str] = []
+        broker = state.inventory.broker
+        # Subscribed before any check runs: the Rucio suite's rules are announced while it runs.
+        self.listener = (
+            events.Listener(broker, state.options.timeout) if broker and runs_suite(config, "rucio") else None
+        )
 
     def pytest_sessionstart(self, session):
+        if self.listener:
+            self.listener.start()
         self.watcher.start()
 
     def pytest_runtest_logreport(self, report):
@@ -47,11 +55,15 @@ class RoundPlugin:
         self.watcher.stop()
         deadline.interrupted.clear()  # the cleanup below must not be abandoned too
         judged = throughput.judge(self.records, self.state.options.slow_floor)
-        for record in judged:
+        heard = events.judge(self.records, self.listener)
+        if self.listener:
+            self.listener.stop()
+        for record in judged + heard:
             self.jsonl.write(record)
-        self.records += judged
+        self.records += judged + heard
         self.families[throughput.CHECK] = throughput.CHECK
         self.positions[throughput.CHECK] = len(self.records)  # last: judged over the others
+        self.families[events.CHECK] = "rucio"  # with the services suite's other Rucio checks
         blame.assign(self.records)
         if self.records:
             self.jsonl.rewrite(self.records)

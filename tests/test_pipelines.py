@@ -209,7 +209,7 @@ def test_gitlab_round_in_shards_never_overlapping_then_the_report():
     assert shard["parallel"] == shards
     (command,) = pipeline_commands(GITLAB[1])
     argv = shlex.split(command)
-    assert shard["artifacts"]["reports"]["junit"] == argv[argv.index("--junitxml") + 1]
+    assert shard["artifacts"]["reports"]["junit"] == argv[argv.index("--junit-xml") + 1]
     assert shard["artifacts"]["paths"] == [argv[argv.index("--results-dir") + 1] + "/"]
     assert shard["artifacts"]["when"] == "always" and shard["allow_failure"] == {"exit_codes": [1]}
     # The report: the same round id, every shard counted, after the round even when a shard failed; GitLab

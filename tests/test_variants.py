@@ -181,7 +181,7 @@ def test_the_terminal_and_junit_tell_a_warn_and_its_reason(extra_rse, inventory_
     lake = inventory_with({"XRD15": _entry(md5.davs_url, None)})
     junit = tmp_path / "junit.xml"
     proc, records, _ = run_suite(
-        "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "-k", "storage", f"--junitxml={junit}"
+        "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "-k", "storage", f"--junit-xml={junit}"
     )
     assert [r.status for r in records if r.check == "checksum"] == ["warn"]
     assert (

@@ -99,6 +99,11 @@ class Root(Protocol):
     def prepare_process(self):
         self._login.prepare()
 
+    def hold(self, token: str):
+        """Keeps the process's token file (BEARER_TOKEN_FILE) at `token`: other clients in this process that
+        find their token the WLCG way (Rucio's, which makes clients of its own) then find the current one."""
+        self._login.user(token)
+
     # -- plumbing ------------------------------------------------------------------------------------
     def _server(self, url: str, token: str | None) -> str | None:
         """root://lp<hash>@host:port for an in-process call with `token`; None: run it as a process."""

@@ -8,7 +8,7 @@ plugins/cleanup.py.
 import os
 import tempfile
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -19,6 +19,7 @@ from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
+from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
 from plugins.lake import run_state
 from plugins.records import SETTLED
@@ -94,9 +95,8 @@ def retries(run):
 
 # -- the chain ---------------------------------------------------------------------------------------
 @dataclass
-class Chain:
-    """One RSE x protocol's chain: its probe file, and how each step ended, so that a step skips, naming the
-    root cause, when a step it needs did not pass."""
+class Chain(Steps):
+    """One RSE x protocol's chain: its probe file, and how each step ended."""
 
     rse: RSE
     protocol: str
@@ -105,14 +105,9 @@ class Chain:
     local: str
     size: int
     expected: Expected
-    outcomes: dict = field(default_factory=dict)  # step -> "" when it passed, else the root cause
 
-    def needs(self, *steps: str):
-        for step in steps:
-            if step not in self.outcomes:
-                raise NotProbed(f"not tried: needs {step}, which did not run (select it too)")
-            if self.outcomes[step]:
-                raise NotProbed(f"not tried: {self.outcomes[step]}")
+    def __post_init__(self):
+        Steps.__init__(self)
 
 
 @pytest.fixture(scope="session")
@@ -151,16 +146,7 @@ def chain(endpoint, chains, run_area, run, record) -> Chain:
 def step(chain, record, request):
     """Notes how this chain step ended (its record is settled by now) for the steps behind it."""
     yield chain
-    name = request.node.originalname.removeprefix("test_")
-    if not request.node.stash.get(SETTLED, False):
-        chain.outcomes[name] = f"{name} did not finish"
-    elif record.status in ("pass", "warn"):
-        chain.outcomes[name] = ""
-    elif record.status in ("skip", "downtime"):
-        chain.outcomes[name] = record.message.removeprefix("not tried: ")  # the root cause, passed on
-    else:
-        what = "failed" if record.status == "fail" else "could not be checked"
-        chain.outcomes[name] = f"{name} {what} ({record.error_class}): {record.message[:160]}"
+    chain.note(request.node.originalname.removeprefix("test_"), record, request.node.stash.get(SETTLED, False))
 
 
 # -- the token checks' area --------------------------------------------------------------------------
