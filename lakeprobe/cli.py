@@ -44,11 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     lab.add_parser("down", help="stop every lab process")
     lab.add_parser("stop", help="stop one service, as an outage would (`lab up` starts it again)").add_argument(
-        "service", help="issuer, rucio, postgres, influxdb or broker"
+        "service",
+        help="issuer, rucio, judge-evaluator, judge-cleaner, undertaker, reaper, hermes, postgres, influxdb or broker",
     )
     fault = lab.add_parser("fault", help="inject a real fault into a running RSE")
     fault.add_argument("rse")
-    fault.add_argument("kind", help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert")
+    fault.add_argument(
+        "kind",
+        help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert, ipv6-off, ipv4-off, "
+        "or no-route-to-RSE (e.g. no-route-to-XRD1)",
+    )
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 
     sweep = sub.add_parser("sweep", help="remove what killed runs left under the RSEs' probe prefix")
@@ -139,7 +144,7 @@ def _run_lab(args) -> int:
         else:
             for c in status["components"]:
                 fault = f"  fault: {c['fault']}" if c.get("fault") else ""
-                print(f"{c['name']:<10} {'up' if c['up'] else 'DOWN':<5} {c['url']}{fault}")
+                print(f"{c['name']:<15} {'up' if c['up'] else 'DOWN':<5} {c['url']}{fault}")
         down = [c["name"] for c in status["components"] if not c["up"]]
         if down:
             print(f"lakeprobe: {len(down)} lab components are down: {', '.join(down)}", file=sys.stderr)

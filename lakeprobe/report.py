@@ -105,7 +105,12 @@ def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
     for records in rounds:
         for r in sorted(records, key=lambda r: r.ts):
             key = _series(r)
-            if r.status != Status.SKIP or key not in latest or latest[key].status == Status.SKIP:
+            held = latest.get(key)
+            # A check judged by every shard of the round (rucio_events, each over its own rules): the worst.
+            other_shard = held is not None and held.run_id == r.run_id and held.shard != r.shard
+            if other_shard and SEVERITY.index(latest[key].status) < SEVERITY.index(r.status):
+                continue
+            if r.status != Status.SKIP or held is None or held.status == Status.SKIP:
                 latest[key] = r
     return latest
 

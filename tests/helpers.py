@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab.clients import RUCIO_PREFIX
+
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 LAKEPROBE = str(Path(sys.executable).parent / "lakeprobe")
@@ -78,6 +80,18 @@ def file_lake(directory: Path, rses=("DISK1", "DISK2"), **extra) -> Path:
     path = directory / "lake.yaml"
     path.write_text(yaml.safe_dump(spec))
     return path
+
+
+def left_on_storage(lab, run_id: str) -> list[str]:
+    """What a run left on the lab's disks, outside Rucio's area: Rucio's files are its reaper's to delete
+    once their rules expire (tests/test_rucio_suite.py waits for that)."""
+    rucio_area = RUCIO_PREFIX.strip("/")
+    return [
+        str(p)
+        for rse in lab.rses()
+        for p in rse.data.rglob(f"*{run_id}*")
+        if p.relative_to(rse.data).parts[0] != rucio_area
+    ]
 
 
 def bearer_header(token: str, directory: Path, name: str = "Authorization") -> str:

@@ -4,7 +4,7 @@ with the sweeper, which must find nothing of the run to remove. (Ctrl-C: tests/t
 
 import pytest
 
-from tests.helpers import lakeprobe_cli
+from tests.helpers import lakeprobe_cli, left_on_storage
 
 pytestmark = pytest.mark.lab
 
@@ -25,7 +25,7 @@ def test_a_round_leaves_nothing_however_it_is_run(suite, args, fault, lab, lab_e
     proc, records, _ = run_suite(*args, "--timeout", "15", suite=suite)
     assert records, proc.stdout[-3000:]
     run_id = records[0].run_id
-    left = [str(p) for rse in lab.rses() for p in rse.data.rglob("*") if run_id in str(p)]
+    left = left_on_storage(lab, run_id)
     assert left == [], left
     swept = lakeprobe_cli("sweep", "--older-than", "0s", "--dry-run", env=lab_env)
     assert run_id not in swept.stdout, swept.stdout

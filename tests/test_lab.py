@@ -13,8 +13,10 @@ import pytest
 import requests
 import stomp
 
+from lab.clients import CLIENTS
 from lakeprobe.checksums import of_bytes
 from lakeprobe.jwts import claims
+from lakeprobe.tokens import TokenProvider
 from tests.helpers import REPO, Env, bearer_header, run, status_json
 
 pytestmark = pytest.mark.lab
@@ -241,7 +243,11 @@ client = Client()
 UploadClient(client).upload([{{"path": "{tmp_path / name}", "rse": "XRD1", "did_scope": "lakeprobe"}}])
 print(json.dumps([r for r in client.list_replicas([{{"scope": "lakeprobe", "name": "{name}"}}])]))
 """
-    env = Env({**lab_env, "RUCIO_CONFIG": str(lab.rucio.client_cfg), "BEARER_TOKEN": tokens.token("rucio")})
+    # Rucio's own client, with the scopes Rucio's daemons ask for: the probe's clients are not for Rucio.
+    rucio_tokens = TokenProvider(
+        tokens.issuer_url, tokens.client_secrets, tokens.audience, tokens.ca_bundle, {"rucio": CLIENTS["rucio"][0]}
+    )
+    env = Env({**lab_env, "RUCIO_CONFIG": str(lab.rucio.client_cfg), "BEARER_TOKEN": rucio_tokens.token("rucio")})
     proc = run([sys.executable, "-c", script], env, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-2000:]
     replicas = json.loads(proc.stdout.strip().splitlines()[-1])

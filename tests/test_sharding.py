@@ -9,12 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from lakeprobe import lock
-from lakeprobe.records import RUN_ID, run_id_for, run_started
+from lakeprobe import lock, report
+from lakeprobe.records import RUN_ID, Record, run_id_for, run_started
 from lakeprobe.state import ROTATION_ROUNDS, rotated_pairs
 from plugins.scheduling import group_of
 from plugins.sharding import assign, cost
-from tests.helpers import PYTHON, REPO, Env, file_lake, lakeprobe_cli, one_line_error, run_pytest, user_env
+from tests.helpers import (
+    PYTHON,
+    REPO,
+    Env,
+    file_lake,
+    lakeprobe_cli,
+    left_on_storage,
+    one_line_error,
+    run_pytest,
+    user_env,
+)
 
 KEY = ("check", "rse", "protocol", "peer", "mode")
 
@@ -142,12 +152,15 @@ def test_shards_run_every_check_of_the_round_exactly_once(lab, lab_env, tmp_path
         records(tmp_path / "shard1") + records(tmp_path / "shard2") + records(tmp_path / "shard3"),
         records(tmp_path / "whole"),
     )
-    counted = Counter(tuple(r[k] for k in KEY) for r in sharded)
-    assert counted == Counter(tuple(r[k] for k in KEY) for r in unsharded)
+    # rucio_events is judged by each shard over the rules it made (the report takes the round's worst).
+    events = [r for r in sharded if r["check"] == "rucio_events"]
+    assert sorted(r["shard"] for r in events) == sorted({r["shard"] for r in sharded if r["check"] == "rucio_rule"})
+    counted = Counter(tuple(r[k] for k in KEY) for r in sharded if r["check"] != "rucio_events")
+    assert counted == Counter(tuple(r[k] for k in KEY) for r in unsharded if r["check"] != "rucio_events")
     assert set(counted.values()) == {1}
     assert len({r["run_id"] for r in sharded}) == 1 and {r["shard"] for r in sharded} == {"1/3", "2/3", "3/3"}
     run_id = sharded[0]["run_id"]
-    assert [p for rse in lab.rses() for p in rse.data.rglob(f"*{run_id}*")] == []
+    assert left_on_storage(lab, run_id) == []
 
 
 def test_the_report_of_a_round_with_a_missing_shard_shows_its_checks_as_no_data_and_chat_names_it(receiver, tmp_path):
@@ -177,3 +190,14 @@ def test_the_report_of_a_round_with_a_missing_shard_shows_its_checks_as_no_data_
         status = "pass" if rse in shard_one else "nodata"
         assert f'data-status="{status}"' in text.split(cell)[0].rsplit("<td", 1)[-1], (rse, status)
     assert len(received) == 1 and note in received[0]["text"]
+
+
+def test_a_check_judged_by_every_shard_shows_the_rounds_worst():
+    def events(run_id: str, shard: str, status: str, ts: float) -> Record:
+        return Record(run_id, "services", "rucio_events", shard=shard, rse="rucio", status=status, ts=ts)
+
+    series = ("services", "rucio", "", "", "", "rucio_events")
+    one = [events("r1", "1/2", "error", 10.0), events("r1", "2/2", "pass", 20.0)]
+    assert report.latest_results([one])[series].status == "error"  # not the later shard's pass
+    following = [events("r2", "1/2", "pass", 30.0), events("r2", "2/2", "pass", 40.0)]
+    assert report.latest_results([one, following])[series].status == "pass"  # the next round's verdict

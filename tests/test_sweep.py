@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from lakeprobe.errors import ProbeFailure
 from lakeprobe.inventory import RSE
 from lakeprobe.storage import Storage
 from lakeprobe.sweep import sweep
@@ -17,41 +16,28 @@ from tests.helpers import lakeprobe_cli
 OLD_RUN = "20200101T000000Z-01d01d"
 
 
-@pytest.fixture
-def storage(tokens):
-    # The rucio client may write anywhere; the probe's token, which the sweeper uses, reaches /lakeprobe only.
-    return Storage(tokens, timeout_s=20, client="rucio")
-
-
-def _place(storage, rse, path, tmp_path):
-    local = tmp_path / "f"
-    local.write_bytes(os.urandom(1000))
-    url = rse.url("root", path)
-    storage.mkdir(url.rsplit("/", 1)[0])
-    storage.put(str(local), url)
-    return url
-
-
-def _exists(storage, url):
-    try:
-        storage.stat(url)
-        return True
-    except ProbeFailure as e:
-        assert e.error_class == "not_found"
-        return False
+def _place(lab, path: str) -> Path:
+    """A file on the lab storage's disk, owned by the storage's user: no token reaches both the probe area
+    and elsewhere, so the test writes as the storage itself would."""
+    data, relative = lab.rse("XRD1").data, Path(path.lstrip("/"))
+    (data / relative).parent.mkdir(parents=True, exist_ok=True)
+    (data / relative).write_bytes(os.urandom(1000))
+    owner = data.stat()
+    for part in [relative, *relative.parents[:-1]]:
+        os.chown(data / part, owner.st_uid, owner.st_gid)
+    return data / relative
 
 
 @pytest.mark.lab
-def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory, storage, lab_env, tmp_path):
+def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory, lab_env):
     rse = inventory.rses["XRD1"]
     recent_run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-5ece07"
     old = [
-        _place(storage, rse, f"/lakeprobe/{OLD_RUN}/{sub}", tmp_path)
-        for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")
+        _place(lab, f"/lakeprobe/{OLD_RUN}/{sub}") for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")
     ]
-    old.append(_place(storage, rse, f"/lakeprobe/scoped/{OLD_RUN}/root.dat", tmp_path))
+    old.append(_place(lab, f"/lakeprobe/scoped/{OLD_RUN}/root.dat"))
     kept = [
-        _place(storage, rse, path, tmp_path)
+        _place(lab, path)
         for path in (
             f"/lakeprobe/{recent_run}/davs/probe.dat",
             "/lakeprobe/not-a-run/keep.dat",
@@ -62,17 +48,17 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
     dry = lakeprobe_cli("sweep", "--older-than", "1h", "--rse", "XRD1", "--dry-run", env=lab_env)
     assert dry.returncode == 0, dry.stderr
     assert f"would remove   {rse.url('davs', '/lakeprobe/' + OLD_RUN)}" in dry.stdout
-    assert all(_exists(storage, url) for url in old + kept)
+    assert all(f.exists() for f in old + kept)
 
     swept = lakeprobe_cli("sweep", "--older-than", "1h", "--rse", "XRD1", env=lab_env)
     assert swept.returncode == 0, swept.stderr
     # Older run directories (of interrupted sessions on a kept lab) may go too; these must.
     assert f"removed        {rse.url('davs', '/lakeprobe/' + OLD_RUN)}" in swept.stdout
     assert f"removed        {rse.url('davs', '/lakeprobe/scoped/' + OLD_RUN)}" in swept.stdout
-    assert not any(_exists(storage, url) for url in old)
-    assert all(_exists(storage, url) for url in kept)
-    for url in kept:
-        storage.delete(url)
+    assert not any(f.exists() for f in old)
+    assert all(f.exists() for f in kept)
+    for f in kept:
+        f.unlink()
 
 
 @pytest.mark.parametrize("prefix", ["/", "", "/lakeprobe/..", "lakeprobe"])

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.helpers import LAKEPROBE, PYTHON, REPO, lakeprobe_cli, run_pytest
+from tests.helpers import LAKEPROBE, PYTHON, REPO, lakeprobe_cli, left_on_storage, run_pytest
 
 pytestmark = pytest.mark.lab
 
@@ -65,7 +65,7 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
     assert len(said) == 1 and "Ctrl-C: finished checks recorded, the rest not tried" in said[0], out[-2000:]
     assert "findings (" not in out, out[-2000:]  # nothing the interruption cut short is a finding
     run_id = re.search(r"^run (\S+) \(adhoc\)", out, re.MULTILINE)[1]
-    assert [p for rse in lab.rses() for p in rse.data.rglob(f"*{run_id}*")] == []
+    assert left_on_storage(lab, run_id) == []
 
 
 def test_n_auto_works_and_failed_ids_can_be_given_back_to_pytest(faulty, lab, lab_env, tmp_path):
