@@ -48,7 +48,7 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
     due: list[Change] = []
     for records in rounds:
         due = []
-        for r in records:
+        for r in _one_per_series(records):
             health = HEALTH.get(r.status)
             if health is None:
                 continue
@@ -65,6 +65,18 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
                 detail = f"{r.status} ({r.error_class}): {r.message[:120]}" if health == "failing" else str(r.status)
                 due.append(Change(series_of(r), health, detail, known["blame"]))
     return due
+
+
+def _one_per_series(records: list[Record]) -> list[Record]:
+    """A series judged by every shard of a round (rucio_events, each over its own rules) counts once, as
+    failing if any shard says so."""
+    rank = {"failing": 2, "ok": 1, None: 0}
+    kept: dict[str, Record] = {}
+    for r in records:
+        held = kept.get(series_of(r))
+        if held is None or rank[HEALTH.get(r.status)] > rank[HEALTH.get(held.status)]:
+            kept[series_of(r)] = r
+    return list(kept.values())
 
 
 def message(lake: str, run_id: str, due: list[Change]) -> str:

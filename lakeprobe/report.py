@@ -150,7 +150,8 @@ def render(
     records = [r for rs in rounds for r in rs]
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
     copies = [r for r in latest.values() if r.peer]
-    rses = sorted({r.rse for r in chain} | {r.rse for r in copies} | {r.peer for r in copies})
+    through_rucio = [r for r in latest.values() if r.suite == "rucio"]
+    rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
     parts = [
@@ -164,7 +165,8 @@ def render(
         *(f"<p class='note' id='missing-shards'>{html.escape(note)}</p>" for note in notes or []),
         _legend(),
         _services(visible, records, rses, cell),
-        _grid(chain, cell),
+        _grid(chain, cell, "RSE x check", "grid"),
+        _grid(through_rucio, cell, "Through Rucio: RSE x check", "rucio-grid") if through_rucio else "",
         _findings(visible, rounds, now),
         _matrix(copies, rses, cell),
         _history(records, rses, now, ar or {}),
@@ -225,7 +227,7 @@ def _services(latest, records, rses, cell: _Cells) -> str:
     return "<h2>Core services</h2><table id='services'>" + "".join(rows) + "</table>"
 
 
-def _grid(chain, cell: _Cells) -> str:
+def _grid(chain, cell: _Cells, title: str, table_id: str) -> str:
     checks = list(dict.fromkeys(r.check for r in sorted(chain, key=lambda r: r.ts)))
     by_row: dict[tuple, dict] = defaultdict(dict)
     for r in chain:
@@ -235,7 +237,7 @@ def _grid(chain, cell: _Cells) -> str:
     for (rse, protocol), cells in sorted(by_row.items()):
         tds = "".join(cell.of(cells.get(c), rse=rse, protocol=protocol, check=c) for c in checks)
         rows.append(f"<tr><th>{html.escape(rse)} {protocol}</th>{tds}</tr>")
-    return "<h2>RSE x check</h2><table id='grid'>" + head + "".join(rows) + "</table>"
+    return f"<h2>{title}</h2><table id='{table_id}'>" + head + "".join(rows) + "</table>"
 
 
 def _findings(latest, rounds, now) -> str:

@@ -5,12 +5,15 @@ storage's; an RSE unavailable in Rucio or in a GOCDB outage is in downtime; herm
 file the reaper could not delete are each caught by the check named after them."""
 
 import http.server
+import re
 import threading
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+from lakeprobe import report
 
 pytestmark = pytest.mark.lab
 
@@ -72,6 +75,10 @@ def test_a_healthy_round_passes_everywhere_and_leaves_nothing_once_the_daemons_a
     assert {r.status for r in records if r.check == "rucio_deletion"} == {"pass"}
     upload = next(r for r in records if r.check == "rucio_upload")
     assert upload.bytes == 1024 * 1024 and upload.throughput_Bps > 0
+    # The status page has the Rucio suite's grid beside the storage's.
+    grid = report.render([records], "lakeprobe-lab", [], time.time(), 7200).split("id='rucio-grid'")[1]
+    cells = re.findall(r'data-status="(\w+)"[^>]*data-rse="(\w+)" data-protocol="(\w+)" data-check="(\w+)"', grid)
+    assert set(chains) <= {(rse, p, c) for status, rse, p, c in cells if status == "pass"}
     run_id = records[0].run_id
     # The non-deterministic RSE took its files at the path the suite gave.
     nd = [p for p in (lab.layout.run_dir / "rses" / "XRD3" / "data").rglob(f"{run_id}*")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lakeprobe import lock, report
+from lakeprobe import chat, lock, report
 from lakeprobe.records import RUN_ID, Record, run_id_for, run_started
 from lakeprobe.state import ROTATION_ROUNDS, rotated_pairs
 from plugins.scheduling import group_of
@@ -201,3 +201,6 @@ def test_a_check_judged_by_every_shard_shows_the_rounds_worst():
     assert report.latest_results([one])[series].status == "error"  # not the later shard's pass
     following = [events("r2", "1/2", "pass", 30.0), events("r2", "2/2", "pass", 40.0)]
     assert report.latest_results([one, following])[series].status == "pass"  # the next round's verdict
+    # Chat hears the same: failing in one shard for two rounds is failing, whatever the other shard said.
+    again = [events("r3", "1/2", "error", 50.0), events("r3", "2/2", "pass", 60.0)]
+    assert [c.health for c in chat.changes([one, again], confirm=2)] == ["failing"]

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,8 @@ def test_a_hanging_endpoint_is_named_while_the_round_waits_for_it(faulty, run_su
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
 def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, lab, lab_env, faulty, tmp_path):
     faulty("XRD2", "slow")  # uploads to XRD2 take 16 s: Ctrl-C comes while one is under way
+    uploads = "lakeprobe/2*/*/probe-*"
+    earlier = set(lab.rse("XRD2").data.glob(uploads))  # what an earlier run could not remove
     proc = subprocess.Popen(
         [
             PYTHON,
@@ -53,11 +56,16 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
         start_new_session=True,
     )
     deadline = time.monotonic() + 60
-    while not list(lab.rse("XRD2").data.glob("lakeprobe/2*/*/probe-*")) and time.monotonic() < deadline:
-        time.sleep(0.1)  # until an upload to XRD2 is under way
+    while not set(lab.rse("XRD2").data.glob(uploads)) - earlier and time.monotonic() < deadline:
+        time.sleep(0.1)  # until an upload of this run to XRD2 is under way
     interrupted = time.monotonic()
     os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole foreground group
-    out, err = proc.communicate(timeout=60)
+    try:
+        out, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"still running 60 s after Ctrl-C:\n{out[-2000:]}\n{err[-2000:]}")
     took = time.monotonic() - interrupted
     assert took < 2 + 20, (took, out[-2000:])  # stopping: 2 s; then removing the run's directories
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out[-2000:] + err[-2000:]
@@ -66,6 +74,28 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
     assert "findings (" not in out, out[-2000:]  # nothing the interruption cut short is a finding
     run_id = re.search(r"^run (\S+) \(adhoc\)", out, re.MULTILINE)[1]
     assert left_on_storage(lab, run_id) == []
+
+
+def test_ctrl_c_while_the_workers_start_stops_the_run_without_a_traceback(lab, lab_env, tmp_path):
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q", "--results-dir", str(tmp_path)]
+        + ["--inventory", str(lab.layout.inventory), "--rse", "XRD2", "--tpc-peer", "XRD1", "-n", "2"],
+        cwd=REPO,
+        env=lab_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 60
+    while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)  # until both workers are spawned: they are starting up now
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in out + err and "INTERNALERROR" not in out + err, out[-2000:] + err[-2000:]
+    assert "Ctrl-C: finished checks recorded, the rest not tried" in out, out[-2000:]
+    assert " passed" not in out.splitlines()[-1], out[-2000:]  # nothing ran past the Ctrl-C
 
 
 def test_n_auto_works_and_failed_ids_can_be_given_back_to_pytest(faulty, lab, lab_env, tmp_path):
