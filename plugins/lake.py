@@ -257,7 +257,8 @@ def pytest_configure_node(node):
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
     """-n auto: checks mostly wait on storage, so two workers per RSE (at most 24); the per-RSE slots keep
-    each site's load within its cap. Runs before the run starts: a mistake is reported by the start."""
+    each site's load within its cap. The Rucio suite alone waits little and its clients are costly to start
+    in every worker: two workers per core. Runs before the run starts: a mistake is reported by the start."""
     if not probing(config):
         return None
     try:
@@ -265,7 +266,9 @@ def pytest_xdist_auto_num_workers(config):
         rses = 8 if options.rse_expression else len(_selection(options).rses)
     except (OptionError, InventoryError):
         return 1
-    return max(1, min(24, 2 * rses))
+    only_rucio = runs_suite(config, "rucio") and not any(runs_suite(config, s) for s in ("site", "services"))
+    most = 2 * (os.cpu_count() or 1) if only_rucio else 24
+    return max(1, min(most, 2 * rses))
 
 
 def run_state(config) -> RunState | None:
