@@ -3,6 +3,7 @@
 import time
 
 from lakeprobe.errors import ProbeFailure
+from lakeprobe.protocols.base import Moved
 from lakeprobe.records import ErrorClass, Record
 from lakeprobe.storage import Timed
 
@@ -23,7 +24,10 @@ def attempt(record: Record, operation, retries: int, backoff_s: float = 0.5):
 
 
 def note_throughput(record: Record, nbytes: int, done: Timed):
-    """Bytes and throughput into the record: the transfer's own time (waiting for an operation slot is not
-    in it). Whether the endpoint is slow is judged over the round's transfers (lakeprobe/throughput.py)."""
+    """Bytes and throughput into the record: the data's own time where the protocol tells it apart from the
+    set-up (a server slow to accept a connection is not a slow link), else the transfer's (waiting for an
+    operation slot is never in it). Whether the endpoint is slow is judged over the round's transfers
+    (lakeprobe/throughput.py)."""
+    seconds = done.value.seconds if isinstance(done.value, Moved) else done.seconds
     record.bytes = nbytes
-    record.throughput_Bps = round(nbytes / done.seconds, 1) if done.seconds > 0 else 0.0
+    record.throughput_Bps = round(nbytes / seconds, 1) if seconds > 0 else 0.0

@@ -31,6 +31,14 @@ class Entry:
     is_dir: bool
 
 
+@dataclass
+class Moved:
+    """What a transfer may return: the seconds the data itself took, set-up left out (connecting, opening,
+    a copy's rendezvous), where the protocol can tell them apart. Throughput is judged on these."""
+
+    seconds: float
+
+
 class Protocol(ABC):
     scheme: ClassVar[str]
     copy_modes: ClassVar[tuple[str, ...]] = ()  # third-party copy modes: davs pull/push, root tpc
@@ -81,7 +89,7 @@ class Protocol(ABC):
         """With parents; existing is fine."""
 
     @abstractmethod
-    def put(self, local: str, url: str, token: str | None, timeout_s: float):
+    def put(self, local: str, url: str, token: str | None, timeout_s: float) -> Moved | None:
         """Overwrites."""
 
     @abstractmethod
@@ -92,7 +100,7 @@ class Protocol(ABC):
         """The storage's checksum of the file: adler32 when it offers it, else its own algorithm."""
 
     @abstractmethod
-    def get(self, url: str, local: str, token: str | None, timeout_s: float): ...
+    def get(self, url: str, local: str, token: str | None, timeout_s: float) -> Moved | None: ...
 
     @abstractmethod
     def listdir(self, url: str, token: str | None, timeout_s: float) -> list[str]: ...
@@ -103,7 +111,7 @@ class Protocol(ABC):
     @abstractmethod
     def rmdir(self, url: str, token: str | None, timeout_s: float): ...
 
-    def copy(self, source: str, destination: str, mode: str, token: str | None, timeout_s: float):
+    def copy(self, source: str, destination: str, mode: str, token: str | None, timeout_s: float) -> Moved | None:
         """Third-party copy in `mode` (one of copy_modes), never streamed through this client."""
         raise NotImplementedError(f"{self.scheme}:// has no third-party copy")
 

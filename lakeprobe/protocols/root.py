@@ -22,6 +22,7 @@ import os
 import secrets
 import tempfile
 import threading
+import time
 from urllib.parse import quote, urlsplit
 
 from lakeprobe import checksums
@@ -30,7 +31,7 @@ from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeFailure, scrub
 from lakeprobe.jwts import claims
 from lakeprobe.protocols import tls, xrdcli
-from lakeprobe.protocols.base import Entry, Protocol, Reached
+from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
 from lakeprobe.records import ErrorClass as E
 
 # XrdCl reads these once, when the library is loaded. Its defaults retry a refused connection for minutes,
@@ -162,6 +163,7 @@ class Root(Protocol):
         mode = AccessMode.UR | AccessMode.UW | AccessMode.GR | AccessMode.OR
         status, _ = f.open(f"{server}/{quote(xrdcli.path(url))}", OpenFlags.DELETE, mode, timeout=_seconds(timeout_s))
         self._check(status, "upload: open")
+        moving = time.monotonic()
         try:
             offset = 0
             with open(local, "rb") as source:
@@ -172,6 +174,7 @@ class Root(Protocol):
         finally:
             status, _ = f.close(timeout=_seconds(timeout_s))
         self._check(status, "upload: close")
+        return Moved(time.monotonic() - moving)
 
     def get(self, url, local, token, timeout_s):
         from XRootD import client
@@ -183,6 +186,7 @@ class Root(Protocol):
         f = client.File()
         status, _ = f.open(f"{server}/{quote(xrdcli.path(url))}", OpenFlags.READ, timeout=_seconds(timeout_s))
         self._check(status, "download: open")
+        moving = time.monotonic()
         try:
             offset = 0
             with open(local, "wb") as target:
@@ -195,6 +199,7 @@ class Root(Protocol):
                     offset += len(chunk)
         finally:
             f.close(timeout=_seconds(timeout_s))
+        return Moved(time.monotonic() - moving)
 
     def stat(self, url, token, timeout_s) -> Entry:
         from XRootD.client.flags import StatInfoFlags
@@ -272,12 +277,15 @@ class Root(Protocol):
                 timeout=seconds,
             )
             self._check(status, "root TPC: the source refused the copy")
+            moving = time.monotonic()
             status, _ = target.sync(timeout=seconds)  # the copy: returns when the destination has it all
             self._check(status, "root TPC: transfer")
+            moved = Moved(time.monotonic() - moving)
         finally:
             target.close(timeout=seconds)
             if origin.is_open():
                 origin.close(timeout=seconds)
+        return moved
 
     # -- one request, one explicit token -------------------------------------------------------------
     def read_as(self, url, token, timeout_s):
