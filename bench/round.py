@@ -1,9 +1,13 @@
-"""One full round over a lab of N RSEs: lakeprobe's site suite against the peers' way of doing the same
-operations, one gfal-* process per operation, one after the other. Both times and the ratio, from one run.
+"""Rounds over labs of growing size, and lakeprobe against the peers' way of doing the same operations.
 
-Operations, per RSE x protocol: connection (stat of the root), mkdir, upload with adler32, stat, checksum,
-download, list, delete, stat after delete; per ordered pair: davs pull, davs push and root:// TPC, each with
-the destination's checksum and a delete; plus placing and removing the copy sources.
+- growth: one healthy round of the site suite at each lab size (default 5, 10, 20 and 40 RSEs), with every
+  ordered pair copying (`--tpc-pairs all`) and with the hour's rotation (`rotate`): time, checks, and the
+  count of records that did not pass (on a healthy lab, 0).
+- baseline, at one size (default 10): the same operations as one gfal-* process per operation, one after the
+  other; both times and the ratio, from one run. Operations, per RSE x protocol: connection (stat of the
+  root), mkdir, upload with adler32, stat, checksum, download, list, delete, stat after delete; per ordered
+  pair: davs pull, davs push and root:// TPC, each with the destination's checksum and a delete; plus placing
+  and removing the copy sources.
 """
 
 import os
@@ -18,13 +22,15 @@ from pathlib import Path
 from lab.lab import Lab
 from lakeprobe.checksums import of_bytes
 from lakeprobe.inventory import load_yaml
-from lakeprobe.records import read_jsonl
+from lakeprobe.records import Record, read_jsonl
 from lakeprobe.tokens import TokenProvider
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def lakeprobe_round(inventory: Path, env: dict, workers: int) -> tuple[float, Counter]:
+def lakeprobe_round(
+    inventory: Path, env: dict, workers: int | str, *extra: str, suite: str = "suites/site"
+) -> tuple[float, list[Record]]:
     results = Path(tempfile.mkdtemp(prefix="lakeprobe-bench-"))
     started = time.monotonic()
     subprocess.run(
@@ -32,7 +38,7 @@ def lakeprobe_round(inventory: Path, env: dict, workers: int) -> tuple[float, Co
             sys.executable,
             "-m",
             "pytest",
-            "suites/site",
+            suite,
             "-q",
             "-p",
             "no:cacheprovider",
@@ -42,6 +48,7 @@ def lakeprobe_round(inventory: Path, env: dict, workers: int) -> tuple[float, Co
             str(inventory),
             "--results-dir",
             str(results),
+            *extra,
         ],
         cwd=REPO,
         env=env,
@@ -50,7 +57,7 @@ def lakeprobe_round(inventory: Path, env: dict, workers: int) -> tuple[float, Co
         timeout=3600,
     )
     seconds = time.monotonic() - started
-    return seconds, Counter(r.status for f in results.glob("*.jsonl") for r in read_jsonl(f))
+    return seconds, [r for f in sorted(results.glob("*.jsonl")) for r in read_jsonl(f)]
 
 
 class GfalBaseline:
@@ -118,41 +125,61 @@ class GfalBaseline:
         return time.monotonic() - started
 
 
-def main(rses: int, workers: int, base_port: int = 25000):
+def bench_lab(base_port: int = 25000) -> Lab:
     from lab.layout import Layout, default_run_dir
 
-    lab = Lab(Layout.from_env(run_dir=str(default_run_dir()) + "-bench", base_port=base_port))
-    print(f"bench round: starting a lab of {rses} RSEs ...", flush=True)
-    lab.up(rses)
+    return Lab(Layout.from_env(run_dir=str(default_run_dir()) + "-bench", base_port=base_port))
+
+
+def client_env(lab: Lab) -> dict:
+    """The environment of a user's shell for the bench lab, with the trust settings lakeprobe makes for itself
+    (lakeprobe/trust.py): only the lab CA, so that gfal2's davix does not parse the system's CA bundle on
+    every request."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BEARER_TOKEN", "LAKEPROBE_LAB_DIR")}
+    env.update(
+        X509_CERT_DIR=str(lab.layout.ca_dir),
+        SSL_CERT_DIR=str(lab.layout.ca_dir),
+        SSL_CERT_FILE=str(lab.layout.pki / "ca.pem"),
+        GFAL_PYTHONBIN="/usr/bin/python3",
+    )
+    return env
+
+
+def main(sizes: list[int], workers: str, baseline_at: int):
+    lab = bench_lab()
+    print(f"{'RSEs':>4} {'pairs':<7} {'checks':>6} {'not pass':>8} {'time':>8}", flush=True)
     try:
-        inventory = load_yaml(lab.layout.inventory)
-        env = {k: v for k, v in os.environ.items() if k != "BEARER_TOKEN"}
-        # The baseline gets the same trust settings lakeprobe makes for itself (lakeprobe/trust.py): only
-        # the lab CA, so that its davix does not parse the system's CA bundle on every request.
-        env.update(
-            X509_CERT_DIR=str(lab.layout.ca_dir),
-            SSL_CERT_DIR=str(lab.layout.ca_dir),
-            SSL_CERT_FILE=str(lab.layout.pki / "ca.pem"),
-            GFAL_PYTHONBIN="/usr/bin/python3",
-        )
-        ours, statuses = lakeprobe_round(lab.layout.inventory, env, workers)
-        print(
-            f"lakeprobe: {sum(statuses.values())} checks ({dict(statuses)}) in {ours:.1f} s with -n {workers}",
-            flush=True,
-        )
-        token = TokenProvider.for_lake(inventory).token("probe")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "probe.dat"
-            local.write_bytes(os.urandom(1024 * 1024))
-            baseline = GfalBaseline({**env, "BEARER_TOKEN": token}, local)
-            theirs = baseline.round(list(inventory.rses.values()))
-        print(
-            f"gfal-* baseline: {baseline.commands} commands ({baseline.failures} unexpected outcomes) "
-            f"in {theirs:.1f} s, sequential"
-        )
-        print(
-            f"round over {rses} RSEs: lakeprobe {ours:.1f} s, baseline {theirs:.1f} s, "
-            f"lakeprobe is {theirs / ours:.1f}x faster"
-        )
+        for size in sorted(set(sizes) | {baseline_at}):
+            lab.up(size)
+            env = client_env(lab)
+            for pairs in ("all", "rotate"):
+                if size not in sizes:
+                    break
+                seconds, records = lakeprobe_round(lab.layout.inventory, env, workers, "--tpc-pairs", pairs)
+                failing = Counter(f"{r.check} {r.status} {r.error_class}" for r in records if r.status != "pass")
+                print(
+                    f"{size:>4} {pairs:<7} {len(records):>6} {failing.total():>8} {seconds:>7.1f}s"
+                    + (f"  ({', '.join(f'{n} {what}' for what, n in failing.items())})" if failing else ""),
+                    flush=True,
+                )
+            if size == baseline_at:
+                baseline(lab, env, workers)
     finally:
         lab.down()
+
+
+def baseline(lab: Lab, env: dict, workers: str):
+    inventory = load_yaml(lab.layout.inventory)
+    ours, records = lakeprobe_round(lab.layout.inventory, env, workers)
+    token = TokenProvider.for_lake(inventory).token("probe")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "probe.dat"
+        local.write_bytes(os.urandom(1024 * 1024))
+        gfal = GfalBaseline({**env, "BEARER_TOKEN": token}, local)
+        theirs = gfal.round(list(inventory.rses.values()))
+    print(
+        f"baseline at {len(inventory.rses)} RSEs: lakeprobe {len(records)} checks in {ours:.1f} s "
+        f"(-n {workers}); {gfal.commands} gfal-* commands ({gfal.failures} unexpected outcomes) in {theirs:.1f} s, "
+        f"sequential: lakeprobe is {theirs / ours:.1f}x faster",
+        flush=True,
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from lakeprobe.paths import default_lab_dir, walkable
 
 DEFAULT_BASE_PORT = 20000
-MAX_RSES = 20
+MAX_RSES = 50
 
 SERVICE_PORTS = {
     "issuer": 0,

@@ -69,8 +69,8 @@ def _state(pid: int) -> str:
 @pytest.mark.parametrize(
     "args, says",
     [
-        (["lab", "up", "--rses", "0"], "--rses must be between 1 and 20"),
-        (["lab", "up", "--rses", "21"], "--rses must be between 1 and 20"),
+        (["lab", "up", "--rses", "0"], "--rses must be between 1 and 50"),
+        (["lab", "up", "--rses", "51"], "--rses must be between 1 and 50"),
         (["lab", "fault", "NOPE", "down"], "no lab RSE named 'NOPE'"),
         (["lab", "fault", "XRD1", "melt"], "unknown fault kind 'melt'"),
     ],
