@@ -88,13 +88,10 @@ def judge(records: list[Record], listener: Listener | None) -> list[Record]:
     if listener is None or not ruled:
         return []
     first = records[0]
-    record = Record(
-        run_id=first.run_id,
-        shard=first.shard,
-        suite="services",
-        check=CHECK,
-        lake=first.lake,
-        run_kind=first.run_kind,
+    record = Record.judged_over(
+        first,
+        "services",
+        CHECK,
         rse="rucio",
         protocol=urlsplit(listener.broker.url).scheme,
         ts=time.time(),

@@ -120,6 +120,20 @@ class Record:
             value = ErrorClass(value)
         super().__setattr__(name, value)
 
+    @classmethod
+    def judged_over(cls, first: "Record", suite: str, check: str, **fields) -> "Record":
+        """A record judged at the end over the run's others (throughput, rucio_events): the run's identity
+        (id, shard, lake, kind) taken from the run's first record."""
+        return cls(
+            run_id=first.run_id,
+            suite=suite,
+            check=check,
+            shard=first.shard,
+            lake=first.lake,
+            run_kind=first.run_kind,
+            **fields,
+        )
+
     @property
     def key(self) -> str:
         """Stable identity of a record: sinks use it so that a replay never duplicates."""

@@ -43,13 +43,10 @@ def judge(records: list[Record], floor_Bps: float) -> list[Record]:
         below = [(r, partner) for r, partner in transfers if r.throughput_Bps < floor_Bps]
         slow = 4 * len(below) >= 3 * len(transfers) and len({partner for _, partner in below}) >= 2
         median = statistics.median(rates)
-        record = Record(
-            run_id=first.run_id,
-            shard=first.shard,
-            suite="site",
-            check=CHECK,
-            lake=first.lake,
-            run_kind=first.run_kind,
+        record = Record.judged_over(
+            first,
+            "site",
+            CHECK,
             rse=rse,
             protocol=protocol,
             bytes=sum(r.bytes for r, _ in transfers),

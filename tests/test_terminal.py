@@ -24,30 +24,11 @@ def test_a_hanging_endpoint_is_named_while_the_round_waits_for_it(faulty, run_su
     assert all(len(line) <= 100 for line in proc.stdout.splitlines() if line.startswith("lakeprobe:"))
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
-def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, lab, lab_env, faulty, tmp_path):
-    faulty("XRD2", "slow")  # uploads to XRD2 take 16 s: Ctrl-C comes while one is under way
-    uploads = "lakeprobe/2*/*/probe-*"
-    earlier = set(lab.rse("XRD2").data.glob(uploads))  # what an earlier run could not remove
-    proc = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "pytest",
-            "suites/site",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--inventory",
-            str(lab.layout.inventory),
-            "--results-dir",
-            str(tmp_path),
-            "--rse",
-            "XRD2",
-            "--tpc-peer",
-            "XRD1",
-            *workers,
-        ],
+def _start_round(lab, lab_env, tmp_path, *args: str) -> subprocess.Popen:
+    """XRD2's checks with XRD1 as its copy peer, in a session of their own (a terminal's foreground group)."""
+    return subprocess.Popen(
+        [PYTHON, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q", "--results-dir", str(tmp_path)]
+        + ["--inventory", str(lab.layout.inventory), "--rse", "XRD2", "--tpc-peer", "XRD1", *args],
         cwd=REPO,
         env=lab_env,
         stdout=subprocess.PIPE,
@@ -55,6 +36,14 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
         text=True,
         start_new_session=True,
     )
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, lab, lab_env, faulty, tmp_path):
+    faulty("XRD2", "slow")  # uploads to XRD2 take 16 s: Ctrl-C comes while one is under way
+    uploads = "lakeprobe/2*/*/probe-*"
+    earlier = set(lab.rse("XRD2").data.glob(uploads))  # what an earlier run could not remove
+    proc = _start_round(lab, lab_env, tmp_path, *workers)
     deadline = time.monotonic() + 60
     while not set(lab.rse("XRD2").data.glob(uploads)) - earlier and time.monotonic() < deadline:
         time.sleep(0.1)  # until an upload of this run to XRD2 is under way
@@ -77,16 +66,7 @@ def test_ctrl_c_stops_within_two_seconds_with_one_line_and_cleans_up(workers, la
 
 
 def test_ctrl_c_while_the_workers_start_stops_the_run_without_a_traceback(lab, lab_env, tmp_path):
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "pytest", "suites/site", "-p", "no:cacheprovider", "-q", "--results-dir", str(tmp_path)]
-        + ["--inventory", str(lab.layout.inventory), "--rse", "XRD2", "--tpc-peer", "XRD1", "-n", "2"],
-        cwd=REPO,
-        env=lab_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _start_round(lab, lab_env, tmp_path, "-n", "2")
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + 60
     while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
