@@ -30,6 +30,33 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _add_record_source(parser: argparse.ArgumentParser):
+    """Where `report` and `availability` read the lake's records: the results directory, or a SQL sink."""
+    parser.add_argument(
+        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
+    )
+    parser.add_argument(
+        "--from-sql",
+        metavar="URL",
+        help="read the records from this SQL sink instead (a SQLAlchemy URL; password: LAKEPROBE_SQL_PASSWORD)",
+    )
+    parser.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
+
+
+def _record_source(args) -> tuple[str | None, str | None]:
+    """The SQL sink to read (None: the results directory) and the lake: --from-sql and --lake, or the SQL
+    sink --inventory names and its lake."""
+    if not args.inventory:
+        return args.from_sql, args.lake
+    from lakeprobe.inventory import load_yaml
+
+    inventory = load_yaml(args.inventory)
+    sink = inventory.sql or inventory.postgres
+    if not sink:
+        raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
+    return sink.url, args.lake or inventory.lake
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="lakeprobe", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -79,15 +106,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     report = sub.add_parser("report", help="write the status page from the lake's records of the last 24 hours")
-    report.add_argument(
-        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
-    )
-    report.add_argument(
-        "--from-sql",
-        metavar="URL",
-        help="read the records from this SQL sink instead (postgresql://user@host:port/db; password: PGPASSWORD)",
-    )
-    report.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
+    _add_record_source(report)
     report.add_argument("--lake", help="the lake to show (default: the lake of the newest records)")
     report.add_argument("--stale-after", default="2h", help="a result older than this shows as stale (default 2h)")
     report.add_argument("--out", help="default: status.html in the results directory")
@@ -109,15 +128,7 @@ def _parser() -> argparse.ArgumentParser:
         "availability", help="availability and reliability per RSE, per day and over a period, from the rounds"
     )
     availability.add_argument("--since", default="30d", help="the period: 90s, 30m, 6h, 30d (default 30d)")
-    availability.add_argument(
-        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
-    )
-    availability.add_argument(
-        "--from-sql",
-        metavar="URL",
-        help="read the records from this SQL sink instead (a SQLAlchemy URL; password: LAKEPROBE_SQL_PASSWORD)",
-    )
-    availability.add_argument("--inventory", help="read them from the SQL sink this inventory names, for its lake")
+    _add_record_source(availability)
     availability.add_argument("--lake", help="the lake (default: the lake of the newest rounds)")
     availability.add_argument("--format", choices=("table", "csv", "json"), default="table")
     availability.add_argument(
@@ -230,15 +241,7 @@ def _run_report(args) -> int:
         raise UsageError(f"--stale-after: {e}") from None
     if args.shards < 1 or (args.shards > 1 and not args.run_id):
         raise UsageError("--shards needs --run-id, and is 1 or more")
-    sql = args.from_sql
-    if args.inventory:
-        from lakeprobe.inventory import load_yaml
-
-        inventory = load_yaml(args.inventory)
-        sink = inventory.sql or inventory.postgres
-        if not sink:
-            raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
-        sql, args.lake = sink.url, args.lake or inventory.lake
+    sql, args.lake = _record_source(args)
     webhook = os.environ.get("LAKEPROBE_CHAT_WEBHOOK", "")
     if args.chat and not webhook.startswith(("https://", "http://")):
         raise UsageError("--chat needs the webhook's URL (https://...) in LAKEPROBE_CHAT_WEBHOOK")
@@ -265,15 +268,7 @@ def _run_availability(args) -> int:
         if ages[option] <= 0:
             raise UsageError(f"{option}: must be above 0, not {text!r}")
     since, validity = ages["--since"], ages["--validity"]
-    sql, lake = args.from_sql, args.lake
-    if args.inventory:
-        from lakeprobe.inventory import load_yaml
-
-        inventory = load_yaml(args.inventory)
-        section = inventory.sql or inventory.postgres
-        if not section:
-            raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
-        sql, lake = section.url, lake or inventory.lake
+    sql, lake = _record_source(args)
     if sql:
         from lakeprobe.sinks import sql_url
 
