@@ -5,7 +5,7 @@ no lab (`make test-fast`)."""
 import http.server
 import json
 import os
-import threading
+import subprocess
 import time
 from pathlib import Path
 
@@ -15,12 +15,53 @@ from lakeprobe.inventory import load_yaml
 from lakeprobe.paths import default_lab_dir
 from lakeprobe.records import read_jsonl
 from lakeprobe.tokens import TokenProvider
-from tests.helpers import run_pytest, user_env
+from tests.helpers import REPO, local_http, run_pytest, serving, user_env
 
 # A lab of their own, apart from a lab the user may have up: another run directory and port range (both can be
 # moved again, for a second test session on the same machine).
 TEST_LAB_DIR = os.environ.get("LAKEPROBE_TEST_LAB_DIR") or str(default_lab_dir()) + "-tests"
 TEST_BASE_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000)
+
+
+@pytest.fixture
+def run_pytest_here(monkeypatch, capsys):
+    """Runs `pytest ARGS` in this process, with the environment `env` and the output captured, as
+    run_pytest does in a process of its own. For runs refused before anything runs (the user's mistakes):
+    a new process costs twenty times the refusal itself. Runs that probe get a process of their own."""
+
+    def run_it(*args, env) -> subprocess.CompletedProcess:
+        return _here(monkeypatch, capsys, env, lambda: pytest.main([*args, "-p", "no:cacheprovider"]))
+
+    return run_it
+
+
+@pytest.fixture
+def run_lakeprobe_here(monkeypatch, capsys):
+    """`lakeprobe ARGS` in this process, as run_pytest_here runs pytest; for the command's mistakes."""
+    from lakeprobe import cli
+
+    def main(args):
+        try:
+            return cli.main(list(args))
+        except SystemExit as e:  # argparse's own exit
+            return e.code
+
+    def run_it(*args, env) -> subprocess.CompletedProcess:
+        return _here(monkeypatch, capsys, env, lambda: main(args))
+
+    return run_it
+
+
+def _here(monkeypatch, capsys, env, call) -> subprocess.CompletedProcess:
+    for name in set(os.environ) - set(env):
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(REPO)
+    capsys.readouterr()
+    code = call()
+    out = capsys.readouterr()
+    return subprocess.CompletedProcess([], int(code or 0), out.out, out.err)
 
 
 @pytest.fixture(scope="session")
@@ -155,7 +196,5 @@ def receiver():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hooks/not-a-real-secret", received
-    server.shutdown()
+    with serving(local_http(Hook)) as server:
+        yield f"http://127.0.0.1:{server.server_port}/hooks/not-a-real-secret", received

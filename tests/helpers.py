@@ -1,9 +1,12 @@
 """Shared by the framework's own tests: how they run commands as a user would, and read what came out."""
 
+import contextlib
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from lab.clients import RUCIO_PREFIX
@@ -40,6 +43,22 @@ def user_env(**extra) -> Env:
     env = Env({k: v for k, v in os.environ.items() if k not in _NOT_PASSED})
     env.update(extra)
     return env
+
+
+def local_http(handler) -> http.server.ThreadingHTTPServer:
+    return http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+
+
+@contextlib.contextmanager
+def serving(server):
+    """Serves with `server` (a socketserver) in a thread while the block runs; yields it. It looks for its
+    shutdown every 50 ms (socketserver's default, 0.5 s, would add that much to every test using it)."""
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def run(argv, env, timeout=600, **kwargs) -> subprocess.CompletedProcess:

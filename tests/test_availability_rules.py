@@ -208,7 +208,7 @@ def test_the_command_gives_the_same_figures_from_jsonl_and_from_sql(history_file
         assert by_sql[key][1] == pytest.approx(reliability, abs=1e-3), key
 
 
-def test_mistakes_are_one_line(tmp_path):
+def test_mistakes_are_one_line(tmp_path, run_lakeprobe_here):
     env = user_env()
     for args, words in [
         (["--since", "30"], "--since"),
@@ -218,6 +218,6 @@ def test_mistakes_are_one_line(tmp_path):
         (["--from-sql", "nosuchdb://db/x"], "no database dialect"),
         (["--inventory", str(tmp_path / "none.yaml")], "cannot read inventory"),
     ]:
-        proc = lakeprobe_cli("availability", *args, env=env)
+        proc = run_lakeprobe_here("availability", *args, env=env)
         assert proc.returncode == 2 and words in one_line_error(proc), (args, proc.stderr)
         assert "hunter2" not in proc.stdout + proc.stderr

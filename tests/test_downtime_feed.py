@@ -6,7 +6,6 @@ served by a real HTTP server on loopback (or by a socket that never answers). No
 import http.server
 import json
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -17,7 +16,7 @@ import yaml
 from lakeprobe import downtime_feed
 from lakeprobe.downtime_feed import Downtime, FeedError
 from lakeprobe.inventory import RSE, validate
-from tests.helpers import file_lake, one_line_error, own_lake, run_pytest, user_env
+from tests.helpers import file_lake, local_http, one_line_error, own_lake, run_pytest, serving, user_env
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
 HOUR = 3600
@@ -97,12 +96,9 @@ def gocdb():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    feed.url = f"http://127.0.0.1:{server.server_port}/gocdbpi/public/?method=get_downtime&ongoing_only=yes"
-    yield feed
-    server.shutdown()
-    server.server_close()
+    with serving(local_http(Handler)) as server:
+        feed.url = f"http://127.0.0.1:{server.server_port}/gocdbpi/public/?method=get_downtime&ongoing_only=yes"
+        yield feed
 
 
 def closed_port() -> int:
@@ -132,10 +128,10 @@ def lake(tmp_path, url, rses=("DISK1", "DISK2"), timeout_s=10, **settings):
     return path
 
 
-def probe(inventory, tmp_path, *args, suite="suites"):
+def probe(inventory, tmp_path, *args, suite="suites", run=run_pytest):
     results = tmp_path / "results"
     started = time.monotonic()
-    proc = run_pytest(suite, "--inventory", str(inventory), "--results-dir", str(results), *args, env=user_env())
+    proc = run(suite, "--inventory", str(inventory), "--results-dir", str(results), *args, env=user_env())
     seconds = time.monotonic() - started
     records = [json.loads(line) for f in results.glob("*.jsonl") for line in f.read_text().splitlines()]
     return proc, records, seconds
@@ -422,9 +418,9 @@ MISTAKES = [
 
 
 @pytest.mark.parametrize("name, feed, says", MISTAKES, ids=[m[0] for m in MISTAKES])
-def test_feed_mistakes_are_one_line_before_anything_runs(name, feed, says, tmp_path, gocdb):
+def test_feed_mistakes_are_one_line_before_anything_runs(name, feed, says, tmp_path, gocdb, run_pytest_here):
     inventory = file_lake(tmp_path, downtime_feed={k: (gocdb.url if v == "{feed}" else v) for k, v in feed.items()})
-    proc, records, _ = probe(inventory, tmp_path, suite="suites/site")
+    proc, records, _ = probe(inventory, tmp_path, suite="suites/site", run=run_pytest_here)
     assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
     line = one_line_error(proc)
     assert f"inventory {inventory} line " in line and all(word in line for word in says), line
@@ -432,9 +428,9 @@ def test_feed_mistakes_are_one_line_before_anything_runs(name, feed, says, tmp_p
     assert records == [] and gocdb.requests == [], "nothing ran, the feed was not read"
 
 
-def test_a_gocdb_site_that_is_not_a_name_is_one_line(tmp_path, gocdb):
+def test_a_gocdb_site_that_is_not_a_name_is_one_line(tmp_path, gocdb, run_pytest_here):
     inventory = lake(tmp_path, gocdb.url, DISK2={"gocdb_site": ["SITE-A", "SITE-B"]})
-    proc, records, _ = probe(inventory, tmp_path, suite="suites/site")
+    proc, records, _ = probe(inventory, tmp_path, suite="suites/site", run=run_pytest_here)
     assert proc.returncode == 4
     line = one_line_error(proc)
     assert "RSE DISK2: gocdb_site" in line and " line " in line, line

@@ -1,16 +1,16 @@
 """A user's mistake is refused before anything runs, in one line that names the culprit (the file, its line,
 the RSE, the key or option), with a non-zero exit, no traceback, no record written and no sink touched.
-Each row is a real `pytest suites/site ...` run, as a site admin would type it, against a lake of
-directories on this machine (file://), so no lab is needed."""
+Each row is a real `pytest suites/site ...` run against a lake of directories on this machine (file://), so
+no lab is needed: in this process, for speed, and a sample of them as a site admin types them, each in a
+process of its own."""
 
 import http.server
 import json
-import threading
 
 import pytest
 import yaml
 
-from tests.helpers import file_lake, lakeprobe_cli, one_line_error, run_pytest, user_env
+from tests.helpers import file_lake, lakeprobe_cli, local_http, one_line_error, run_pytest, serving, user_env
 
 USAGE = 4  # pytest's exit code for a usage error
 
@@ -34,10 +34,8 @@ def sink():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}", requests
-    server.shutdown()
+    with serving(local_http(Hook)) as server:
+        yield f"http://127.0.0.1:{server.server_port}", requests
 
 
 def _lake(tmp_path, sink_url, change=None, text=None):
@@ -142,14 +140,19 @@ def _assert_refused(proc, results, requests, says, secret=None):
     return line
 
 
-@pytest.mark.parametrize("name, change, says", INVENTORY_MISTAKES, ids=[m[0] for m in INVENTORY_MISTAKES])
-def test_inventory_mistakes_are_one_line_before_anything_runs(name, change, says, tmp_path, sink):
+def _inventory_mistake(run, name, tmp_path, sink):
+    _, change, says = next(m for m in INVENTORY_MISTAKES if m[0] == name)
     url, requests = sink
     inventory = _lake(tmp_path, url, change)
     results = tmp_path / "results"
-    proc = run_pytest("suites/site", "--inventory", str(inventory), "--results-dir", str(results), env=user_env())
+    proc = run("suites/site", "--inventory", str(inventory), "--results-dir", str(results), env=user_env())
     line = _assert_refused(proc, results, requests, says, secret="hunter2")
     assert str(inventory) in line
+
+
+@pytest.mark.parametrize("name", [m[0] for m in INVENTORY_MISTAKES])
+def test_inventory_mistakes_are_one_line_before_anything_runs(name, tmp_path, sink, run_pytest_here):
+    _inventory_mistake(run_pytest_here, name, tmp_path, sink)
 
 
 @pytest.mark.parametrize(
@@ -164,10 +167,10 @@ def test_inventory_mistakes_are_one_line_before_anything_runs(name, change, says
     ],
     ids=["bad-indent", "duplicate-key", "not-a-mapping"],
 )
-def test_yaml_mistakes_name_the_line(text, says, tmp_path, sink):
+def test_yaml_mistakes_name_the_line(text, says, tmp_path, sink, run_pytest_here):
     url, requests = sink
     inventory = _lake(tmp_path, url, text=text)
-    proc = run_pytest(
+    proc = run_pytest_here(
         "suites/site", "--inventory", str(inventory), "--results-dir", str(tmp_path / "r"), env=user_env()
     )
     _assert_refused(proc, tmp_path / "r", requests, says)
@@ -200,8 +203,8 @@ OPTION_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("args, says", OPTION_MISTAKES, ids=[" ".join(a) for a, _ in OPTION_MISTAKES])
-def test_option_mistakes_are_one_line_before_anything_runs(args, says, tmp_path, sink):
+def _option_mistake(run, args, tmp_path, sink):
+    says = next(s for a, s in OPTION_MISTAKES if a == args)
     url, requests = sink
     inventory = _lake(tmp_path, url)
     results = tmp_path / "results"
@@ -213,8 +216,32 @@ def test_option_mistakes_are_one_line_before_anything_runs(args, says, tmp_path,
         env["LAKEPROBE_CHAT_WEBHOOK"] = "https://hooks.example.org/not-a-secret"
     inventory_args = [] if "--inventory" in args else ["--inventory", str(inventory)]
     results_args = [] if "--results-dir" in args else ["--results-dir", str(results)]
-    proc = run_pytest("suites/site", *inventory_args, *results_args, *args, env=env)
+    proc = run("suites/site", *inventory_args, *results_args, *args, env=env)
     _assert_refused(proc, results, requests, says, secret="hunter2")
+
+
+@pytest.mark.parametrize("args", [a for a, _ in OPTION_MISTAKES], ids=[" ".join(a) for a, _ in OPTION_MISTAKES])
+def test_option_mistakes_are_one_line_before_anything_runs(args, tmp_path, sink, run_pytest_here):
+    _option_mistake(run_pytest_here, args, tmp_path, sink)
+
+
+# One of each kind, as typed: a secret in the inventory, a value the inventory model refuses, an option the
+# lake plugin refuses, one another plugin (chat) refuses.
+AS_TYPED = [
+    ("inventory", "credentials-in-url"),
+    ("inventory", "prefix-root"),
+    ("option", ["--rse", "LAPP"]),
+    ("option", ["--chat", "slack"]),
+    ("option", ["--influxdb", "http://me:hunter2@127.0.0.1:1", "--influxdb-database", "x"]),
+]
+
+
+@pytest.mark.parametrize("kind, mistake", AS_TYPED, ids=[str(m) for _, m in AS_TYPED])
+def test_a_mistake_is_refused_the_same_in_a_process_of_its_own(kind, mistake, tmp_path, sink):
+    if kind == "inventory":
+        _inventory_mistake(run_pytest, mistake, tmp_path, sink)
+    else:
+        _option_mistake(run_pytest, mistake, tmp_path, sink)
 
 
 def test_an_issuer_url_that_serves_no_discovery_document_is_refused(tmp_path, sink):
@@ -262,14 +289,20 @@ def test_the_shipped_example_inventory_is_refused_in_one_line_not_a_traceback():
         (["lab", "fault", "XRD1", "melt"], "XRD1"),
     ],
 )
-def test_command_mistakes_are_one_line(args, says, tmp_path, sink):
+def test_command_mistakes_are_one_line(args, says, tmp_path, sink, run_lakeprobe_here):
     lake = _lake(tmp_path, sink[0])
     args = [a.replace("{lake}", str(lake)) for a in args]
-    proc = lakeprobe_cli(
+    proc = run_lakeprobe_here(
         *args, env=user_env(LAKEPROBE_LAB_DIR=str(tmp_path / "no-lab"), LAKEPROBE_RESULTS_DIR=str(tmp_path / "results"))
     )
     assert proc.returncode in (1, 2), proc.stdout + proc.stderr
     assert says in one_line_error(proc)
+
+
+def test_a_command_mistake_is_refused_the_same_in_a_process_of_its_own(tmp_path):
+    proc = lakeprobe_cli("sweep", "--older-than", "1", env=user_env(LAKEPROBE_LAB_DIR=str(tmp_path / "no-lab")))
+    assert proc.returncode == 2
+    assert "age '1' is not like 90s, 30m, 6h or 2d" in one_line_error(proc)
 
 
 def test_records_reach_the_sink_once_the_run_is_right(tmp_path, sink):

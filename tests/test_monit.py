@@ -12,7 +12,7 @@ import pytest
 from lakeprobe import schema
 from lakeprobe.records import Record, read_jsonl
 from lakeprobe.sinks import MONIT_BATCH, SinkSpec, Spool, deliver
-from tests.helpers import file_lake, lakeprobe_cli, one_line_error, own_lake, run_pytest, user_env
+from tests.helpers import file_lake, lakeprobe_cli, one_line_error, own_lake, run_pytest, serving, user_env
 
 PASSWORD = "monit-test-password"
 MANDATORY = {"producer": str, "type": str, "type_prefix": str, "timestamp": int, "_id": str, "host": str}
@@ -65,18 +65,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def monit():
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.shutdown()
-    receiver.server_close()
+    with serving(Receiver()) as receiver:
+        yield receiver
 
 
-def _run(tmp_path, monit_url, *args, password=PASSWORD):
+def _run(tmp_path, monit_url, *args, password=PASSWORD, run=run_pytest):
     inventory = file_lake(tmp_path, lake=own_lake())
     results = tmp_path / "results"
-    proc = run_pytest(
+    proc = run(
         "suites/site",
         "--inventory",
         str(inventory),
@@ -149,7 +145,7 @@ def test_a_wrong_password_is_refused_and_never_written_anywhere(monit, tmp_path)
         ("ftp://127.0.0.1:1/lakeprobe", [], "http:// or https://"),
     ],
 )
-def test_monit_mistakes_are_one_line(url, args, words, tmp_path):
-    proc, records, _ = _run(tmp_path, url, *args)
+def test_monit_mistakes_are_one_line(url, args, words, tmp_path, run_pytest_here):
+    proc, records, _ = _run(tmp_path, url, *args, run=run_pytest_here)
     assert proc.returncode == 4 and records == []
     assert words in one_line_error(proc) and "hunter2" not in proc.stdout + proc.stderr

@@ -6,7 +6,6 @@ file the reaper could not delete are each caught by the check named after them."
 
 import http.server
 import re
-import threading
 import time
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from lakeprobe import report
+from tests.helpers import local_http, serving
 
 pytestmark = pytest.mark.lab
 
@@ -158,16 +158,12 @@ def test_an_rse_in_a_gocdb_outage_is_in_downtime(lab, rucio_lake, rucio_round, t
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Feed)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    data = yaml.safe_load(Path(rucio_lake).read_text())
-    data["downtime_feed"] = {"url": f"http://127.0.0.1:{server.server_port}/gocdbpi/public/?method=get_downtime"}
-    lake = tmp_path / "lake.yaml"
-    lake.write_text(yaml.safe_dump(data))
-    try:
+    with serving(local_http(Feed)) as server:
+        data = yaml.safe_load(Path(rucio_lake).read_text())
+        data["downtime_feed"] = {"url": f"http://127.0.0.1:{server.server_port}/gocdbpi/public/?method=get_downtime"}
+        lake = tmp_path / "lake.yaml"
+        lake.write_text(yaml.safe_dump(data))
         proc, records, _ = rucio_round("-n", "2", inventory=str(lake))
-    finally:
-        server.shutdown()
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert {r.status for r in records if r.rse == FAULTY} == {"downtime"}
     assert all("disk server replacement" in r.message for r in records if r.rse == FAULTY)

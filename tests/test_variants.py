@@ -6,11 +6,11 @@ naming that first failure."""
 
 import http.server
 import socket
-import threading
 
 import pytest
 
 from lab.rse import StorageElement
+from tests.helpers import local_http, serving
 from tests.proxy import Proxy
 
 pytestmark = pytest.mark.lab
@@ -76,10 +76,8 @@ def test_no_checksum_quirk_applies_to_copies_too(extra_rse, inventory_with, run_
 
 @pytest.fixture
 def plain_http_port():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_port
-    server.shutdown()
+    with serving(local_http(http.server.SimpleHTTPRequestHandler)) as server:
+        yield server.server_port
 
 
 def _free_port() -> int:
