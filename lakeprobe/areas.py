@@ -28,8 +28,8 @@ class RunArea:
         """The run's directory below `<prefix>/scoped`, where the path-restricted client may write."""
         return rse.url(protocol, self.state.area(rse, scoped=True))
 
-    def mkdir(self, rse: RSE, protocol: str, url: str):
-        done = self.storage.mkdir(url)
+    def mkdir(self, rse: RSE, protocol: str, url: str, family: str = ""):
+        done = self.storage.pinned(family).mkdir(url)
         self.made_dir.mkdir(parents=True, exist_ok=True)
         (self.made_dir / f"{rse.name}.{protocol}").touch()  # the cleanup looks here
         return done

@@ -85,7 +85,9 @@ class Figures:
 
 
 def is_chain(record: Record) -> bool:
-    return record.suite == "site" and not record.peer and record.check in CHAIN
+    """A record of the storage chain as the lake's clients run it (a chain forced to one address family by
+    --per-address is a diagnosis on top, not part of the figures)."""
+    return record.suite == "site" and not record.peer and record.check in CHAIN and not record.pinned_family
 
 
 def protocol_state(records: list[Record]) -> State:

@@ -23,7 +23,8 @@ _CHAIN_FAILURES = ("connection", "mkdir", "upload", "download", "stat", "checksu
 def assign(records: list[Record]):
     chain: dict[tuple[str, str], set] = defaultdict(set)  # (rse, protocol) -> what its own chain found
     for r in records:
-        if not r.peer and r.suite == "site" and r.check in _CHAIN_FAILURES and r.is_finding:
+        pinned = r.pinned_family  # copies run at the address the resolver picks: a forced family says nothing
+        if not r.peer and r.suite == "site" and r.check in _CHAIN_FAILURES and r.is_finding and not pinned:
             chain[(r.rse, r.protocol)].add("fail" if r.status == Status.FAIL else r.error_class)
     copies = defaultdict(list)  # (protocol, mode) -> copy records
     for r in records:

@@ -50,6 +50,7 @@ class RunOptions(BaseModel):
     run_id: str | None = None  # given by the scheduler to every shard of a round
     tpc_pairs: str = "all"  # all, or rotate: some peers each round, every pair within 24 rounds
     rotate_peers: int = Field(2, ge=1, le=1000)
+    per_address: bool = False  # the storage chain once per address family of each endpoint's host
 
     @field_validator("shard", mode="before")
     @classmethod

@@ -1,6 +1,8 @@
 """Where lakeprobe keeps things on this machine, when the user does not say.
 
 - results: `results/` of the checkout (or LAKEPROBE_RESULTS_DIR);
+- built helpers (the address-family library of `--per-address`): $XDG_CACHE_HOME/lakeprobe, else
+  ~/.cache/lakeprobe;
 - the embedded lab's run directory: LAKEPROBE_LAB_DIR, else `.lab/` of the checkout; its inventory is
   `<lab dir>/inventory.yaml`, written by `lakeprobe lab up` and removed by `lakeprobe lab down`. The
   library finds the lab only through that file: it never imports the lab.
@@ -15,6 +17,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 def results_dir() -> Path:
     return Path(os.environ.get("LAKEPROBE_RESULTS_DIR") or REPO / "results")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "lakeprobe"
 
 
 def lab_dir() -> Path:

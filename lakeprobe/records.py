@@ -135,9 +135,22 @@ class Record:
         )
 
     @property
+    def pinned_family(self) -> str:
+        """The address family a chain forced with --per-address ran over; "" for the others (the
+        connection_ipv4/6 checks name their family in the check)."""
+        return self.family if self.family and self.check != f"connection_{self.family}" else ""
+
+    @property
     def key(self) -> str:
         """Stable identity of a record: sinks use it so that a replay never duplicates."""
-        return "|".join((self.run_id, self.suite, self.check, self.rse, self.protocol, self.peer, self.mode))
+        parts = (self.run_id, self.suite, self.check, self.rse, self.protocol, self.peer, self.mode)
+        return "|".join(parts + ((self.pinned_family,) if self.pinned_family else ()))
+
+    @property
+    def row(self) -> tuple[str, str]:
+        """Where the terminal and the status page show the record: its RSE, and its protocol with the family
+        its chain was forced to, if any (`davs/ipv6`)."""
+        return self.rse, "/".join(p for p in (self.protocol, self.pinned_family) if p)
 
     @property
     def is_finding(self) -> bool:

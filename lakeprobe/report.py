@@ -116,7 +116,7 @@ def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
 
 
 def _series(r: Record) -> tuple:
-    return (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check)
+    return (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check, r.family)
 
 
 def since_when(rounds: list[list[Record]], latest: Record) -> float:
@@ -125,7 +125,7 @@ def since_when(rounds: list[list[Record]], latest: Record) -> float:
     began = latest.ts
     for records in reversed(rounds):
         for r in records:
-            if (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check) == key and r.status != Status.SKIP:
+            if _series(r) == key and r.status != Status.SKIP:
                 if r.status != latest.status:
                     return began
                 began = min(began, r.ts)
@@ -231,7 +231,7 @@ def _grid(chain, cell: _Cells, title: str, table_id: str) -> str:
     checks = list(dict.fromkeys(r.check for r in sorted(chain, key=lambda r: r.ts)))
     by_row: dict[tuple, dict] = defaultdict(dict)
     for r in chain:
-        by_row[(r.rse, r.protocol)][r.check] = r
+        by_row[r.row][r.check] = r
     head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in checks) + "</tr>"
     rows = []
     for (rse, protocol), cells in sorted(by_row.items()):
@@ -249,7 +249,7 @@ def _findings(latest, rounds, now) -> str:
         return "<h2>Findings</h2><p id='findings'>none</p>"
     rows = "".join(
         f"<tr data-check='{html.escape(r.check)}' data-rse='{html.escape(r.rse)}' data-peer='{html.escape(r.peer)}'>"
-        f"<td>{html.escape(r.rse + ('->' + r.peer if r.peer else ''))} {r.protocol} {r.mode}</td>"
+        f"<td>{html.escape(r.rse + ('->' + r.peer if r.peer else ''))} {r.row[1]} {r.mode}</td>"
         f"<td>{html.escape(r.check)}</td><td>{r.status}</td><td>{r.error_class}</td>"
         f"<td>{html.escape(r.blame)}</td><td>{html.escape(r.message)}</td>"
         f"<td>{_ago(now - since_when(rounds, r))}</td></tr>"

@@ -1,15 +1,19 @@
 """Every operation a check performs on the lake's endpoints: through the protocol module of the URL's scheme
 (lakeprobe/protocols/), with the token of one client passed to that call, under the deadline of the RSEs it
 touches (the longest, for a copy), holding one of their operation slots, and not at all on an endpoint
-already found broken this round (lakeprobe/breaker.py).
+already found broken this round (lakeprobe/breaker.py). A storage pinned to an address family (`--per-address`)
+makes every call over that family only (lakeprobe/pinning.py); a stall then breaks that family of the
+endpoint, not the endpoint.
 """
 
 import contextlib
+import copy
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from lakeprobe import pinning
 from lakeprobe.breaker import Breaker
 from lakeprobe.checksums import Checksum
 from lakeprobe.deadline import call_with_deadline
@@ -39,11 +43,18 @@ class Storage:
         client: str = "probe",
     ):
         self.tokens, self.timeout_s, self.slots, self.breaker, self.client = tokens, timeout_s, slots, breaker, client
+        self.family = ""
         # Longest base first: two RSEs may share a host and port and differ by their base path.
         self._endpoints = sorted(
             ((rse.protocols[p].rstrip("/") + "/", rse, p) for rse in rses for p in rse.protocols),
             key=lambda e: -len(e[0]),
         )
+
+    def pinned(self, family: str) -> "Storage":
+        """This storage with every call over `family` (ipv4, ipv6); "" is the resolver's choice."""
+        other = copy.copy(self)
+        other.family = family
+        return other
 
     def locate(self, url: str) -> tuple[RSE | None, str]:
         for base, rse, protocol in self._endpoints:
@@ -56,13 +67,13 @@ class Storage:
         rses = [rse for rse, _ in ends if rse is not None]
         deadline = max([r.timeout_s for r in rses if r.timeout_s] or [self.timeout_s])
         for rse, scheme in ends:
-            if rse is not None and self.breaker:
-                self.breaker.check(rse.name, scheme)
-        protocol = registry.for_url(url)
+            if rse is not None and self.breaker:  # pinned: its family may work where the resolver's choice broke
+                self.breaker.check(rse.name, f"{scheme}-{self.family}" if self.family else scheme)
+        protocol = pinning.pinned(registry.for_url(url), self.family)
         token = self.tokens.token(self.client) if self.tokens and protocol.takes_tokens else None
         names = [rse.name if rse else u for (rse, _), u in zip(ends, (url, *more_urls))]
         where = f"{names[1]}->{names[0]}" if len(names) > 1 else f"on {names[0]}"  # a copy: source->destination
-        label = f"{what} {where} {protocol.scheme}"
+        label = f"{what} {where} {protocol.scheme}" + (f" over {self.family}" if self.family else "")
         held = self.slots.held([r.name for r in rses], deadline) if self.slots else contextlib.nullcontext()
         with held:
             started = time.monotonic()
@@ -71,7 +82,8 @@ class Storage:
             except ProbeFailure as e:
                 if e.error_class == ErrorClass.TIMEOUT and self.breaker and len(rses) == 1 == len(ends):
                     # A copy's timeout does not say which end stalled; one endpoint's does.
-                    self.breaker.trip(rses[0].name, ends[0][1], f"{what} timed out after {deadline:g} s")
+                    broken = ends[0][1] + (f"-{self.family}" if self.family else "")
+                    self.breaker.trip(rses[0].name, broken, f"{what} timed out after {deadline:g} s")
                 raise
             return Timed(value, time.monotonic() - started)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lakeprobe import downtime_feed, lock, paths, preflight, trust, waiting
+from lakeprobe import downtime_feed, lock, paths, pinning, preflight, trust, waiting
 from lakeprobe.inventory import InventoryError, lab_inventory, load_rucio, load_yaml
 from lakeprobe.options import OptionError, RunOptions, parse
 from lakeprobe.protocols import registry
@@ -71,6 +71,12 @@ def pytest_addoption(parser):
         "--slow-floor",
         metavar="BYTES_PER_S",
         help="transfers slower than this are recorded as warn (default 262144: 256 KiB/s)",
+    )
+    group.addoption(
+        "--per-address",
+        action="store_true",
+        help="run the storage chain once per address family (IPv4, IPv6) of each endpoint's host, "
+        "each forced to that family (default: once, at the address the resolver picks)",
     )
     group.addoption(
         "--results-dir", metavar="DIR", help="where run records go (default results/, or LAKEPROBE_RESULTS_DIR)"
@@ -136,6 +142,7 @@ def _options(config) -> RunOptions:
                 "--run-id",
                 "--tpc-pairs",
                 "--rotate-peers",
+                "--per-address",
             )
         }
         | {
@@ -187,13 +194,15 @@ def run_kind(config, options: RunOptions) -> str:
 def start(config) -> tuple[RunState, TokenProvider]:
     try:
         options = _options(config)
+        if options.per_address:
+            pinning.library()  # built now, once, or the run does not start
         run_id = run_id_for(options.run_id)
         selection = _selection(options, run_id)
         kind = run_kind(config, options)
         shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else ""
         if kind == "round":
             lock.hold(selection.inventory.lake, shard, options.results_dir)
-    except (OptionError, InventoryError, lock.RoundRunning) as e:
+    except (OptionError, InventoryError, lock.RoundRunning, pinning.PinningUnavailable) as e:
         raise pytest.UsageError(str(e)) from None
     trust.trust_ca_dir(selection.inventory.ca_dir)
     selection, feed = _with_downtime_feed(selection)

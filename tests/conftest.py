@@ -156,6 +156,21 @@ def inventory_with(lab, tmp_path):
     return write
 
 
+@pytest.fixture
+def dual_stack_lake(lab, tmp_path):
+    """The lab inventory with its RSEs named by a host name with an IPv4 and an IPv6 address."""
+    import yaml
+
+    from lab.hosts import DUAL_STACK_HOST
+
+    data = yaml.safe_load(lab.layout.inventory.read_text())
+    for spec in data["rses"].values():
+        spec["protocols"] = {p: u.replace("localhost", DUAL_STACK_HOST) for p, u in spec["protocols"].items()}
+    path = tmp_path / "dual.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
 def pytest_collection_modifyitems(config, items):
     """Fast tests first: a broken basic gives its answer before the lab comes up."""
     items.sort(key=lambda item: item.get_closest_marker("lab") is not None)

@@ -8,9 +8,11 @@ import time
 
 
 class Proxy:
-    def __init__(self, target_port: int, delay_s: float = 0.0, stall_after: int | None = None):
+    def __init__(self, target_port: int, delay_s: float = 0.0, stall_after: int | None = None, listen=("127.0.0.1", 0)):
+        """`listen`: the address and port it takes connections at (IPv4 or IPv6)."""
         self.target_port, self.delay_s, self.stall_after = target_port, delay_s, stall_after
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in listen[0] else socket.AF_INET
+        self.listener = socket.create_server(listen, family=family)
         self.port = self.listener.getsockname()[1]
         self.forwarded = 0
         self.connections = 0

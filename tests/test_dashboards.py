@@ -43,6 +43,7 @@ def test_dashboards_are_provisioned_with_the_datasources_they_name():
         assert dashboard["uid"] and dashboard["title"] and dashboard["panels"]
         titles = " ".join(p["title"] for p in dashboard["panels"])
         words = ("RSE x check", "History", "Third-party copy", "Throughput", "Availability / reliability", "Rucio")
+        words += ("forced to IPv4", "forced to IPv6")  # the chains of --per-address
         assert all(word in titles for word in words)
         for panel in dashboard["panels"]:
             assert uids[panel["datasource"]["uid"]] == panel["datasource"]["type"]
@@ -66,15 +67,16 @@ def test_neutral_states_and_no_data_are_grey_never_red_or_green(path):
         assert {int(k): v["text"] for k, v in values.items()} == {n: s for s, n in schema.STATE.items()}
 
 
-def _fill(run_suite):
-    """A round of each suite on one RSE and protocol: every panel has something to show."""
-    for suite in ("suites/site", "suites/rucio"):
-        proc, _, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD2", "--protocol", "davs", suite=suite)
+def _fill(run_suite, dual_stack_lake):
+    """A round of each suite on one RSE and protocol (the site suite's with --per-address, at a host with
+    both families): every panel has something to show."""
+    for suite, more in (("suites/site", ("--inventory", dual_stack_lake, "--per-address")), ("suites/rucio", ())):
+        proc, _, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD2", "--protocol", "davs", *more, suite=suite)
         assert proc.returncode == 0, proc.stdout[-2000:]
 
 
-def test_influxql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab, run_suite):
-    _fill(run_suite)
+def test_influxql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab, run_suite, dual_stack_lake):
+    _fill(run_suite, dual_stack_lake)
     dashboard = json.loads((REPO / "ci/grafana/dashboards/lakeprobe-influxdb.json").read_text())
     known = set(schema.TAGS) | set(schema.FIELDS) | {schema.MEASUREMENT, "state"}
     for query in _queries(dashboard, ar=True):
@@ -89,8 +91,8 @@ def test_influxql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab,
         assert "error" not in result and result.get("series"), (query, result)
 
 
-def test_sql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab, run_suite):
-    _fill(run_suite)
+def test_sql_queries_run_on_the_lab_and_name_only_what_the_sink_writes(lab, run_suite, dual_stack_lake):
+    _fill(run_suite, dual_stack_lake)
     dashboard = json.loads((REPO / "ci/grafana/dashboards/lakeprobe-postgres.json").read_text())
     macros = {
         r"\$__timeFilter\((\w+)\)": r"\1 > now() - interval '1 hour'",

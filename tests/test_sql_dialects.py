@@ -85,7 +85,9 @@ def test_both_inserts_store_a_record_once(sqlite):
     assert sorted(r.check for r in history.from_sql(sqlite, 0)) == ["connection", "mkdir", "upload"]
 
 
-def test_a_run_into_sqlite_stores_its_jsonl_and_a_password_on_the_command_line_is_refused(sqlite, tmp_path):
+def test_a_run_into_sqlite_stores_its_jsonl_and_a_password_on_the_command_line_is_refused(
+    sqlite, tmp_path, run_pytest_here
+):
     inventory = file_lake(tmp_path, lake=own_lake())
     results = tmp_path / "results"
     run = run_pytest(
@@ -98,7 +100,7 @@ def test_a_run_into_sqlite_stores_its_jsonl_and_a_password_on_the_command_line_i
     assert deliver(SinkSpec("sql", sqlite), records, tmp_path)[:2] == (len(records), 0)
     assert len(history.from_sql(sqlite, 0)) == len(records)
 
-    refused = run_pytest(
+    refused = run_pytest_here(
         "suites/site",
         "--inventory",
         str(inventory),
@@ -111,9 +113,9 @@ def test_a_run_into_sqlite_stores_its_jsonl_and_a_password_on_the_command_line_i
     assert "hunter2" not in refused.stdout + refused.stderr
 
 
-def test_an_inventory_sql_section_with_a_password_is_one_line(tmp_path):
+def test_an_inventory_sql_section_with_a_password_is_one_line(tmp_path, run_pytest_here):
     inventory = file_lake(tmp_path, sql={"url": "mysql+pymysql://lp:hunter2@db/x"})
-    refused = run_pytest("suites/site", "--inventory", str(inventory), env=user_env())
+    refused = run_pytest_here("suites/site", "--inventory", str(inventory), env=user_env())
     assert refused.returncode == 4
     line = one_line_error(refused)
     assert "sql.url: must not carry credentials" in line and "line" in line

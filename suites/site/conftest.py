@@ -1,5 +1,6 @@
-"""The site suite's parameters and shared fixtures: one chain per RSE x protocol (`endpoint`), one copy per
-ordered pair x protocol x copy mode (`copy`), and the areas the checks write in.
+"""The site suite's parameters and shared fixtures: one chain per RSE x protocol (`endpoint`; with
+`--per-address` one per address family of its host, each forced to that family), one copy per ordered
+pair x protocol x copy mode (`copy`), and the areas the checks write in.
 
 Which checks share an xdist worker is plugins/scheduling.py's; what a round leaves behind is removed by
 plugins/cleanup.py.
@@ -46,7 +47,12 @@ def pytest_generate_tests(metafunc):
     if state is None:
         return
     selection = state.selection
-    if "endpoint" in metafunc.fixturenames:
+    chains = _chains(state)
+    if "chain" in metafunc.fixturenames:
+        metafunc.parametrize(
+            "endpoint", [pytest.param(c, id="-".join(n for n in (c[0].name, c[1], c[2]) if n)) for c in chains]
+        )
+    elif "endpoint" in metafunc.fixturenames:
         metafunc.parametrize(
             "endpoint",
             [
@@ -60,13 +66,30 @@ def pytest_generate_tests(metafunc):
             pytest.param((rse, p, family), id=f"{rse.name}-{p}-{family}")
             for rse in selection.rses
             for p in selection.protocols_of(rse)
-            for family in ("ipv4", "ipv6")
-            if preflight.key(rse, p, family) in state.preflight
+            for family in preflight.LABELS
+            if preflight.key(rse, p, family) in state.preflight and (rse, p, family) not in chains
         ]
         metafunc.parametrize("family", families)
     if "copy" in metafunc.fixturenames:
         copies = [Copy(*c) for c in selection.copies()]
         metafunc.parametrize("copy", [pytest.param(c, id=c.id) for c in copies])
+
+
+def _chains(state: RunState) -> list[tuple[RSE, str, str]]:
+    """(RSE, protocol, family) of every chain: family "" goes to the address the resolver picks, as the lake's
+    clients do; with --per-address, also one chain per family the endpoint's host has an address of, forced
+    to it (its connection check is that family's)."""
+    found = []
+    for rse in state.selection.rses:
+        for p in state.selection.protocols_of(rse):
+            found.append((rse, p, ""))
+            if state.options.per_address:
+                found += [
+                    (rse, p, f)
+                    for f in preflight.LABELS
+                    if state.preflight.get(preflight.key(rse, p, f), {}).get("address")
+                ]
+    return found
 
 
 MODULE_ORDER = ("test_storage", "test_tpc", "test_authz", "test_embargo")
@@ -100,6 +123,8 @@ class Chain(Steps):
 
     rse: RSE
     protocol: str
+    family: str  # "" (the resolver's choice), ipv4 or ipv6
+    storage: Storage  # pinned to the family
     directory: str
     file_url: str
     local: str
@@ -120,10 +145,10 @@ def chains():
 
 
 @pytest.fixture
-def chain(endpoint, chains, run_area, run, record) -> Chain:
-    rse, protocol = endpoint
-    record.rse, record.protocol = rse.name, protocol
-    key = (rse.name, protocol)
+def chain(endpoint, chains, storage, run_area, run, record) -> Chain:
+    rse, protocol, family = endpoint
+    record.rse, record.protocol, record.family = rse.name, protocol, family
+    key = (rse.name, protocol, family)
     if key not in chains:
         local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
         random_file(local, run.options.file_size)
@@ -131,6 +156,8 @@ def chain(endpoint, chains, run_area, run, record) -> Chain:
         chains[key] = Chain(
             rse,
             protocol,
+            family,
+            storage.pinned(family),
             directory,
             f"{directory}/probe-{uuid.uuid4().hex[:12]}.dat",
             local,

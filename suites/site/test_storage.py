@@ -1,6 +1,6 @@
-"""The storage chain, per RSE x protocol, each step its own check: connection, mkdir, upload, stat,
-checksum, download, list, delete, stat_after_delete. A step whose prerequisite did not pass is skipped,
-naming the root cause."""
+"""The storage chain, per RSE x protocol (with --per-address, per address family too), each step its own
+check: connection, mkdir, upload, stat, checksum, download, list, delete, stat_after_delete. A step whose
+prerequisite did not pass is skipped, naming the root cause."""
 
 import os
 
@@ -14,11 +14,12 @@ from lakeprobe.records import ErrorClass, Status
 
 
 def test_connection(step, record, run, tokens):
-    """Reachability and trust, from the preflight (all endpoints checked at once before the round)."""
-    result = run.preflight.get(preflight.key(step.rse, step.protocol)) or preflight.connect(
+    """Reachability and trust, from the preflight (all endpoints checked at once before the round); a chain
+    forced to one address family has its family's."""
+    result = run.preflight.get(preflight.key(step.rse, step.protocol, step.family)) or preflight.connect(
         step.rse, step.protocol, tokens, step.rse.timeout_s or run.options.timeout
     )
-    record.duration_s = result["duration_s"]
+    record.duration_s, record.address = result["duration_s"], result.get("address", "")
     if result["status"] == Status.FAIL:
         raise ProbeFailure(result["error_class"], result["message"])
     if result["status"] == Status.ERROR:
@@ -47,30 +48,30 @@ def test_connection_family(family, record, run):
 
 def test_mkdir(step, run_area, record, retries):
     step.needs("connection")
-    attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.directory), retries)
+    attempt(record, lambda: run_area.mkdir(step.rse, step.protocol, step.directory, step.family), retries)
 
 
-def test_upload(step, storage, record, retries):
+def test_upload(step, record, retries):
     """The file is stored intact: the storage's checksum, in its own algorithm, equals ours."""
     step.needs("mkdir")
-    done = attempt(record, lambda: storage.put(step.local, step.file_url), retries)
-    verify.stored_intact(storage, step.file_url, step.expected, step.rse)
+    done = attempt(record, lambda: step.storage.put(step.local, step.file_url), retries)
+    verify.stored_intact(step.storage, step.file_url, step.expected, step.rse)
     note_throughput(record, step.size, done)
 
 
-def test_stat(step, storage, record, retries):
+def test_stat(step, record, retries):
     step.needs("upload")
-    size = attempt(record, lambda: storage.stat(step.file_url), retries).size
+    size = attempt(record, lambda: step.storage.stat(step.file_url), retries).size
     if size != step.size:
         raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, f"stat says {size} bytes, {step.size} were uploaded")
 
 
-def test_checksum(step, storage, record, retries):
+def test_checksum(step, record, retries):
     """The storage offers the lake's checksum (adler32, unless the RSE declares another) and it is ours."""
     step.needs("upload")
     if step.rse.quirks.no_checksum:
         pytest.skip("quirk: the RSE does not compute checksums")
-    found = attempt(record, lambda: storage.checksum(step.file_url), retries)
+    found = attempt(record, lambda: step.storage.checksum(step.file_url), retries)
     wanted = verify.algorithm_wanted(step.rse)
     if found != step.expected[found.algorithm]:
         raise ProbeFailure(ErrorClass.CHECKSUM_MISMATCH, f"stored {found}, ours {step.expected[found.algorithm].value}")
@@ -79,11 +80,11 @@ def test_checksum(step, storage, record, retries):
         record.message = verify.unsupported_note(found, step.rse)
 
 
-def test_download(step, storage, record, retries):
+def test_download(step, record, retries):
     step.needs("upload")
     target = step.local + ".back"
     try:
-        done = attempt(record, lambda: storage.get(step.file_url, target), retries)
+        done = attempt(record, lambda: step.storage.get(step.file_url, target), retries)
         if not same_content(target, step.local):
             raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "downloaded bytes differ from the uploaded ones")
     finally:
@@ -92,22 +93,22 @@ def test_download(step, storage, record, retries):
     note_throughput(record, step.size, done)
 
 
-def test_list(step, storage, record, retries):
+def test_list(step, record, retries):
     step.needs("upload")
-    names = attempt(record, lambda: storage.listdir(step.directory), retries)
+    names = attempt(record, lambda: step.storage.listdir(step.directory), retries)
     if step.file_url.rsplit("/", 1)[1] not in names:
         raise ProbeFailure(ErrorClass.NOT_FOUND, "the uploaded file is missing from the directory listing")
 
 
-def test_delete(step, storage, record, retries):
+def test_delete(step, record, retries):
     step.needs("upload")
-    attempt(record, lambda: storage.delete(step.file_url), retries)
+    attempt(record, lambda: step.storage.delete(step.file_url), retries)
 
 
-def test_stat_after_delete(step, storage):
+def test_stat_after_delete(step):
     step.needs("delete")
     try:
-        storage.stat(step.file_url)
+        step.storage.stat(step.file_url)
     except ProbeFailure as e:
         if e.error_class == ErrorClass.NOT_FOUND:
             return
