@@ -13,6 +13,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#ifndef __GLIBC__
+#error "written for glibc: its freeaddrinfo() frees one answer and its name on their own"
+#endif
+
 typedef int (*getaddrinfo_fn)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
 
 static int wanted(void) {
@@ -42,6 +46,8 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
     int status = real(node, service, &asked, res);
     if (status != 0) return status;
 
+    char *canonical = (*res)->ai_canonname;  /* on the first answer only (AI_CANONNAME): kept for the new first */
+    (*res)->ai_canonname = NULL;
     struct addrinfo **link = res;
     while (*link) {
         struct addrinfo *ai = *link;
@@ -53,5 +59,10 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
         ai->ai_next = NULL;
         freeaddrinfo(ai);
     }
-    return *res ? 0 : EAI_NONAME;
+    if (*res == NULL) {
+        free(canonical);
+        return EAI_NODATA;  /* "no address associated with hostname": the name exists, not in this family */
+    }
+    (*res)->ai_canonname = canonical;
+    return 0;
 }

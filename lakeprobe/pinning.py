@@ -6,36 +6,63 @@ the URL would fail the certificate check of a real endpoint. So a pinned call ru
 process whose every name lookup answers one family only (address_family.c, loaded with LD_PRELOAD, built
 once with the machine's C compiler), with the host name, and so the certificate, unchanged. The parent
 hands each call its token, as every call gets it; the agent never asks the issuer (which may well have no
-address of that family). Agents are pooled per family; one that overruns its call's deadline is killed.
+address of that family), nor holds another secret of the run (sink passwords, the chat webhook). Agents
+are pooled per family; one that overruns its call's deadline is killed, and its temporary directory (where
+a root:// client keeps its token file) removed.
 """
 
 import atexit
 import functools
 import hashlib
 import os
+import pickle
+import platform
 import queue
 import shutil
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from lakeprobe import paths
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeError, ProbeFailure
+from lakeprobe.preflight import LABELS
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
+from lakeprobe.protocols.xrdcli import TOKEN_VARS
 from lakeprobe.records import ErrorClass
 
-FAMILIES = ("ipv4", "ipv6")
 SOURCE = Path(__file__).with_name("address_family.c")
-# XrdCl asks for addresses of the family it is set to (IPv4-mapped ones for IPv4 in an IPv6 socket); the
-# library answers only the pinned family whatever it asks, this keeps XrdCl from asking for the other.
-XRD_NETWORK_STACK = {"ipv4": "IPv4", "ipv6": "IPv6"}
 GRACE_S = 5.0  # past a call's deadline (the caller has given up by then), its agent is killed
+QUIT_S = 2.0  # an agent told to end (its socket closed) gets this long to remove its files itself
+# What an agent must not hold: the run's secrets besides the token each call hands it.
+SECRETS = (
+    *TOKEN_VARS,
+    "INFLUX_USERNAME",
+    "INFLUX_PASSWORD",
+    "INFLUX_TOKEN",
+    "LAKEPROBE_SQL_PASSWORD",
+    "PGPASSWORD",
+    "LAKEPROBE_MONIT_PASSWORD",
+    "LAKEPROBE_BROKER_PASSWORD",
+    "LAKEPROBE_CHAT_WEBHOOK",
+)
+# Run by `check`: what each family must and must not resolve to with the library loaded.
+SELF_TEST = """
+import socket, sys
+def found(address):
+    try:
+        return bool(socket.getaddrinfo(address, 443, type=socket.SOCK_STREAM))
+    except socket.gaierror:
+        return False
+own, other = {"ipv4": ("127.0.0.1", "::1"), "ipv6": ("::1", "127.0.0.1")}[sys.argv[1]]
+sys.exit(0 if found(own) and not found(other) else 1)
+"""
 
 
 class PinningUnavailable(Exception):
@@ -43,9 +70,10 @@ class PinningUnavailable(Exception):
 
 
 def library() -> Path:
-    """The built address-family library, built on first use (keyed by its source, so an update rebuilds)."""
+    """The built address-family library, built on first use (one per version of its source and machine
+    architecture: a home directory may be shared between machines)."""
     source = SOURCE.read_bytes()
-    built = paths.cache_dir() / f"address_family-{hashlib.sha256(source).hexdigest()[:12]}.so"
+    built = paths.cache_dir() / f"address_family-{platform.machine()}-{hashlib.sha256(source).hexdigest()[:12]}.so"
     if built.exists():
         return built
     compiler = shutil.which(os.environ.get("CC", "cc"))
@@ -66,42 +94,92 @@ def library() -> Path:
     return built
 
 
+def check():
+    """Raises PinningUnavailable unless the library loads and pins both families here (the dynamic loader
+    skips a library it cannot load with a warning only, and LD_PRELOAD splits a path at spaces and colons)."""
+    built = library()
+    for family in LABELS:
+        env = {**os.environ, "LD_PRELOAD": str(built), "LAKEPROBE_ADDRESS_FAMILY": family}
+        done = subprocess.run([sys.executable, "-c", SELF_TEST, family], env=env, capture_output=True, timeout=60)
+        if done.returncode != 0:
+            raise PinningUnavailable(
+                f"--per-address: {built} does not pin {LABELS[family]} lookups on this machine "
+                "(a statically linked Python, or a path LD_PRELOAD cannot take)"
+            )
+
+
+def _send(sock: socket.socket, message):
+    """One pickled message, length first. MSG_NOSIGNAL: a peer that is gone is an error here, never a
+    SIGPIPE that ends the whole process (pytest-xdist workers run with its default action)."""
+    data = pickle.dumps(message)
+    sock.sendall(struct.pack("!Q", len(data)) + data, socket.MSG_NOSIGNAL)
+
+
+def _receive(sock: socket.socket):
+    """The next message; EOFError when the peer is gone, TimeoutError past the socket's timeout."""
+
+    def exactly(size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            if not chunk:
+                raise EOFError
+            data += chunk
+        return data
+
+    return pickle.loads(exactly(struct.unpack("!Q", exactly(8))[0]))
+
+
 class Agent:
     """One child process pinned to a family, serving one call at a time over a socket pair."""
 
     def __init__(self, family: str):
-        ours, theirs = socket.socketpair()
         preload = " ".join(filter(None, (str(library()), os.environ.get("LD_PRELOAD"))))
-        env = {
-            **os.environ,
-            "LD_PRELOAD": preload,
-            "LAKEPROBE_ADDRESS_FAMILY": family,
-            "XRD_NETWORKSTACK": XRD_NETWORK_STACK[family],
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lakeprobe.pinning", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        self.tmp = tempfile.mkdtemp(prefix=f"lakeprobe-{family}-")
+        env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+        env.update(
+            LD_PRELOAD=preload,
+            LAKEPROBE_ADDRESS_FAMILY=family,
+            # XrdCl asks for addresses of the stack it is set to: then it never asks for the other family.
+            XRD_NETWORKSTACK=LABELS[family],
+            TMPDIR=self.tmp,
         )
-        theirs.close()
-        self.connection = Connection(ours.detach())
+        ours, theirs = socket.socketpair()
+        with theirs:
+            # A session of its own: Ctrl-C at the terminal is for lakeprobe, which abandons the call; the
+            # signal must not also kill the agent and make the call look like the storage's failure.
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "lakeprobe.pinning", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.connection = ours
         self.family = family
 
     def call(self, scheme: str, method: str, args: tuple, wait_s: float) -> Any:
         """The call's value, or what it raised; ProbeFailure (timeout) when the agent overran `wait_s`."""
         try:
-            self.connection.send((scheme, method, args))
-            answered = self.connection.poll(wait_s)
-            outcome = self.connection.recv() if answered else None
-        except (EOFError, OSError):
-            self.kill()
-            raise ProbeFailure(ErrorClass.UNKNOWN, f"{method} over {self.family}: the pinned client ended") from None
+            self.connection.settimeout(wait_s)
+            _send(self.connection, (scheme, method, args))
+            outcome = _receive(self.connection)
+        except TimeoutError:
+            outcome = None
+        except (EOFError, OSError):  # the agent died: lakeprobe's failure, not the storage's
+            self.end()
+            raise ProbeError(
+                ErrorClass.UNKNOWN,
+                f"{method} over {LABELS[self.family]}: lakeprobe's client process ended",
+                "lakeprobe",
+            ) from None
         if outcome is None:
-            self.kill()
-            raise ProbeFailure(ErrorClass.TIMEOUT, f"{method} over {self.family}: no answer within {wait_s:g} s")
+            self.end()
+            raise ProbeFailure(
+                ErrorClass.TIMEOUT, f"{method} over {LABELS[self.family]}: no answer within {wait_s:g} s"
+            )
         kind, *details = outcome
         if kind == "value":
             return details[0]
@@ -109,43 +187,58 @@ class Agent:
             raise ProbeError(*details)
         raise ProbeFailure(*details)
 
-    def kill(self):
-        self.process.kill()
-        self.process.wait()
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def end(self):
+        """Asks the agent to end (it does on its socket's end), then kills it if it is stuck in a call."""
         self.connection.close()
+        try:
+            self.process.wait(QUIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 class Pool:
     def __init__(self):
-        self._idle: dict[str, queue.SimpleQueue] = {f: queue.SimpleQueue() for f in FAMILIES}
-        self._live: set[Agent] = set()
+        self._idle: dict[str, queue.SimpleQueue] = {f: queue.SimpleQueue() for f in LABELS}
+        self.live: set[Agent] = set()
         self._lock = threading.Lock()
 
     def call(self, family: str, scheme: str, method: str, args: tuple, timeout_s: float) -> Any:
+        agent = self._take(family)
         try:
-            agent = self._idle[family].get_nowait()
-        except queue.Empty:
-            agent = Agent(family)
-            with self._lock:
-                self._live.add(agent)
-        try:
-            value = agent.call(scheme, method, args, timeout_s + GRACE_S)
-        except (ProbeFailure, ProbeError):
-            if agent.process.poll() is None:
-                self._idle[family].put(agent)  # it answered: a finding, the agent is fine
+            return agent.call(scheme, method, args, timeout_s + GRACE_S)
+        finally:
+            if agent.alive():
+                self._idle[family].put(agent)  # it answered, a finding or not: it serves the next call
             else:
                 with self._lock:
-                    self._live.discard(agent)
-            raise
-        self._idle[family].put(agent)
-        return value
+                    self.live.discard(agent)
+
+    def _take(self, family: str) -> Agent:
+        while True:
+            try:
+                agent = self._idle[family].get_nowait()
+            except queue.Empty:
+                break
+            if agent.alive():
+                return agent
+            agent.end()  # ended since its last call: its files go, a new one serves
+            with self._lock:
+                self.live.discard(agent)
+        agent = Agent(family)
+        with self._lock:
+            self.live.add(agent)
+        return agent
 
     def close(self):
         with self._lock:
-            for agent in self._live:
-                if agent.process.poll() is None:
-                    agent.kill()
-            self._live.clear()
+            for agent in self.live:
+                agent.end()
+            self.live.clear()
 
 
 _pool = Pool()
@@ -203,12 +296,12 @@ def pinned(protocol: Protocol, family: str) -> Protocol:
 
 
 # -- the agent's side --------------------------------------------------------------------------------------
-def serve(connection: Connection):
+def serve(connection: socket.socket):
     for scheme in registry.schemes():
         registry.get(scheme).prepare_process()
     while True:
         try:
-            scheme, method, args = connection.recv()
+            scheme, method, args = _receive(connection)
         except (EOFError, OSError):
             return  # the parent is gone
         try:
@@ -219,8 +312,11 @@ def serve(connection: Connection):
             outcome = ("error", e.error_class.value, str(e), e.blame)
         except Exception as e:  # a client library's own exception: a finding, in words, never a traceback
             outcome = ("failure", classify(str(e)).value, f"{method}: {type(e).__name__}: {e}")
-        connection.send(outcome)
+        try:
+            _send(connection, outcome)
+        except OSError:
+            return  # the parent is gone
 
 
 if __name__ == "__main__":
-    serve(Connection(int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])))

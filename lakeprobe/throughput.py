@@ -27,6 +27,8 @@ def judge(records: list[Record], floor_Bps: float) -> list[Record]:
         # The storage's own transfers: a transfer through Rucio's clients carries the catalogue's time too.
         if r.suite != "site" or not r.bytes or r.status not in (Status.PASS, Status.WARN):
             continue
+        if r.pinned_family:  # forced to one family (--per-address): a diagnosis, not more votes on the endpoint
+            continue
         if r.peer:
             through[(r.rse, r.protocol)].append((r, r.peer))
             through[(r.peer, r.protocol)].append((r, r.rse))

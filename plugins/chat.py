@@ -32,8 +32,9 @@ class Notifier:
     def __init__(self, kind: str, webhook: str, confirm: int, state: RunState):
         self.kind, self.webhook, self.confirm, self.state = kind, webhook, confirm, state
 
-    @classmethod
-    def from_options(cls, config, state: RunState) -> "Notifier | None":
+    @staticmethod
+    def options(config) -> tuple[str, str, int] | None:
+        """(kind, webhook, confirm) of --chat, or None; a usage error for a mistake in them."""
         kind = config.getoption("--chat")
         if not kind:
             return None
@@ -43,7 +44,12 @@ class Notifier:
         confirm = config.getoption("--chat-confirm")
         if not str(confirm).isdigit() or int(confirm) < 1:
             raise pytest.UsageError(f"--chat-confirm must be a whole number from 1, not {confirm!r}")
-        return cls(kind, webhook, int(confirm), state)
+        return kind, webhook, int(confirm)
+
+    @classmethod
+    def from_options(cls, config, state: RunState) -> "Notifier | None":
+        given = cls.options(config)
+        return cls(*given, state) if given else None
 
     def notify(self, records: list[Record]) -> str:
         if self.state.run_kind != "round":

@@ -195,10 +195,16 @@ def start(config) -> tuple[RunState, TokenProvider]:
     try:
         options = _options(config)
         if options.per_address:
-            pinning.library()  # built now, once, or the run does not start
+            pinning.check()  # built and tried now, once, or the run does not start
         run_id = run_id_for(options.run_id)
         selection = _selection(options, run_id)
         kind = run_kind(config, options)
+        # What the run's end needs is checked now too: a mistake there must not cost a lock, tokens and a
+        # preflight first (plugins/round.py makes them again from the same options).
+        from plugins import chat, sinks  # registered plugins in their own right: imported once pytest has
+
+        sinks.specs(config, selection.inventory)
+        chat.Notifier.options(config)
         shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else ""
         if kind == "round":
             lock.hold(selection.inventory.lake, shard, options.results_dir)
@@ -265,18 +271,27 @@ def pytest_configure_node(node):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """-n auto: checks mostly wait on storage, so two workers per RSE (at most 24); the per-RSE slots keep
-    each site's load within its cap. The Rucio suite alone waits little and its clients are costly to start
-    in every worker: two workers per core. Runs before the run starts: a mistake is reported by the start."""
+    """-n auto: checks mostly wait on storage, so two workers per RSE reached over the network (at most 24);
+    the per-RSE slots keep each site's load within its cap. The Rucio suite alone waits little and its clients
+    are costly to start in every worker: two workers per core. A lake of local directories (file://) waits on
+    nothing: one worker per core. Runs before the run starts: a mistake is reported by the start."""
     if not probing(config):
         return None
+    cores = os.cpu_count() or 1
     try:
         options = _options(config)
-        rses = 8 if options.rse_expression else len(_selection(options).rses)
+        if options.rse_expression:
+            rses = 8
+        else:
+            selection = _selection(options)
+            networked = [p for r in selection.rses for p in selection.protocols_of(r) if registry.get(p).on_network]
+            rses = len(selection.rses) if networked else 0
     except (OptionError, InventoryError):
         return 1
+    if rses == 0:
+        return cores
     only_rucio = runs_suite(config, "rucio") and not any(runs_suite(config, s) for s in ("site", "services"))
-    most = 2 * (os.cpu_count() or 1) if only_rucio else 24
+    most = 2 * cores if only_rucio else 24
     return max(1, min(most, 2 * rses))
 
 

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
+from lakeprobe.preflight import LABELS
 from plugins.lake import run_state
 from plugins.scheduling import group_of
 
@@ -33,7 +34,8 @@ def cost(nodeid: str) -> float:
     path, _, name = nodeid.partition("::")
     params = name.partition("[")[2].rstrip("]")
     kind = KINDS.get(PurePosixPath(path).stem, "")
-    protocol = params.rsplit("-", 2)[-2] if ">" in params else params.rsplit("-", 1)[-1]
+    parts = params.split("-")  # SOURCE>DESTINATION-protocol-mode, RSE-protocol, RSE-protocol-family
+    protocol = parts[-2] if ">" in params or parts[-1] in LABELS else parts[-1]
     return COSTS.get((kind, protocol), OTHER_S)
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from lakeprobe.inventory import Inventory
 from lakeprobe.records import Record
 from lakeprobe.sinks import SinkSpec
 from lakeprobe.sinks import deliver as deliver_to
@@ -44,8 +45,8 @@ def pytest_addoption(parser):
     group.addoption("--no-sinks", action="store_true", help="only the JSONL, whatever the inventory names")
 
 
-def specs(config, state: RunState) -> list[SinkSpec]:
-    opt, inventory = config.getoption, state.inventory
+def specs(config, inventory: Inventory) -> list[SinkSpec]:
+    opt = config.getoption
     if opt("--no-sinks"):
         return []
     found = []

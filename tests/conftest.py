@@ -53,13 +53,16 @@ def run_lakeprobe_here(monkeypatch, capsys):
 
 
 def _here(monkeypatch, capsys, env, call) -> subprocess.CompletedProcess:
-    for name in set(os.environ) - set(env):
-        monkeypatch.delenv(name)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    saved = dict(os.environ)  # whatever the run sets in its environment goes with it
+    os.environ.clear()
+    os.environ.update(env)
     monkeypatch.chdir(REPO)
     capsys.readouterr()
-    code = call()
+    try:
+        code = call()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     out = capsys.readouterr()
     return subprocess.CompletedProcess([], int(code or 0), out.out, out.err)
 

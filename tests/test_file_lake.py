@@ -2,6 +2,7 @@
 on any storage, with no lab; and the plugin's selection, scheduling, records and cleanup, tested fast."""
 
 import json
+import os
 
 import pytest
 
@@ -14,7 +15,7 @@ def _records(results):
     return [json.loads(line) for f in results.glob("*.jsonl") for line in f.read_text().splitlines()]
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+@pytest.mark.parametrize("workers", [[], ["-n", "auto"]], ids=["one process", "auto workers"])
 def test_the_chain_runs_on_a_file_lake_and_leaves_nothing(workers, tmp_path):
     inventory = file_lake(tmp_path, rses=("DISK1", "DISK2", "DISK-3"))
     proc = run_pytest(
@@ -29,6 +30,8 @@ def test_the_chain_runs_on_a_file_lake_and_leaves_nothing(workers, tmp_path):
     assert {r["lake"] for r in records} == {"file-lake"} and {r["run_kind"] for r in records} == {"round"}
     assert [p for p in tmp_path.rglob("*") if records[0]["run_id"] in p.name and p.suffix != ".jsonl"] == []
     assert "DISK-3 file" in proc.stdout and "cleanup: this run's directories removed from 3 RSEs" in proc.stdout
+    if workers:  # local directories wait on nothing: one worker per core, not two per RSE
+        assert f"{os.cpu_count()} workers [" in proc.stdout
 
 
 def test_selection_narrows_the_run_to_an_adhoc_one(tmp_path):

@@ -5,13 +5,16 @@ On the lab, tests/test_dual_stack.py runs the chain per family with faults of on
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from lakeprobe import pinning, report
+from lakeprobe.errors import ProbeError
 from lakeprobe.records import Record
 from tests.helpers import PYTHON, file_lake, one_line_error, run_pytest, user_env
 
@@ -111,3 +114,65 @@ def test_the_status_page_shows_a_forced_family_in_a_row_of_its_own():
     assert re.findall(r'data-status="(\w+)"', rows["XRD2 davs/ipv6"]) == ["fail", "pass"]
     assert set(re.findall(r'data-status="(\w+)"', rows["XRD2 davs"] + rows["XRD2 davs/ipv4"])) == {"pass"}
     assert "<td>XRD2 davs/ipv6 </td><td>connection</td><td>fail</td>" in page  # the finding names the family
+
+
+ROUTES = """
+import json, sys
+from lakeprobe import preflight
+from lakeprobe.inventory import load_yaml
+rse = load_yaml(sys.argv[1]).rses["SITE"]
+family = lambda address: "ipv6" if ":" in address else "ipv4"
+print(json.dumps({a: preflight.connect_family(rse, "davs", family(a), a, 3) for a in sys.argv[2:]}))
+"""
+
+
+def test_a_family_this_probe_host_has_no_route_for_is_skip_not_the_sites_failure(tmp_path):
+    """In a network namespace of its own with loopback only (a CI runner without IPv6 is like it for IPv6):
+    addresses it has no route to are not tried, and not blamed on the site; one it has a route to is."""
+    if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode != 0:
+        pytest.skip("needs network namespaces (unshare -n)")
+    lake = tmp_path / "lake.yaml"
+    lake.write_text("rses:\n  SITE:\n    protocols: {davs: 'davs://se.example.org:8443/'}\n    prefix: /lakeprobe\n")
+    script = f"ip link set lo up && {PYTHON} -c '{ROUTES}' {lake} 2001:db8::1 192.0.2.1 ::1"
+    done = subprocess.run(["unshare", "-n", "sh", "-c", script], capture_output=True, text=True, timeout=60)
+    found = json.loads(done.stdout)
+    for unrouted, label in (("2001:db8::1", "IPv6"), ("192.0.2.1", "IPv4")):
+        assert (found[unrouted]["status"], found[unrouted]["blame"]) == ("skip", "")
+        assert f"this probe host has no route to {label} {unrouted}" in found[unrouted]["message"]
+    assert (found["::1"]["status"], found["::1"]["error_class"]) == ("fail", "unreachable")  # routed: tried
+
+
+def test_an_agent_holds_no_secret_of_the_run_and_its_files_go_with_it(built, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEPROBE_SQL_PASSWORD", "not-for-agents-1")
+    monkeypatch.setenv("LAKEPROBE_CHAT_WEBHOOK", "https://hooks.example.org/not-for-agents-2")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.dat").write_text("x")
+    agent = pinning.Agent("ipv4")
+    try:
+        assert agent.call("file", "listdir", (f"file://{tmp_path}/data", None, 5), 10) == ["a.dat"]
+        environ = Path(f"/proc/{agent.process.pid}/environ").read_bytes().decode()
+        assert "not-for-agents" not in environ and "LAKEPROBE_ADDRESS_FAMILY=ipv4" in environ
+    finally:
+        agent.end()
+    assert not agent.alive() and not os.path.exists(agent.tmp)
+
+
+def test_an_agent_that_died_is_lakeprobes_error_and_is_replaced(built, tmp_path):
+    (tmp_path / "data").mkdir()
+    url = f"file://{tmp_path}/data"
+    pool = pinning.Pool()
+    try:
+        assert pool.call("ipv6", "file", "listdir", (url, None, 5), 5) == []
+        (first,) = pool.live
+        first.process.kill()
+        first.process.wait()
+        assert pool.call("ipv6", "file", "listdir", (url, None, 5), 5) == []  # a new agent took the call
+        (second,) = pool.live
+        assert second is not first
+        second.process.kill()
+        second.process.wait()
+        with pytest.raises(ProbeError) as ended:
+            second.call("file", "listdir", (url, None, 5), 5)
+        assert ended.value.blame == "lakeprobe" and "client process ended" in str(ended.value)
+    finally:
+        pool.close()

@@ -62,12 +62,13 @@ def pytest_generate_tests(metafunc):
             ],
         )
     if "family" in metafunc.fixturenames:  # the address families the preflight reached each endpoint at
+        chained = {(rse.name, p, f) for rse, p, f in chains}  # a forced chain's connection is its family's
         families = [
             pytest.param((rse, p, family), id=f"{rse.name}-{p}-{family}")
             for rse in selection.rses
             for p in selection.protocols_of(rse)
             for family in preflight.LABELS
-            if preflight.key(rse, p, family) in state.preflight and (rse, p, family) not in chains
+            if preflight.key(rse, p, family) in state.preflight and (rse.name, p, family) not in chained
         ]
         metafunc.parametrize("family", families)
     if "copy" in metafunc.fixturenames:
@@ -119,7 +120,8 @@ def retries(run):
 # -- the chain ---------------------------------------------------------------------------------------
 @dataclass
 class Chain(Steps):
-    """One RSE x protocol's chain: its probe file, and how each step ended."""
+    """One RSE x protocol's chain (at the resolver's choice, or forced to one family): its probe file, and
+    how each step ended."""
 
     rse: RSE
     protocol: str

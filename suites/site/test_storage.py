@@ -13,6 +13,24 @@ from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 from lakeprobe.records import ErrorClass, Status
 
 
+def _verdict(result: dict, record):
+    """The check's outcome from a preflight result."""
+    if result["status"] == Status.SKIP:
+        raise NotProbed(result["message"])
+    if result["status"] == Status.FAIL:
+        raise ProbeFailure(result["error_class"], result["message"])
+    if result["status"] == Status.ERROR:
+        raise ProbeError(result["error_class"], result["message"], result["blame"])
+    if result["status"] == Status.WARN:
+        record.status, record.error_class, record.message = Status.WARN, result["error_class"], result["message"]
+
+
+def _down_everywhere(run, rse, protocol):
+    if preflight.every_family_failed(run.preflight, rse, protocol):
+        # The endpoint is down at every address: `connection` says so once, not once per family.
+        raise NotProbed(f"not tried: connection to {rse.name} {protocol} failed at every address")
+
+
 def test_connection(step, record, run, tokens):
     """Reachability and trust, from the preflight (all endpoints checked at once before the round); a chain
     forced to one address family has its family's."""
@@ -20,12 +38,9 @@ def test_connection(step, record, run, tokens):
         step.rse, step.protocol, tokens, step.rse.timeout_s or run.options.timeout
     )
     record.duration_s, record.address = result["duration_s"], result.get("address", "")
-    if result["status"] == Status.FAIL:
-        raise ProbeFailure(result["error_class"], result["message"])
-    if result["status"] == Status.ERROR:
-        raise ProbeError(result["error_class"], result["message"], result["blame"])
-    if result["status"] == Status.WARN:
-        record.status, record.message = Status.WARN, result["message"]
+    if step.family:
+        _down_everywhere(run, step.rse, step.protocol)
+    _verdict(result, record)
 
 
 def test_connection_family(family, record, run):
@@ -35,15 +50,8 @@ def test_connection_family(family, record, run):
     record.rse, record.protocol, record.check = rse.name, protocol, f"connection_{name}"
     result = run.preflight[preflight.key(rse, protocol, name)]
     record.family, record.address, record.duration_s = name, result["address"], result["duration_s"]
-    if preflight.every_family_failed(run.preflight, rse, protocol):
-        # The endpoint is down at every address: `connection` says so once, not once per family.
-        raise NotProbed(f"not tried: connection to {rse.name} {protocol} failed at every address")
-    if result["status"] == Status.FAIL:
-        raise ProbeFailure(result["error_class"], result["message"])
-    if result["status"] == Status.ERROR:
-        raise ProbeError(result["error_class"], result["message"], result["blame"])
-    if result["status"] == Status.WARN:
-        record.status, record.error_class, record.message = Status.WARN, result["error_class"], result["message"]
+    _down_everywhere(run, rse, protocol)
+    _verdict(result, record)
 
 
 def test_mkdir(step, run_area, record, retries):
