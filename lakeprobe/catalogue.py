@@ -13,7 +13,7 @@ the token is never the bottleneck and never expires mid-round. Otherwise the ruc
 authentication is used, and the storage still gets the probe's token.
 """
 
-import atexit
+import functools
 import logging
 import os
 import shutil
@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from lakeprobe import deadline
 from lakeprobe.classify import classify
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ProbeError, ProbeFailure, scrub
@@ -114,7 +115,7 @@ class Catalogue:
         directory = tempfile.mkdtemp(prefix="lakeprobe-rucio-")  # mode 700
         token_file = self._token_file = os.path.join(directory, "auth_token")
         self._hold(self.tokens.token(self.settings.token_client))
-        atexit.register(shutil.rmtree, directory, True)
+        deadline.at_exit(functools.partial(shutil.rmtree, directory, True))
         path = os.path.join(directory, "rucio.cfg")
         lines = [
             "[client]",

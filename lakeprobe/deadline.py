@@ -6,10 +6,13 @@ A call still waiting after a few seconds is put on the waiting board (lakeprobe/
 terminal says what the round waits for and how long is left.
 """
 
+import atexit
 import concurrent.futures
 import contextlib
+import os
 import threading
 import time
+from collections.abc import Callable
 
 from lakeprobe import waiting
 from lakeprobe.errors import NotProbed, ProbeFailure
@@ -29,6 +32,25 @@ class Interrupted(NotProbed):
 
 
 _abandoned = 0
+# What must be done however the process leaves: at its normal exit, and also when a process that abandoned
+# calls leaves at once (exit_now; os._exit skips atexit): files holding a token, helper processes.
+_at_exit: list[Callable[[], object]] = []
+
+
+def at_exit(fn: Callable[[], object]):
+    atexit.register(fn)
+    _at_exit.append(fn)
+
+
+def exit_now(status: int):
+    """Leaves at once, after the at_exit work: a call still blocked in a storage client would hold a normal
+    exit (the XRootD client's finalizers wait for it)."""
+    for fn in reversed(_at_exit):
+        try:
+            fn()
+        except Exception:  # leaving anyway: one failed clean-up must not keep the others from running
+            pass
+    os._exit(status)
 
 
 def abandoned() -> int:

@@ -11,7 +11,6 @@ are pooled per family; one that overruns its call's deadline is killed, and its 
 a root:// client keeps its token file) removed.
 """
 
-import atexit
 import functools
 import hashlib
 import os
@@ -25,10 +24,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from lakeprobe import paths
+from lakeprobe import deadline, paths
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeError, ProbeFailure
 from lakeprobe.preflight import LABELS
@@ -40,6 +40,7 @@ from lakeprobe.records import ErrorClass
 SOURCE = Path(__file__).with_name("address_family.c")
 GRACE_S = 5.0  # past a call's deadline (the caller has given up by then), its agent is killed
 QUIT_S = 2.0  # an agent told to end (its socket closed) gets this long to remove its files itself
+CLOSE_S = 0.5  # at the run's exit: an idle agent ends at once on its socket's end; one stuck in a call is killed
 # What an agent must not hold: the run's secrets besides the token each call hands it.
 SECRETS = (
     *TOKEN_VARS,
@@ -190,11 +191,13 @@ class Agent:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def end(self):
-        """Asks the agent to end (it does on its socket's end), then kills it if it is stuck in a call."""
+    def end(self, quit_by: float | None = None):
+        """Asks the agent to end (it does on its socket's end), then kills it if it is stuck in a call by
+        `quit_by` (a time.monotonic(); default QUIT_S from now)."""
         self.connection.close()
+        wait_s = QUIT_S if quit_by is None else max(0.0, quit_by - time.monotonic())
         try:
-            self.process.wait(QUIT_S)
+            self.process.wait(wait_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -235,14 +238,18 @@ class Pool:
         return agent
 
     def close(self):
+        """Ends every agent, all asked at once: the run's exit waits CLOSE_S at most, however many are stuck."""
         with self._lock:
             for agent in self.live:
-                agent.end()
+                agent.connection.close()
+            quit_by = time.monotonic() + CLOSE_S
+            for agent in self.live:
+                agent.end(quit_by)
             self.live.clear()
 
 
 _pool = Pool()
-atexit.register(_pool.close)
+deadline.at_exit(_pool.close)
 
 
 class Pinned(Protocol):
@@ -319,4 +326,6 @@ def serve(connection: socket.socket):
 
 
 if __name__ == "__main__":
+    # Its temporary directory goes last, when the agent ends on its own (its parent gone without a word).
+    deadline.at_exit(functools.partial(shutil.rmtree, os.environ["TMPDIR"], True))
     serve(socket.socket(fileno=int(sys.argv[1])))

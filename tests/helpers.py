@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -59,6 +60,22 @@ def serving(server):
     finally:
         server.shutdown()
         server.server_close()
+
+
+# What lakeprobe keeps in the temporary directory while it runs: the root:// client's token file, the
+# --per-address helpers' directories.
+RUN_FILES = ("lakeprobe-ztn-*", "lakeprobe-ipv4-*", "lakeprobe-ipv6-*")
+
+
+@contextlib.contextmanager
+def left_in_tmp():
+    """Yields a list that, after the block, holds what the block left of RUN_FILES in the temporary
+    directory (a run must leave none: a token file is a secret kept)."""
+    tmp = Path(tempfile.gettempdir())
+    before = {p for pattern in RUN_FILES for p in tmp.glob(pattern)}
+    left: list[str] = []
+    yield left
+    left += sorted(str(p) for pattern in RUN_FILES for p in tmp.glob(pattern) if p not in before)
 
 
 def run(argv, env, timeout=600, **kwargs) -> subprocess.CompletedProcess:

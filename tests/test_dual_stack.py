@@ -2,6 +2,9 @@
 IPv6 address; `ipv6-off` or `ipv4-off` on one RSE fails exactly that RSE's records of that family, with the
 family named; a host with one family is no finding unless the RSE requires dual stack."""
 
+import os
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -11,6 +14,7 @@ from lakeprobe.errors import ProbeFailure
 from lakeprobe.inventory import load_yaml
 from lakeprobe.storage import Storage
 from lakeprobe.tokens import TokenProvider
+from tests.helpers import left_in_tmp
 from tests.proxy import Proxy
 
 pytestmark = pytest.mark.lab
@@ -82,6 +86,20 @@ CHAIN_MODULE = "suites/site/test_storage.py"
 def _pinned(records) -> dict:
     """(rse, protocol, family, check) -> record, for the chains forced to one family."""
     return {(r.rse, r.protocol, r.pinned_family, r.check): r for r in records if r.pinned_family}
+
+
+def _helpers_running() -> list[str]:
+    """--per-address helper processes on this machine, but this test process's own."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+        if "lakeprobe.pinning" in command and parent != os.getpid():
+            found.append(f"{proc.name}: {command}")
+    return found
 
 
 def _logins(lab, family: str) -> int:
@@ -158,12 +176,15 @@ def test_per_address_a_family_that_stalls_costs_one_deadline_and_the_other_famil
     lake = tmp_path / "stall.yaml"
     lake.write_text(yaml.safe_dump(data))
     try:
-        proc, records, seconds = run_suite(
-            "--inventory", str(lake), "--per-address", "--timeout", "8", suite=CHAIN_MODULE
-        )
+        with left_in_tmp() as left:
+            proc, records, seconds = run_suite(
+                "--inventory", str(lake), "--per-address", "--timeout", "8", suite=CHAIN_MODULE
+            )
     finally:
         works.close()
         stalls.close()
+    # The run left at once (a call abandoned), its helpers and their token files ended first.
+    assert left == [] and not _helpers_running(), left
     pinned = _pinned(records)
     assert {pinned[("XRD1", "davs", "ipv4", c)].status for c in availability.CHAIN} == {"pass"}, proc.stdout[-3000:]
     # Over IPv6 the first step that moves enough bytes stalls (which one: the proxy counts the bytes of both

@@ -10,7 +10,7 @@ import socket
 import pytest
 
 from lab.rse import StorageElement
-from tests.helpers import local_http, serving
+from tests.helpers import left_in_tmp, local_http, serving
 from tests.proxy import Proxy
 
 pytestmark = pytest.mark.lab
@@ -149,22 +149,24 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
     proxy = Proxy(davs, stall_after=300_000)  # TLS and small requests pass; a 1 MiB upload stalls midway
     try:
         lake = inventory_with({"STALLS": _entry(f"davs://localhost:{proxy.port}/", None)})
-        proc, records, seconds = run_suite(
-            "--inventory",
-            lake,
-            "--rse",
-            "STALLS",
-            "--tpc-peer",
-            "XRD2",
-            "--protocol",
-            "davs",
-            "--timeout",
-            "6",
-            "-k",
-            "not embargo and not scope",
-        )
+        with left_in_tmp() as left:
+            proc, records, seconds = run_suite(
+                "--inventory",
+                lake,
+                "--rse",
+                "STALLS",
+                "--tpc-peer",
+                "XRD2",
+                "--protocol",
+                "davs",
+                "--timeout",
+                "6",
+                "-k",
+                "not embargo and not scope",
+            )
     finally:
         proxy.close()
+    assert left == []  # the run left at once (calls abandoned), but not its token file
     timeouts = [r for r in records if r.error_class == "timeout"]
     assert [(r.check, r.rse) for r in timeouts] == [("upload", "STALLS")], proc.stdout[-3000:]
     skipped = [r for r in records if r.status == "skip" and "STALLS" in (r.rse, r.peer)]

@@ -16,7 +16,7 @@ destination opened with the TPC rendezvous key, the source opened with it, the d
 the copy and returns when it is done) without the polling sleep.
 """
 
-import atexit
+import functools
 import hashlib
 import os
 import secrets
@@ -25,7 +25,7 @@ import threading
 import time
 from urllib.parse import quote, urlsplit
 
-from lakeprobe import checksums
+from lakeprobe import checksums, deadline
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeFailure, scrub
@@ -42,6 +42,11 @@ for _name, _value in (("XRD_CONNECTIONRETRY", "1"), ("XRD_CONNECTIONWINDOW", "15
 _CHUNK = 8 << 20
 
 
+def _remove(path: str):
+    if os.path.exists(path):
+        os.unlink(path)
+
+
 class _Login:
     """The token file in-process XrdCl connections log in with, and whose token they may carry."""
 
@@ -54,7 +59,7 @@ class _Login:
                 return
             fd, self.path = tempfile.mkstemp(prefix="lakeprobe-ztn-")  # mode 600
             os.close(fd)
-            atexit.register(os.unlink, self.path)
+            deadline.at_exit(functools.partial(_remove, self.path))
             for name in xrdcli.TOKEN_VARS:
                 os.environ.pop(name, None)
             os.environ["BEARER_TOKEN_FILE"] = self.path
