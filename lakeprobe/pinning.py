@@ -111,7 +111,7 @@ def check():
 
 def _send(sock: socket.socket, message):
     """One pickled message, length first. MSG_NOSIGNAL: a peer that is gone is an error here, never a
-    SIGPIPE that ends the whole process (pytest-xdist workers run with its default action)."""
+    SIGPIPE that ends the whole process where SIGPIPE has its default action."""
     data = pickle.dumps(message)
     sock.sendall(struct.pack("!Q", len(data)) + data, socket.MSG_NOSIGNAL)
 

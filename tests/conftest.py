@@ -5,6 +5,7 @@ no lab (`make test-fast`)."""
 import http.server
 import json
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -53,7 +54,10 @@ def run_lakeprobe_here(monkeypatch, capsys):
 
 
 def _here(monkeypatch, capsys, env, call) -> subprocess.CompletedProcess:
-    saved = dict(os.environ)  # whatever the run sets in its environment goes with it
+    # Whatever the run sets in its process goes with it: its environment, its signal handlers (`lakeprobe`
+    # gives SIGPIPE its default action, which would end this process at a later write to a closed socket).
+    saved = dict(os.environ)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM)}
     os.environ.clear()
     os.environ.update(env)
     monkeypatch.chdir(REPO)
@@ -63,6 +67,9 @@ def _here(monkeypatch, capsys, env, call) -> subprocess.CompletedProcess:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+        for number, handler in handlers.items():
+            if handler is not None:
+                signal.signal(number, handler)
     out = capsys.readouterr()
     return subprocess.CompletedProcess([], int(code or 0), out.out, out.err)
 

@@ -6,6 +6,7 @@ process of its own."""
 
 import http.server
 import json
+import signal
 
 import pytest
 import yaml
@@ -297,6 +298,7 @@ def test_command_mistakes_are_one_line(args, says, tmp_path, sink, run_lakeprobe
     )
     assert proc.returncode in (1, 2), proc.stdout + proc.stderr
     assert says in one_line_error(proc)
+    assert signal.getsignal(signal.SIGPIPE) == signal.SIG_IGN  # the command's own handler went with it
 
 
 def test_a_command_mistake_is_refused_the_same_in_a_process_of_its_own(tmp_path):
