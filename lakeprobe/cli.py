@@ -45,16 +45,24 @@ def _add_record_source(parser: argparse.ArgumentParser):
 
 def _record_source(args) -> tuple[str | None, str | None]:
     """The SQL sink to read (None: the results directory) and the lake: --from-sql and --lake, or the SQL
-    sink --inventory names and its lake."""
-    if not args.inventory:
-        return args.from_sql, args.lake
-    from lakeprobe.inventory import load_yaml
+    sink --inventory names and its lake. A URL that cannot be a sink's is the user's mistake, refused here."""
+    sql, lake = args.from_sql, args.lake
+    if args.inventory:
+        from lakeprobe.inventory import load_yaml
 
-    inventory = load_yaml(args.inventory)
-    sink = inventory.sql or inventory.postgres
-    if not sink:
-        raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
-    return sink.url, args.lake or inventory.lake
+        inventory = load_yaml(args.inventory)
+        sink = inventory.sql or inventory.postgres
+        if not sink:
+            raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
+        sql, lake = sink.url, args.lake or inventory.lake
+    if sql:
+        from lakeprobe.sinks import sql_url
+
+        try:
+            sql_url(sql)
+        except ValueError as e:
+            raise UsageError(f"--from-sql: {e}") from None
+    return sql, lake
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -269,13 +277,6 @@ def _run_availability(args) -> int:
             raise UsageError(f"{option}: must be above 0, not {text!r}")
     since, validity = ages["--since"], ages["--validity"]
     sql, lake = _record_source(args)
-    if sql:
-        from lakeprobe.sinks import sql_url
-
-        try:
-            sql_url(sql)
-        except ValueError as e:
-            raise UsageError(f"--from-sql: {e}") from None
     now = time.time()
     figures = availability.load(Path(args.results_dir), sql, lake, now - since, now, validity)
     print(availability.FORMATS[args.format](figures), end="")

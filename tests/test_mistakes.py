@@ -286,6 +286,8 @@ def test_the_shipped_example_inventory_is_refused_in_one_line_not_a_traceback():
         (["sweep", "--rse", "LAPP", "--inventory", "{lake}"], "unknown RSE LAPP; known: DISK1, DISK2"),
         (["sweep", "--inventory", "/no/such.yaml"], "cannot read inventory /no/such.yaml"),
         (["report", "--stale-after", "2"], "--stale-after"),
+        (["report", "--from-sql", "nosuchdb://db/x"], "--from-sql: nosuchdb:// is no database dialect"),
+        (["report", "--from-sql", "postgresql://me:pw@db/x"], "--from-sql: must not carry credentials"),
         (["results", "discard", "nothing"], "no spool for sink 'nothing'"),
         (["lab", "fault", "XRD1", "melt"], "XRD1"),
     ],
