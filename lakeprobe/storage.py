@@ -56,6 +56,11 @@ class Storage:
         other.family = family
         return other
 
+    def _endpoint(self, scheme: str) -> str:
+        """The breaker's name of the endpoint's protocol: pinned, its family has its own (it may work where
+        the resolver's choice broke, or break where that works)."""
+        return f"{scheme}-{self.family}" if self.family else scheme
+
     def locate(self, url: str) -> tuple[RSE | None, str]:
         for base, rse, protocol in self._endpoints:
             if url.startswith(base) or url.rstrip("/") + "/" == base:
@@ -67,8 +72,8 @@ class Storage:
         rses = [rse for rse, _ in ends if rse is not None]
         deadline = max([r.timeout_s for r in rses if r.timeout_s] or [self.timeout_s])
         for rse, scheme in ends:
-            if rse is not None and self.breaker:  # pinned: its family may work where the resolver's choice broke
-                self.breaker.check(rse.name, f"{scheme}-{self.family}" if self.family else scheme)
+            if rse is not None and self.breaker:
+                self.breaker.check(rse.name, self._endpoint(scheme))
         protocol = pinning.pinned(registry.for_url(url), self.family)
         token = self.tokens.token(self.client) if self.tokens and protocol.takes_tokens else None
         names = [rse.name if rse else u for (rse, _), u in zip(ends, (url, *more_urls))]
@@ -82,8 +87,9 @@ class Storage:
             except ProbeFailure as e:
                 if e.error_class == ErrorClass.TIMEOUT and self.breaker and len(rses) == 1 == len(ends):
                     # A copy's timeout does not say which end stalled; one endpoint's does.
-                    broken = ends[0][1] + (f"-{self.family}" if self.family else "")
-                    self.breaker.trip(rses[0].name, broken, f"{what} timed out after {deadline:g} s")
+                    self.breaker.trip(
+                        rses[0].name, self._endpoint(ends[0][1]), f"{what} timed out after {deadline:g} s"
+                    )
                 raise
             return Timed(value, time.monotonic() - started)
 
