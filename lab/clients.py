@@ -35,6 +35,11 @@ CLIENTS = {
     ),
     "probe-read": (f"storage.read:{_P}", 1200, []),
     "probe-create": (f"storage.read:{_P} storage.create:{_P}", 1200, []),
+    # The profile's corners: modify and create alone do not imply read; a token with no storage scope (only
+    # the profile's own `wlcg` scope) reaches nothing.
+    "probe-modify-only": (f"storage.modify:{_P}", 1200, []),
+    "probe-create-only": (f"storage.create:{_P}", 1200, []),
+    "probe-no-scope": ("wlcg", 1200, []),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
     "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
     "embargo-owner": (

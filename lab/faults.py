@@ -8,6 +8,9 @@ slow          XRootD's throttle plugin limits data to 64 KiB/s
 tpc-off       neither HTTP-TPC nor root:// TPC is configured
 corrupt       a preloaded library flips a bit of every block the server writes: stored bytes differ
 no-auth       token enforcement is switched off: anonymous reads and writes are accepted
+passthrough-read  a request its token's scopes do not allow is passed on to an authdb that lets everyone
+              read the probe area (scitokens `onmissing = passthrough`): a modify-only token reads
+passthrough-all   the same, with an authdb that grants everything there: a scope-less token writes
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
               would: copies that it makes with X fail, everything else works (a pair-only failure)
@@ -34,6 +37,8 @@ KINDS = (
     "tpc-off",
     "corrupt",
     "no-auth",
+    "passthrough-read",
+    "passthrough-all",
     "expired-cert",
     "ipv6-off",
     "ipv4-off",

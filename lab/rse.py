@@ -12,10 +12,13 @@ import subprocess
 import time
 
 from lab import pki, procs
-from lab.clients import AUDIENCE, EMBARGO_DIR
+from lab.clients import AUDIENCE, EMBARGO_DIR, PROBE_PREFIX
 from lab.layout import Layout, rse_name
 
 XROOTD_USER = "xrootd"
+# The passthrough faults: a request its token's scopes do not allow goes on to the authdb (scitokens
+# `onmissing = passthrough`), which grants these privileges on the probe area to everyone.
+PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
 SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
 
 
@@ -70,10 +73,10 @@ class StorageElement:
                 target.unlink(missing_ok=True)
                 shutil.copy(self.layout.pki / f"{kind}.{ext}", target)
         (self.dir / "authdb").write_text("")
-        (self.dir / "scitokens.cfg").write_text(
-            f"[Global]\naudience = {AUDIENCE}\nonmissing = deny\n\n"
-            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n"
-        )
+        (self.dir / "scitokens.cfg").write_text(self._scitokens_cfg("deny"))
+        for fault, privileges in PASSTHROUGH_GRANTS.items():
+            (self.dir / f"scitokens-{fault}.cfg").write_text(self._scitokens_cfg("passthrough"))
+            (self.dir / f"authdb-{fault}").write_text(f"u * {PROBE_PREFIX} {privileges}\n")
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
         for kind in ("host", "expired", "foreign"):
@@ -96,8 +99,15 @@ class StorageElement:
             )
         db.close()
 
+    def _scitokens_cfg(self, onmissing: str) -> str:
+        return (
+            f"[Global]\naudience = {AUDIENCE}\nonmissing = {onmissing}\n\n"
+            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n"
+        )
+
     def config(self) -> str:
         fault, d = self.fault, self.dir
+        authz = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
         cert = "expired" if fault == "expired-cert" else self.certificate
         lines = [
             "all.role server",
@@ -119,8 +129,8 @@ class StorageElement:
                 "sec.protocol ztn",
                 "sec.protbind * only ztn",
                 "ofs.authorize 1",
-                f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens.cfg",
-                f"acc.authdb {d}/authdb",
+                f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{authz}.cfg",
+                f"acc.authdb {d}/authdb{authz}",
                 "http.header2cgi Authorization authz",
             ]
         if fault != "tpc-off":

@@ -34,6 +34,26 @@ def test_modify_scope(area, token_of):
     must_allow(area.delete(url, token), "deleting with storage.modify")
 
 
+def test_modify_without_read(area, token_of):
+    """storage.modify does not imply storage.read. Only the refusal is checked: writing with modify alone is
+    not, as xrdcp and XrdHttp's DELETE stat the path first, which needs read."""
+    token = token_of("probe-modify-only")
+    must_refuse(area.read(area.readable, token) is not None, "reading with storage.modify only")
+
+
+def test_create_without_read(area, token_of):
+    """storage.create does not imply storage.read (only the refusal is checked, as for modify)."""
+    token = token_of("probe-create-only")
+    must_refuse(area.read(area.readable, token) is not None, "reading with storage.create only")
+
+
+def test_no_scope(area, token_of):
+    """A valid token of a trusted issuer that carries no storage scope reaches nothing."""
+    token = token_of("probe-no-scope")
+    must_refuse(area.read(area.readable, token) is not None, "reading with a token without storage scopes")
+    must_refuse(area.write(area.url(_new_name("no-scope")), token, b"x"), "writing with a token without storage scopes")
+
+
 def test_path_scope(area, token_of, run_area):
     """The path-restricted client is scoped to <prefix>/scoped: allowed there, refused next to it."""
     token = token_of("probe-path")
