@@ -1,4 +1,4 @@
-"""The little of JWT the checks need: read claims, verify an RS256 signature against a JWKS, and make a
+"""The little of JWT the checks need: read claims, verify a signature against a JWKS (PyJWT), and make a
 token that no issuer of the lake signed (for the unknown-issuer check)."""
 
 import base64
@@ -7,19 +7,14 @@ import json
 import time
 import uuid
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 UNKNOWN_ISSUER = "https://unknown-issuer.lakeprobe.invalid"
 
 
 def _b64decode(part: str) -> bytes:
     return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def claims(token: str) -> dict:
@@ -37,20 +32,36 @@ def header(token: str) -> dict:
     return json.loads(_b64decode(token.split(".")[0]))
 
 
+# The asymmetric algorithms: a public JWKS cannot carry an HMAC secret, and `none` signs nothing.
+ALGORITHMS = sorted(jwt.algorithms.requires_cryptography)
+_SIGNATURE_ONLY = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
+
+
 def signed_by(token: str, jwks: dict) -> bool:
-    """Whether an RS256 token's signature verifies with the JWKS key its header names."""
-    kid = header(token).get("kid")
-    signing_input, _, signature = token.rpartition(".")
-    for key in jwks.get("keys", []):
-        if key.get("kty") != "RSA" or (kid and key.get("kid") != kid):
+    """Whether the token's signature verifies with the JWKS key its header names, for any algorithm of the
+    profile (RSA, RSA-PSS, EC, EdDSA); the key must be one for the header's algorithm."""
+    try:
+        head = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return False
+    kid, alg = head.get("kid"), head.get("alg")
+    if alg not in ALGORITHMS:
+        return False
+    for jwk in jwks.get("keys", []):
+        if not isinstance(jwk, dict) or (kid and jwk.get("kid") != kid) or jwk.get("alg", alg) != alg:
             continue
-        public = rsa.RSAPublicNumbers(
-            int.from_bytes(_b64decode(key["e"]), "big"), int.from_bytes(_b64decode(key["n"]), "big")
-        ).public_key()
         try:
-            public.verify(_b64decode(signature), signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+            key = jwt.PyJWK(jwk, algorithm=alg)
+            jwt.decode(token, key, algorithms=[alg], options=_SIGNATURE_ONLY)
             return True
-        except InvalidSignature:
+        except (jwt.PyJWTError, ValueError, TypeError, KeyError):
             pass
     return False
 
@@ -74,7 +85,4 @@ def unknown_issuer_token(audience: str, scope: str, lifetime_s: int = 600) -> st
         "exp": now + lifetime_s,
         "jti": str(uuid.uuid4()),
     }
-    head = {"alg": "RS256", "typ": "JWT", "kid": "lakeprobe-unknown"}
-    signing_input = f"{_b64encode(json.dumps(head).encode())}.{_b64encode(json.dumps(body).encode())}"
-    signature = _throwaway_key().sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{_b64encode(signature)}"
+    return jwt.encode(body, _throwaway_key(), algorithm="RS256", headers={"kid": "lakeprobe-unknown"})
