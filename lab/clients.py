@@ -40,6 +40,7 @@ CLIENTS = {
     "probe-modify-only": (f"storage.modify:{_P}", 1200, []),
     "probe-create-only": (f"storage.create:{_P}", 1200, []),
     "probe-no-scope": ("wlcg", 1200, []),
+    "probe-es256": (f"storage.read:{_P}", 1200, []),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
     "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
     "embargo-owner": (
@@ -52,6 +53,9 @@ CLIENTS = {
     "rucio": (f"storage.read:{RUCIO_PREFIX} storage.modify:{RUCIO_PREFIX}", 3600, []),
 }
 
+# Clients whose tokens the issuer signs with its ES256 key (the others: RS256), as the profile allows both.
+ES256_CLIENTS = {"probe-es256"}
+
 # The clients the probes use (the lab's inventory names these); `rucio` is Rucio's own.
 PROBE_CLIENTS = [c for c in CLIENTS if c != "rucio"]
 
@@ -62,7 +66,10 @@ def load_or_create(path: Path) -> list[dict]:
     clients = []
     for client_id, (scope, ttl, groups) in CLIENTS.items():
         secret = known.get(client_id) or secrets.token_urlsafe(24)
-        clients.append({"client_id": client_id, "client_secret": secret, "scope": scope, "ttl": ttl, "groups": groups})
+        alg = "ES256" if client_id in ES256_CLIENTS else "RS256"
+        clients.append(
+            {"client_id": client_id, "client_secret": secret, "scope": scope, "ttl": ttl, "groups": groups, "alg": alg}
+        )
     path.write_text(json.dumps({c["client_id"]: c["client_secret"] for c in clients}))
     path.chmod(0o600)
     return clients

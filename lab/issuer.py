@@ -4,7 +4,7 @@ import json
 import shutil
 from pathlib import Path
 
-from lab import clients, procs
+from lab import clients, pki, procs
 from lab.layout import Layout
 
 ISSUER_DIR = Path(__file__).parent / "issuer"
@@ -32,7 +32,7 @@ class Issuer:
             "audience": clients.AUDIENCE,
             "cert": str(self.layout.pki / "host.pem"),
             "key": str(key),
-            "signing_jwk": str(self.layout.pki / "issuer-signing.jwk"),
+            "signing_jwks": [str(self.layout.pki / name) for name in pki.SIGNING_JWKS],
             "clients": clients.load_or_create(self.layout.clients_file),
             "ready_file": str(self.dir / "ready"),
         }

@@ -10,9 +10,10 @@ import json
 import subprocess
 from pathlib import Path
 
+import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from lab.hosts import DUAL_STACK_HOST
@@ -134,9 +135,21 @@ def _make_signing_jwk(path: Path):
     path.chmod(0o600)
 
 
-def public_jwks(signing_jwk_path: Path) -> dict:
-    jwk = json.loads(signing_jwk_path.read_text())
-    return {"keys": [{k: jwk[k] for k in ("kty", "kid", "alg", "use", "n", "e")}]}
+def _make_ec_signing_jwk(path: Path):
+    """The issuer's second key: ES256 (P-256), which the WLCG JWT profile allows beside RS256."""
+    jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1())))
+    path.write_text(json.dumps({**jwk, "kid": "lakeprobe-lab-es256", "alg": "ES256", "use": "sig"}))
+    path.chmod(0o600)
+
+
+# The issuer's signing keys: RS256 for every client but those in lab.clients.ES256_CLIENTS.
+SIGNING_JWKS = ("issuer-signing.jwk", "issuer-signing-es256.jwk")
+_PUBLIC = ("kty", "kid", "alg", "use", "n", "e", "crv", "x", "y")
+
+
+def public_jwks(pki_dir: Path) -> dict:
+    keys = [json.loads((pki_dir / name).read_text()) for name in SIGNING_JWKS]
+    return {"keys": [{k: jwk[k] for k in _PUBLIC if k in jwk} for jwk in keys]}
 
 
 def ensure(pki_dir: Path):
@@ -167,3 +180,5 @@ def ensure(pki_dir: Path):
         issue_host_cert(pki_dir, pki_dir / "foreign.pem", pki_dir / "foreign.key", ca=(foreign_key, foreign_ca))
     if not (pki_dir / "issuer-signing.jwk").exists():
         _make_signing_jwk(pki_dir / "issuer-signing.jwk")
+    if not (pki_dir / "issuer-signing-es256.jwk").exists():
+        _make_ec_signing_jwk(pki_dir / "issuer-signing-es256.jwk")

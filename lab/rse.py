@@ -86,7 +86,7 @@ class StorageElement:
     def _seed_issuer_keys(self):
         # scitokens-cpp fetches issuer keys with the system CA bundle only, which does not trust the lab CA;
         # its key cache is pre-seeded instead (no environment variable points it at another CA).
-        jwks = pki.public_jwks(self.layout.pki / "issuer-signing.jwk")
+        jwks = pki.public_jwks(self.layout.pki)
         far = int(time.time()) + 10 * 365 * 86400
         db = sqlite3.connect(self.dir / "cache/scitokens/scitokens_cpp.sqllite")
         with db:

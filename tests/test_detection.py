@@ -41,7 +41,6 @@ DEADLINE = 10
 BEFORE = Path(__file__).parent / "data" / "round-before-refactor.txt"
 
 
-
 def _leaks(checks: set[str]) -> dict:
     return {
         **{(check, p, ""): "security" for check in checks for p in ("davs", "root")},

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lakeprobe import jwts
 from lakeprobe.checksums import of_bytes
 from tests.helpers import Env, bearer_header, lakeprobe_cli, run, status_json
 
@@ -124,6 +125,35 @@ def test_no_auth_accepts_anonymous_writes(faulty, env, xrd3, tmp_path):
     assert put(env, xrd3, f"/lakeprobe/faults/{uuid.uuid4().hex}", b"anon", tmp_path, token=False).startswith("2")
 
 
+def get(env, rse, path, token: str) -> str:
+    """The HTTP status of a GET of `path` with `token`."""
+    return curl(Env({**env, "BEARER_TOKEN": token}), "-o", "/dev/null", "-w", "%{http_code}", https(rse, path)).stdout
+
+
+@pytest.mark.parametrize("kind, scopeless_writes", [("passthrough-read", False), ("passthrough-all", True)])
+def test_passthrough_lets_a_modify_only_token_read_and_with_all_a_scopeless_one_write(
+    faulty, env, tokens, xrd3, tmp_path, kind, scopeless_writes
+):
+    path = f"/lakeprobe/faults/{uuid.uuid4().hex}"
+    assert put(env, xrd3, path, b"data", tmp_path).startswith("2")
+    modify_only, scopeless = tokens.token("probe-modify-only"), tokens.token("probe-no-scope")
+    assert get(env, xrd3, path, modify_only) == "403"
+    faulty(RSE, kind)
+    assert get(env, xrd3, path, modify_only) == "200"
+    written = put(Env({**env, "BEARER_TOKEN": scopeless}), xrd3, path + "-new", b"x", tmp_path)
+    assert written.startswith("2") if scopeless_writes else written == "403"
+
+
+def test_an_es256_token_of_the_issuer_reads_where_its_scope_allows(env, tokens, xrd3, tmp_path):
+    """The issuer signs the `probe-es256` client's tokens with its EC key; the storage trusts that key too."""
+    path = f"/lakeprobe/faults/{uuid.uuid4().hex}"
+    assert put(env, xrd3, path, b"data", tmp_path).startswith("2")
+    token = tokens.token("probe-es256")
+    assert jwts.header(token)["alg"] == "ES256"
+    assert get(env, xrd3, path, token) == "200"
+    assert put(Env({**env, "BEARER_TOKEN": token}), xrd3, path + "-new", b"x", tmp_path) == "403"
+
+
 def test_expired_cert_fails_verification(faulty, env, xrd3):
     faulty(RSE, "expired-cert")
     result = curl(env, https(xrd3, "/"))
@@ -131,7 +161,8 @@ def test_expired_cert_fails_verification(faulty, env, xrd3):
 
 
 @pytest.mark.parametrize(
-    "kind", ["down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "expired-cert"]
+    "kind",
+    ["down", "hang", "readonly", "full", "slow", "tpc-off", "corrupt", "no-auth", "passthrough-all", "expired-cert"],
 )
 def test_heal_restores_a_working_rse(lab, lab_env, env, xrd3, kind, tmp_path):
     assert lakeprobe_cli("lab", "fault", RSE, kind, env=lab_env).returncode == 0

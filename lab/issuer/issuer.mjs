@@ -18,7 +18,7 @@ const provider = new Provider(cfg.issuer, {
     response_types: [],
     scope: c.scope,
   })),
-  jwks: { keys: [JSON.parse(fs.readFileSync(cfg.signing_jwk, 'utf8'))] },
+  jwks: { keys: cfg.signing_jwks.map((f) => JSON.parse(fs.readFileSync(f, 'utf8'))) },
   scopes: allScopes,
   features: {
     devInteractions: { enabled: false },
@@ -35,7 +35,7 @@ const provider = new Provider(cfg.issuer, {
         audience: resourceIndicator,
         accessTokenTTL: clientsById.get(client.clientId).ttl,
         accessTokenFormat: 'jwt',
-        jwt: { sign: { alg: 'RS256' } },
+        jwt: { sign: { alg: clientsById.get(client.clientId).alg } },
       }),
     },
   },
