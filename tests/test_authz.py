@@ -72,3 +72,10 @@ def test_a_forged_token_does_not_verify_and_a_real_one_does(lab, tokens):
     forged = jwts.unknown_issuer_token(jwts.claims(real)["aud"], jwts.claims(real)["scope"])
     assert jwts.signed_by(real, jwks) and not jwts.signed_by(forged, jwks)
     assert jwts.claims(forged)["iss"] == jwts.UNKNOWN_ISSUER
+
+
+def test_the_issuer_checks_verify_every_clients_token_rs256_and_es256_alike(run_suite, tokens):
+    assert {jwts.header(tokens.token(c))["alg"] for c in ("probe", "probe-es256")} == {"RS256", "ES256"}
+    proc, records, _ = run_suite("-k", "issuer", suite="suites/services")
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert {r.check: r.status for r in records}.get("issuer_token_claims") == "pass"

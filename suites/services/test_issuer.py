@@ -1,5 +1,5 @@
 """The token issuer: discovery, JWKS and token endpoint answer, and issued tokens carry the WLCG JWT profile
-claims and verify with the published keys. The token request's latency is the check's duration."""
+claims and every client's tokens verify with the published keys, whatever their algorithm. The token request's latency is the check's duration."""
 
 import time
 
@@ -45,5 +45,9 @@ def test_issuer_token_claims(issuer, tokens, get_json):
     if not claims["exp"] > time.time() >= claims["iat"] - 60:
         raise ProbeFailure("protocol_error", "the token's iat/exp do not bracket the present")
     jwks = get_json(get_json(f"{issuer}/.well-known/openid-configuration")["jwks_uri"])
-    if not jwts.signed_by(token, jwks):
-        raise ProbeFailure("security", "the token's signature does not verify with the issuer's published keys")
+    # Every client's token: an issuer may sign clients with different keys and algorithms (RS256, ES256).
+    unverified = [c for c in tokens.client_scopes or ["probe"] if not jwts.signed_by(tokens.token(c), jwks)]
+    if unverified:
+        raise ProbeFailure(
+            "security", f"tokens of {', '.join(unverified)} do not verify with the issuer's published keys"
+        )
