@@ -70,6 +70,9 @@ class AuthzArea:
     def delete(self, url: str, token: str | None) -> bool:
         return self._ask("delete", url, lambda: registry.for_url(url).delete_as(url, token, self.timeout_s))
 
+    def mkdir(self, url: str, token: str | None) -> bool:
+        return self._ask("mkdir", url, lambda: registry.for_url(url).mkdir_as(url, token, self.timeout_s))
+
     def listing(self, url: str, token: str | None) -> list[str] | None:
         return self._ask("list", url, lambda: registry.for_url(url).list_as(url, token, self.timeout_s))
 

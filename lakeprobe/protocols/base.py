@@ -127,6 +127,10 @@ class Protocol(ABC):
     def delete_as(self, url: str, token: str | None, timeout_s: float) -> bool:
         raise NotImplementedError
 
+    def mkdir_as(self, url: str, token: str | None, timeout_s: float) -> bool:
+        """One directory, its parent existing (no parents made)."""
+        raise NotImplementedError
+
     def list_as(self, url: str, token: str | None, timeout_s: float) -> list[str] | None:
         raise NotImplementedError
 

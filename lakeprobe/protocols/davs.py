@@ -195,6 +195,9 @@ class Davs(Protocol):
     def delete_as(self, url, token, timeout_s):
         return self._allowed("DELETE", url, token, timeout_s) is not None
 
+    def mkdir_as(self, url, token, timeout_s):
+        return self._allowed("MKCOL", url, token, timeout_s) is not None
+
     def list_as(self, url, token, timeout_s):
         reply = self._allowed("PROPFIND", url.rstrip("/") + "/", token, timeout_s, headers={"Depth": "1"})
         if reply is None:

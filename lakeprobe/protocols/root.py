@@ -302,6 +302,9 @@ class Root(Protocol):
     def delete_as(self, url, token, timeout_s):
         return xrdcli.delete_as(url, token, timeout_s)
 
+    def mkdir_as(self, url, token, timeout_s):
+        return xrdcli.mkdir_as(url, token, timeout_s)
+
     def list_as(self, url, token, timeout_s):
         return xrdcli.list_as(url, token, timeout_s)
 

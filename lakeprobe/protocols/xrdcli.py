@@ -125,6 +125,10 @@ def delete_as(url, token, timeout_s) -> bool:
     return run(["xrdfs", server(url), "rm", path(url)], token, timeout_s, refused_is_none=True) is not None
 
 
+def mkdir_as(url, token, timeout_s) -> bool:
+    return run(["xrdfs", server(url), "mkdir", path(url)], token, timeout_s, refused_is_none=True) is not None
+
+
 def list_as(url, token, timeout_s) -> list[str] | None:
     done = run(["xrdfs", server(url), "ls", path(url)], token, timeout_s, refused_is_none=True)
     return None if done is None else [line.rsplit("/", 1)[-1] for line in done.stdout.decode().split()]

@@ -1,5 +1,6 @@
 """The token issuer: discovery, JWKS and token endpoint answer, and issued tokens carry the WLCG JWT profile
-claims and every client's tokens verify with the published keys, whatever their algorithm. The token request's latency is the check's duration."""
+claims; every client's tokens verify with the published keys, whatever their algorithm. The token request's
+latency is the check's duration."""
 
 import time
 

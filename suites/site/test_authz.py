@@ -42,8 +42,12 @@ def test_modify_without_read(area, token_of):
 
 
 def test_create_without_read(area, token_of):
-    """storage.create does not imply storage.read (only the refusal is checked, as for modify)."""
+    """storage.create makes a directory and does not imply storage.read (reading is refused)."""
     token = token_of("probe-create-only")
+    must_allow(
+        area.mkdir(area.url(f"create-only-{uuid.uuid4().hex[:8]}"), token),
+        "making a directory with storage.create only",
+    )
     must_refuse(area.read(area.readable, token) is not None, "reading with storage.create only")
 
 
