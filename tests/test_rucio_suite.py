@@ -20,8 +20,9 @@ pytestmark = pytest.mark.lab
 FAULTY = "XRD2"
 CHAIN = ["rucio_upload", "rucio_replica", "rucio_download", "rucio_rule"]
 # Short, so that a test sees Rucio's daemons act on what a round made; the grace leaves the judge-cleaner
-# and the reaper (cycles of 2 s, deleting 10 s after the tombstone) room on a loaded machine.
-LIFETIME_S, GRACE_S = 10, 30
+# and the reaper (cycles of 2 s, deleting 10 s after the tombstone) room on a loaded machine. The lifetime
+# outlasts a one-RSE round on a loaded machine: the reaper test makes the RSE read-only after its round.
+LIFETIME_S, GRACE_S = 20, 30
 
 # fault -> {(check, protocol): error class} of the faulty RSE's Rucio checks (as in suites/site's)
 EXPECTED = {
