@@ -142,8 +142,9 @@ def _make_ec_signing_jwk(path: Path):
     path.chmod(0o600)
 
 
-# The issuer's signing keys: RS256 for every client but those in lab.clients.ES256_CLIENTS.
-SIGNING_JWKS = ("issuer-signing.jwk", "issuer-signing-es256.jwk")
+# The issuer's signing keys, each file with what makes it: RS256 for every client but those in
+# lab.clients.ES256_CLIENTS.
+SIGNING_JWKS = {"issuer-signing.jwk": _make_signing_jwk, "issuer-signing-es256.jwk": _make_ec_signing_jwk}
 _PUBLIC = ("kty", "kid", "alg", "use", "n", "e", "crv", "x", "y")
 
 
@@ -178,7 +179,6 @@ def ensure(pki_dir: Path):
             .sign(foreign_key, hashes.SHA256())
         )
         issue_host_cert(pki_dir, pki_dir / "foreign.pem", pki_dir / "foreign.key", ca=(foreign_key, foreign_ca))
-    if not (pki_dir / "issuer-signing.jwk").exists():
-        _make_signing_jwk(pki_dir / "issuer-signing.jwk")
-    if not (pki_dir / "issuer-signing-es256.jwk").exists():
-        _make_ec_signing_jwk(pki_dir / "issuer-signing-es256.jwk")
+    for name, make in SIGNING_JWKS.items():
+        if not (pki_dir / name).exists():
+            make(pki_dir / name)
