@@ -25,11 +25,14 @@ SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes abou
 class StorageElement:
     """`checksum` and `certificate` make a healthy storage configured unlike the lab's others, as real lakes
     have them: another checksum algorithm (md5, crc32c), or a certificate from a CA the probes do not know
-    ("foreign")."""
+    ("foreign"); `tls=False` one that offers no TLS at all (its "https" port speaks plain HTTP) and so takes no tokens
+    (XRootD's ztn requires TLS)."""
 
-    def __init__(self, layout: Layout, index: int, checksum: str = "adler32", certificate: str = "host"):
+    def __init__(
+        self, layout: Layout, index: int, checksum: str = "adler32", certificate: str = "host", tls: bool = True
+    ):
         self.layout, self.index, self.name = layout, index, rse_name(index)
-        self.checksum, self.certificate = checksum, certificate
+        self.checksum, self.certificate, self.tls = checksum, certificate, tls
         self.dir = layout.run_dir / "rses" / self.name
         self.root_port, self.https_port = layout.rse_ports(index)
 
@@ -118,12 +121,18 @@ class StorageElement:
             f"xrd.port {self.root_port}",
             *(f"xrd.allow host {name}" for name in self.allowed_hosts()),
             f"xrd.protocol XrdHttp:{self.https_port} libXrdHttp.so",
-            f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
-            f"xrd.tlsca certdir {self.layout.ca_dir}",
-            "xrootd.tls capable all",
+            *(
+                [
+                    f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
+                    f"xrd.tlsca certdir {self.layout.ca_dir}",
+                    "xrootd.tls capable all",
+                ]
+                if self.tls
+                else []
+            ),
             f"xrootd.chksum {self.checksum}",
         ]
-        if fault != "no-auth":
+        if fault != "no-auth" and self.tls:
             lines += [
                 "xrootd.seclib libXrdSec.so",
                 "sec.protocol ztn",
@@ -133,7 +142,7 @@ class StorageElement:
                 f"acc.authdb {d}/authdb{authz}",
                 "http.header2cgi Authorization authz",
             ]
-        if fault != "tpc-off":
+        if fault != "tpc-off" and self.tls:
             # The client's ztn token is handed to the TPC agent as BEARER_TOKEN_FILE, so that root:// TPC
             # works with token enforcement at the source too.
             lines += [

@@ -28,7 +28,8 @@ _PATTERNS: tuple[tuple[E, str], ...] = (
         r"\b40[13]\b|permission (denied|refused)|unauthori[sz]ed|forbidden|auth failed|"
         r"no protocols left|not authorized|authentication",
     ),
-    (E.NOT_FOUND, r"\b404\b|no such file|not found|unable to locate|ENOENT"),
+    # An XRootD cluster's manager says [3011] when no data server has the file: how a cluster says not found.
+    (E.NOT_FOUND, r"\b404\b|no such file|not found|unable to locate|ENOENT|\[3011\]|no servers are available"),
     (
         E.UNREACHABLE,
         r"connection refused|couldn't connect|could not connect|unreachable|no route|"

@@ -87,8 +87,8 @@ def settle(rec: Record, report, call):
         rec.duration_s = round(report.duration, 4)
     exc = _exception(call)
     if report.passed:
-        if rec.status != Status.WARN:
-            rec.status, rec.error_class, rec.message = Status.PASS, ErrorClass.NONE, ""
+        if rec.status != Status.WARN:  # a pass keeps the note its check left (a door's redirect, a count)
+            rec.status, rec.error_class = Status.PASS, ErrorClass.NONE
         return
     if report.skipped or isinstance(exc, NotProbed):
         rec.status = Status.DOWNTIME if isinstance(exc, InDowntime) else Status.SKIP

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.rse import StorageElement
 from lakeprobe.inventory import load_yaml
 from lakeprobe.paths import default_lab_dir
 from lakeprobe.records import read_jsonl
@@ -164,6 +165,24 @@ def inventory_with(lab, tmp_path):
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def extra_rse(lab):
+    """A storage element beside the lab's, configured otherwise; stopped afterwards."""
+    started = []
+
+    def start(index: int, **variant) -> StorageElement:
+        rse = StorageElement(lab.layout, index, **variant)
+        rse.stop()
+        rse.prepare()
+        rse.start()
+        started.append(rse)
+        return rse
+
+    yield start
+    for rse in started:
+        rse.stop()
 
 
 @pytest.fixture

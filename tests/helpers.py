@@ -227,3 +227,9 @@ def own_lake(prefix: str = "test-lake") -> str:
     import uuid
 
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def rse_entry(davs: str | None, root: str | None, **settings) -> dict:
+    """An inventory entry for an RSE of the test's own, with the lab's probe area and embargo directory."""
+    protocols = {k: v for k, v in (("davs", davs), ("root", root)) if v}
+    return {"protocols": protocols, "prefix": "/lakeprobe", "embargo": "/embargo", **settings}

@@ -1,6 +1,7 @@
 """A real TCP proxy on loopback, in front of a lab endpoint, that behaves like a slow or broken network path:
 it can delay every connection, or stop forwarding in both directions once a number of bytes went through
-(a transfer that stalls midway: the connection stays open, nothing more arrives)."""
+(a transfer that stalls midway: the connection stays open, nothing more arrives). It keeps every byte its
+clients sent (`sent`), to show what an endpoint received."""
 
 import socket
 import threading
@@ -15,6 +16,7 @@ class Proxy:
         self.listener = socket.create_server(listen, family=family)
         self.port = self.listener.getsockname()[1]
         self.forwarded = 0
+        self.sent = bytearray()
         self.connections = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -38,10 +40,10 @@ class Proxy:
             client.close()
             return
         self._sockets += [client, server]
-        for a, b in ((client, server), (server, client)):
-            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+        for a, b, kept in ((client, server, self.sent), (server, client, None)):
+            threading.Thread(target=self._pipe, args=(a, b, kept), daemon=True).start()
 
-    def _pipe(self, source: socket.socket, sink: socket.socket):
+    def _pipe(self, source: socket.socket, sink: socket.socket, kept: bytearray | None):
         try:
             while not self._stop.is_set():
                 data = source.recv(65536)
@@ -51,6 +53,8 @@ class Proxy:
                     if self.stall_after is not None and self.forwarded >= self.stall_after:
                         data = b""
                     self.forwarded += len(data)
+                    if kept is not None:
+                        kept += data
                 if data:
                     sink.sendall(data)
                 # a stalled path keeps reading (so the sender does not block) but delivers nothing

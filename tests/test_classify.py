@@ -66,6 +66,8 @@ CAPTURED = [
         3011,
         "not_found",
     ),
+    # an XRootD cluster's manager: no data server has the file
+    ("[ERROR] Server responded with an error: [3011] No servers are available to read the file.", 3011, "not_found"),
     (
         "[ERROR] Server responded with an error: [3005] Unable to create /lakeprobe/x; read-only file system",
         None,

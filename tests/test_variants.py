@@ -9,36 +9,12 @@ import socket
 
 import pytest
 
-from lab.rse import StorageElement
-from tests.helpers import left_in_tmp, local_http, serving
+from tests.helpers import left_in_tmp, local_http, rse_entry, serving
 from tests.proxy import Proxy
 
 pytestmark = pytest.mark.lab
 
 CHAIN = ["connection", "mkdir", "upload", "stat", "checksum", "download", "list", "delete", "stat_after_delete"]
-
-
-@pytest.fixture
-def extra_rse(lab):
-    """A storage element beside the lab's, configured otherwise; stopped afterwards."""
-    started = []
-
-    def start(index: int, **variant) -> StorageElement:
-        rse = StorageElement(lab.layout, index, **variant)
-        rse.stop()
-        rse.prepare()
-        rse.start()
-        started.append(rse)
-        return rse
-
-    yield start
-    for rse in started:
-        rse.stop()
-
-
-def _entry(davs: str | None, root: str | None, **settings) -> dict:
-    protocols = {k: v for k, v in (("davs", davs), ("root", root)) if v}
-    return {"protocols": protocols, "prefix": "/lakeprobe", "embargo": "/embargo", **settings}
 
 
 def _by(records, **want):
@@ -48,7 +24,7 @@ def _by(records, **want):
 @pytest.mark.parametrize("quirks", [{}, {"checksum": "md5"}], ids=["as-is", "declared"])
 def test_a_storage_offering_md5_is_not_called_corrupt(quirks, extra_rse, inventory_with, run_suite):
     md5 = extra_rse(15, checksum="md5")
-    lake = inventory_with({"XRD15": _entry(md5.davs_url, md5.root_url, quirks=quirks)})
+    lake = inventory_with({"XRD15": rse_entry(md5.davs_url, md5.root_url, quirks=quirks)})
     proc, records, _ = run_suite("--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "--timeout", "20")
     assert not [r for r in records if r.error_class == "checksum_mismatch"], proc.stdout[-3000:]
     checksum = _by(records, check="checksum", rse="XRD15")
@@ -65,7 +41,7 @@ def test_a_storage_offering_md5_is_not_called_corrupt(quirks, extra_rse, invento
 
 def test_no_checksum_quirk_applies_to_copies_too(extra_rse, inventory_with, run_suite):
     md5 = extra_rse(15, checksum="md5")
-    lake = inventory_with({"XRD15": _entry(md5.davs_url, md5.root_url, quirks={"no_checksum": True})})
+    lake = inventory_with({"XRD15": rse_entry(md5.davs_url, md5.root_url, quirks={"no_checksum": True})})
     proc, records, _ = run_suite(
         "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "--timeout", "20", "-k", "storage or tpc"
     )
@@ -94,12 +70,12 @@ def test_broken_endpoints_are_named_as_a_site_admin_says_it(
     refused = _free_port()
     lake = inventory_with(
         {
-            "NORESOLVE": _entry(
+            "NORESOLVE": rse_entry(
                 "davs://no-such-host.lakeprobe.invalid:443/", "root://no-such-host.lakeprobe.invalid:1094/"
             ),
-            "FOREIGN": _entry(foreign.davs_url, foreign.root_url),
-            "PLAINHTTP": _entry(f"davs://localhost:{plain_http_port}/", None),
-            "REFUSED": _entry(f"davs://localhost:{refused}/", f"root://localhost:{refused}/"),
+            "FOREIGN": rse_entry(foreign.davs_url, foreign.root_url),
+            "PLAINHTTP": rse_entry(f"davs://localhost:{plain_http_port}/", None),
+            "REFUSED": rse_entry(f"davs://localhost:{refused}/", f"root://localhost:{refused}/"),
         }
     )
     proc, records, _ = run_suite(
@@ -132,7 +108,7 @@ def test_a_slow_link_is_slower_not_broken(lab, inventory, inventory_with, run_su
     proxies = [Proxy(davs, delay_s=0.3), Proxy(root, delay_s=0.3)]
     try:
         lake = inventory_with(
-            {"SLOWLINK": _entry(f"davs://localhost:{proxies[0].port}/", f"root://localhost:{proxies[1].port}/")}
+            {"SLOWLINK": rse_entry(f"davs://localhost:{proxies[0].port}/", f"root://localhost:{proxies[1].port}/")}
         )
         proc, records, _ = run_suite("--inventory", lake, "--rse", "SLOWLINK", "--tpc-peer", "XRD2", "--timeout", "20")
     finally:
@@ -148,7 +124,7 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
     davs = int(rse.protocols["davs"].rsplit(":", 1)[1].strip("/"))
     proxy = Proxy(davs, stall_after=300_000)  # TLS and small requests pass; a 1 MiB upload stalls midway
     try:
-        lake = inventory_with({"STALLS": _entry(f"davs://localhost:{proxy.port}/", None)})
+        lake = inventory_with({"STALLS": rse_entry(f"davs://localhost:{proxy.port}/", None)})
         with left_in_tmp() as left:
             proc, records, seconds = run_suite(
                 "--inventory",
@@ -178,7 +154,7 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
 
 def test_the_terminal_and_junit_tell_a_warn_and_its_reason(extra_rse, inventory_with, run_suite, tmp_path):
     md5 = extra_rse(15, checksum="md5")
-    lake = inventory_with({"XRD15": _entry(md5.davs_url, None)})
+    lake = inventory_with({"XRD15": rse_entry(md5.davs_url, None)})
     junit = tmp_path / "junit.xml"
     proc, records, _ = run_suite(
         "--inventory", lake, "--rse", "XRD15", "--tpc-peer", "XRD1", "-k", "storage", f"--junit-xml={junit}"

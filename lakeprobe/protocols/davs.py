@@ -1,29 +1,27 @@
 """WebDAV over TLS (davs://, as gfal2, FTS and Rucio name it): data and namespace operations and HTTP
 third-party copy through gfal2 (what the lake's own transfer tools use), the checksum and the single-token
-requests as plain HTTP (requests).
+requests as plain HTTP (lakeprobe/protocols/https.py: redirects within https only).
 
 gfal2 contexts are pooled (making one loads every plugin) and each carries, for the one call it serves, the
 bearer token of that call for the URLs it touches.
 """
 
-import os
 import queue
 import re
 import stat as stat_module
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-import requests
-
 from lakeprobe import checksums
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
-from lakeprobe.errors import ProbeFailure, scrub
-from lakeprobe.protocols import tls
+from lakeprobe.errors import ProbeFailure
+from lakeprobe.protocols import https, tls
 from lakeprobe.protocols.base import Entry, Protocol, Reached
 from lakeprobe.records import ErrorClass as E
 
 _REFUSED = (401, 403)
+READ_BYTES = 2**20  # more than any file the token checks write
 
 
 class Davs(Protocol):
@@ -58,30 +56,14 @@ class Davs(Protocol):
         finally:  # back to the pool when the call is over, which for an abandoned call may be never
             self._contexts.put(ctx)
 
-    def _request(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}))
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        https = "https://" + url.split("://", 1)[1]
-        try:  # a connection of its own: a kept-alive one the server has just closed fails the request
-            return requests.request(
-                method,
-                https,
-                headers=headers,
-                timeout=timeout_s,
-                allow_redirects=False,
-                verify=os.environ.get("SSL_CERT_FILE") or True,
-                **kwargs,
-            )
-        except requests.RequestException as e:
-            reason = scrub(str(e))
-            raise ProbeFailure(classify(reason), f"{method} {url}: {type(e).__name__}: {_short(reason)}") from None
-
     # -- reachability --------------------------------------------------------------------------------
     def connect(self, base: str, token: str | None, timeout_s: float) -> Reached:
+        """The TLS handshake, then one request through the door as ours are sent: a door that redirects to
+        plain http:// is found here, before gfal2 (which follows such a redirect with the token) is used."""
         parts = urlsplit(base)
         certificate = tls.handshake(parts.hostname or "", parts.port or 443, timeout_s)
-        return Reached(certificate.warning() if certificate else "")
+        door = https.request("HEAD", base, token, timeout_s)
+        return Reached(certificate.warning() if certificate else "", door.via.strip(" ()"))
 
     def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
         parts = urlsplit(base)
@@ -109,7 +91,7 @@ class Davs(Protocol):
         if classify(error.message, error.code) != E.UNKNOWN:
             return
         try:
-            reply = self._request(method, url, token, timeout_s)
+            reply = https.request(method, url, token, timeout_s)
             reason = f"HTTP {reply.status_code}: {reply.text.strip()[:200]}"
         except ProbeFailure as e:
             reason = str(e)
@@ -149,10 +131,10 @@ class Davs(Protocol):
 
     def checksum(self, url, token, timeout_s) -> Checksum:
         """RFC 3230: ask for adler32 (and say which others we take); the server answers in what it has."""
-        reply = self._request("HEAD", url, token, timeout_s, headers={"Want-Digest": checksums.WANT_DIGEST})
+        reply = https.request("HEAD", url, token, timeout_s, headers={"Want-Digest": checksums.WANT_DIGEST})
         if reply.status_code >= 300:
             reason = f"HTTP {reply.status_code} {reply.reason}"
-            raise ProbeFailure(classify(reason), f"checksum: HEAD {url}: {reason}")
+            raise ProbeFailure(classify(reason), f"checksum: HEAD {url}{reply.via}: {reason}")
         found = checksums.from_digest_header(reply.headers.get("Digest", ""))
         if found is None:
             raise ProbeFailure(
@@ -173,19 +155,17 @@ class Davs(Protocol):
         self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source)
 
     # -- one request, one explicit token -------------------------------------------------------------
-    def _allowed(
-        self, method: str, url: str, token: str | None, timeout_s: float, **kwargs
-    ) -> requests.Response | None:
-        reply = self._request(method, url, token, timeout_s, **kwargs)
+    def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> https.Answer | None:
+        reply = https.request(method, url, token, timeout_s, **kwargs)
         if reply.status_code in _REFUSED:
             return None
         if reply.status_code >= 300:
             reason = f"HTTP {reply.status_code} {reply.text.strip()[:120]}"
-            raise ProbeFailure(classify(reason), f"{method} {url}: {reason}")
+            raise ProbeFailure(classify(reason), f"{method} {url}{reply.via}: {reason}")
         return reply
 
     def read_as(self, url, token, timeout_s):
-        reply = self._allowed("GET", url, token, timeout_s)
+        reply = self._allowed("GET", url, token, timeout_s, limit=READ_BYTES)
         return reply.content if reply is not None else None
 
     def write_as(self, url, token, data, timeout_s, overwrite=False):
@@ -216,9 +196,3 @@ def _endpoint(url: str) -> str:
 
 def _hrefs(multistatus: str) -> list[str]:
     return re.findall(r"<(?:\w+:)?href>([^<]+)</(?:\w+:)?href>", multistatus, re.IGNORECASE)
-
-
-def _short(reason: str) -> str:
-    """The innermost reason of a requests/urllib3 error chain, not the pool's boilerplate."""
-    found = re.findall(r"\(Caused by \w+\((.*)\)\)", reason)
-    return (found[-1] if found else reason)[:200]

@@ -40,6 +40,12 @@ for _name, _value in (("XRD_CONNECTIONRETRY", "1"), ("XRD_CONNECTIONWINDOW", "15
     os.environ.setdefault(_name, _value)
 
 _CHUNK = 8 << 20
+# XrdCl's ztn sends no token over a clear connection, so such an endpoint refuses every request; and a token
+# in clear (a login, or CGI authz=) could be read on the way: lakeprobe sends it nothing and says why.
+_NO_TLS = (
+    "{where} offers no TLS on root://, so lakeprobe sends it no token: tokens over root:// need TLS "
+    "(roots://, or a server with `xrd.tls` and `xrootd.tls capable all`)"
+)
 
 
 def _remove(path: str):
@@ -132,19 +138,23 @@ class Root(Protocol):
     def connect(self, base, token, timeout_s) -> Reached:
         parts = urlsplit(base)
         certificate = tls.handshake_any(parts.hostname or "", parts.port or 1094, timeout_s, tls.xrootd_starttls)
+        if certificate is None:
+            raise ProbeFailure(E.TLS, _NO_TLS.format(where=parts.netloc))
         fs = self._fs(base, token)
         if fs is None:
             xrdcli.xrdfs(base, token, timeout_s, "ping")
         else:
             status, _ = fs.ping(timeout=_seconds(timeout_s))
             self._check(status, f"login at {parts.netloc}")
-        return Reached(certificate.warning()) if certificate else Reached("", "the server offers no TLS")
+        return Reached(certificate.warning())
 
     def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
         """The handshake up to TLS at that address (XrdCl picks addresses itself: no login here)."""
         parts = urlsplit(base)
         certificate = tls.handshake(parts.hostname or "", parts.port or 1094, timeout_s, tls.xrootd_starttls, address)
-        return Reached(certificate.warning()) if certificate else Reached("", "the server offers no TLS")
+        if certificate is None:  # the lake's tokens would go in clear: refused as connect() does
+            raise ProbeFailure(E.TLS, _NO_TLS.format(where=f"{parts.netloc} at {address}"))
+        return Reached(certificate.warning())
 
     # -- namespace and data --------------------------------------------------------------------------
     def mkdir(self, url, token, timeout_s):

@@ -22,7 +22,8 @@ def _verdict(result: dict, record):
     if result["status"] == Status.ERROR:
         raise ProbeError(result["error_class"], result["message"], result["blame"])
     if result["status"] == Status.WARN:
-        record.status, record.error_class, record.message = Status.WARN, result["error_class"], result["message"]
+        record.status, record.error_class = Status.WARN, result["error_class"]
+    record.message = result["message"]
 
 
 def _down_everywhere(run, rse, protocol):
