@@ -1,7 +1,6 @@
 """Retrying transient failures, with backoff, and recording the effort and the speed in the check's record."""
 
-import time
-
+from lakeprobe import deadline
 from lakeprobe.errors import ProbeFailure
 from lakeprobe.protocols.base import Moved
 from lakeprobe.records import ErrorClass, Record
@@ -10,6 +9,7 @@ from lakeprobe.storage import Timed
 # A refused connection or an unexplained error may pass; a timeout is not retried (it would cost another
 # deadline) and neither is any answer the storage gave on purpose (403, ENOSPC, a checksum).
 TRANSIENT = (ErrorClass.UNREACHABLE, ErrorClass.UNKNOWN)
+BACKOFF_CAP_S = 4.0  # 0.5, 1, 2, 4, 4, ... s between tries, however many --retries asks for
 
 
 def attempt(record: Record, operation, retries: int, backoff_s: float = 0.5):
@@ -20,7 +20,8 @@ def attempt(record: Record, operation, retries: int, backoff_s: float = 0.5):
         except ProbeFailure as e:
             if e.error_class not in TRANSIENT or n == retries:
                 raise
-            time.sleep(backoff_s * 2**n)
+            if deadline.interrupted.wait(min(BACKOFF_CAP_S, backoff_s * 2**n)):  # Ctrl-C ends the wait
+                raise deadline.Interrupted(f"not retried: interrupted after {e}") from None
 
 
 def note_throughput(record: Record, nbytes: int, done: Timed):

@@ -24,6 +24,16 @@ import requests
 
 from lakeprobe.records import Record, Status
 
+# What a storage said, as chat shows it: in a code span (no markup, no link), and with what would still
+# mention or link in Slack, Mattermost or Rocket.Chat made harmless (`<!channel>`, `@here`, `https://...`).
+_DEFANG = str.maketrans({"`": "'", "<": "‹", ">": "›", "@": "＠"})
+DETAIL_CHARS = 120
+
+
+def inert(text: str) -> str:
+    return "`" + text[:DETAIL_CHARS].translate(_DEFANG).replace("://", "[:]//") + "`"
+
+
 KINDS = ("slack", "mattermost", "rocketchat")
 HEALTH = {Status.PASS: "ok", Status.WARN: "ok", Status.FAIL: "failing", Status.ERROR: "failing"}
 MAX_LINES = 25
@@ -62,7 +72,7 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
             known["candidate"] = health
             if known["runs"] >= confirm:
                 known.update(announced=health, candidate=None, runs=0)
-                detail = f"{r.status} ({r.error_class}): {r.message[:120]}" if health == "failing" else str(r.status)
+                detail = f"{r.status} ({r.error_class}): {inert(r.message)}" if health == "failing" else str(r.status)
                 due.append(Change(series_of(r), health, detail, known["blame"]))
     return due
 

@@ -28,31 +28,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lakeprobe import deadline, paths
+from lakeprobe import child_env, deadline, paths
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeError, ProbeFailure
 from lakeprobe.preflight import LABELS
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
-from lakeprobe.protocols.xrdcli import TOKEN_VARS
 from lakeprobe.records import ErrorClass
 
 SOURCE = Path(__file__).with_name("address_family.c")
 GRACE_S = 5.0  # past a call's deadline (the caller has given up by then), its agent is killed
 QUIT_S = 2.0  # an agent told to end (its socket closed) gets this long to remove its files itself
 CLOSE_S = 0.5  # at the run's exit: an idle agent ends at once on its socket's end; one stuck in a call is killed
-# What an agent must not hold: the run's secrets besides the token each call hands it.
-SECRETS = (
-    *TOKEN_VARS,
-    "INFLUX_USERNAME",
-    "INFLUX_PASSWORD",
-    "INFLUX_TOKEN",
-    "LAKEPROBE_SQL_PASSWORD",
-    "PGPASSWORD",
-    "LAKEPROBE_MONIT_PASSWORD",
-    "LAKEPROBE_BROKER_PASSWORD",
-    "LAKEPROBE_CHAT_WEBHOOK",
-)
 # Run by `check`: what each family must and must not resolve to with the library loaded.
 SELF_TEST = """
 import socket, sys
@@ -100,7 +87,7 @@ def check():
     skips a library it cannot load with a warning only, and LD_PRELOAD splits a path at spaces and colons)."""
     built = library()
     for family in LABELS:
-        env = {**os.environ, "LD_PRELOAD": str(built), "LAKEPROBE_ADDRESS_FAMILY": family}
+        env = child_env.allowed(LD_PRELOAD=str(built), LAKEPROBE_ADDRESS_FAMILY=family)
         done = subprocess.run([sys.executable, "-c", SELF_TEST, family], env=env, capture_output=True, timeout=60)
         if done.returncode != 0:
             raise PinningUnavailable(
@@ -137,8 +124,7 @@ class Agent:
     def __init__(self, family: str):
         preload = " ".join(filter(None, (str(library()), os.environ.get("LD_PRELOAD"))))
         self.tmp = tempfile.mkdtemp(prefix=f"lakeprobe-{family}-")
-        env = {k: v for k, v in os.environ.items() if k not in SECRETS}
-        env.update(
+        env = child_env.allowed(  # the run's secrets stay here: each call hands the agent its token
             LD_PRELOAD=preload,
             LAKEPROBE_ADDRESS_FAMILY=family,
             # XrdCl asks for addresses of the stack it is set to: then it never asks for the other family.

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
+from lakeprobe.untrusted import inert
+
 
 class Status(StrEnum):
     PASS = "pass"
@@ -113,11 +115,13 @@ class Record:
         if self.run_kind not in RUN_KINDS:
             raise ValueError(f"run_kind {self.run_kind!r} is not one of {', '.join(RUN_KINDS)}")
 
-    def __setattr__(self, name, value):  # a status or class set after construction is checked too
+    def __setattr__(self, name, value):  # at construction too: dataclass __init__ sets through here
         if name == "status":
             value = Status(value)
         elif name == "error_class":
             value = ErrorClass(value)
+        elif name == "message":  # often a storage's own words: never raw into a terminal, a page or a sink
+            value = inert(value)
         super().__setattr__(name, value)
 
     @classmethod

@@ -145,6 +145,7 @@ def test_a_family_this_probe_host_has_no_route_for_is_skip_not_the_sites_failure
 def test_an_agent_holds_no_secret_of_the_run_and_its_files_go_with_it(built, tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEPROBE_SQL_PASSWORD", "not-for-agents-1")
     monkeypatch.setenv("LAKEPROBE_CHAT_WEBHOOK", "https://hooks.example.org/not-for-agents-2")
+    monkeypatch.setenv("SOME_NEW_SINK_PASSWORD", "not-for-agents-3")  # no one told lakeprobe about this one
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.dat").write_text("x")
     agent = pinning.Agent("ipv4")

@@ -6,12 +6,11 @@ runs as a process of its own. Without a token the process offers no token protoc
 (XrdSecPROTOCOL=unix), so no token file lying around makes a request less anonymous than it claims.
 """
 
-import os
 import re
 import subprocess
 from urllib.parse import quote, urlsplit
 
-from lakeprobe import checksums
+from lakeprobe import checksums, child_env
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeFailure, scrub
@@ -26,8 +25,7 @@ def run(
 ) -> subprocess.CompletedProcess | None:
     """The finished process; with `refused_is_none`, None when the storage refused on authorization
     grounds. Any other failure raises ProbeFailure with its class."""
-    env = {k: v for k, v in os.environ.items() if k not in TOKEN_VARS}
-    env.update(XRD_CONNECTIONRETRY="1", XRD_REQUESTTIMEOUT=str(max(1, int(timeout_s))))
+    env = child_env.allowed(XRD_CONNECTIONRETRY="1", XRD_REQUESTTIMEOUT=str(max(1, int(timeout_s))))
     if token:
         env.update(BEARER_TOKEN=token, XrdSecPROTOCOL="ztn")
     else:
