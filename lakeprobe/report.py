@@ -7,16 +7,23 @@ rounds count); downtime shows as downtime. A result older than the stale age (de
 with its age: no data is never drawn as green or red. Under the grid, the findings in words (check, class,
 message, since when). The history per RSE counts only the findings that blame the RSE (lakeprobe/blame.py):
 a copy into a broken site does not paint its healthy source red.
+
+The page is lakeprobe/templates/status.html, autoescaped: this module computes what it shows.
 """
 
-import html
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
 from lakeprobe import availability, chat, history
 from lakeprobe.records import Record, Status
+
+# Autoescaped: what a storage said (a message, a title) is text on the page, never markup.
+_TEMPLATES = Environment(loader=PackageLoader("lakeprobe"), autoescape=True, undefined=StrictUndefined)
 
 SERVICES = ("issuer", "rucio")  # always shown, "no data" when silent
 SEVERITY = ("fail", "error", "warn", "pass", "downtime", "skip")
@@ -154,32 +161,33 @@ def render(
     rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>lakeprobe status: {html.escape(lake)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>Data lake status: {html.escape(lake or 'no data')}</h1>",
-        f"<p id='about'>The latest result of each check from the rounds of the last 24 hours "
-        f"({len(rounds)} rounds, the last {_ago(now - newest) if newest else 'never'}), as of "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(now))}. A result older than "
-        f"{stale_after_s / 3600:g} h is shown as stale; skips and ad-hoc runs never replace a round's "
-        f"result.{' Other lakes in these records: ' + html.escape(', '.join(other_lakes)) if other_lakes else ''}</p>",
-        *(f"<p class='note' id='missing-shards'>{html.escape(note)}</p>" for note in notes or []),
-        _legend(),
-        _services(visible, records, rses, cell),
-        _grid(chain, cell, "RSE x check", "grid"),
-        _grid(through_rucio, cell, "Through Rucio: RSE x check", "rucio-grid") if through_rucio else "",
-        _findings(visible, rounds, now),
-        _matrix(copies, rses, cell),
-        _history(records, rses, now, ar or {}),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
+    grids = [_grid(chain, cell, "RSE x check", "grid")]
+    if through_rucio:
+        grids.append(_grid(through_rucio, cell, "Through Rucio: RSE x check", "rucio-grid"))
+    return _TEMPLATES.get_template("status.html").render(
+        style=Markup(STYLE),  # ours, constant: CSS, not text
+        lake=lake,
+        rounds=len(rounds),
+        last=_ago(now - newest) if newest else "never",
+        as_of=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(now)),
+        stale_hours=f"{stale_after_s / 3600:g}",
+        other_lakes=other_lakes,
+        notes=notes or [],
+        legend=LEGEND,
+        services=_services(visible, records, rses, cell),
+        grids=grids,
+        findings=_findings(visible, rounds, now),
+        tpc=_matrix(copies, rses, cell),
+        history=_history(records, rses, now, ar or {}),
+    )
 
 
 class _Cells:
     def __init__(self, now: float, stale_after_s: float, hidden: set[tuple] | None = None):
         self.now, self.stale_after_s, self.hidden = now, stale_after_s, hidden or set()
 
-    def of(self, r: Record | None, status: str | None = None, **data) -> str:
+    def of(self, r: Record | None, status: str | None = None, **data) -> dict:
+        """A cell of the template: css class, status, title, label and data-* attributes."""
         if r is not None and _series(r) in self.hidden:
             r, status = None, None
         status = status or (str(r.status) if r else "nodata")
@@ -189,11 +197,7 @@ class _Cells:
             if self.now - r.ts > self.stale_after_s:
                 css, label = "stale", f"{status}, {_ago(self.now - r.ts)}"
                 data["stale"] = "yes"
-        attributes = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
-        return (
-            f'<td class="{css}" data-status="{status}" title="{html.escape(title)}"{attributes}>'
-            f"{html.escape(label)}</td>"
-        )
+        return {"css": css, "status": status, "title": title, "label": label, "data": data}
 
 
 def _worst(statuses) -> str:
@@ -201,15 +205,7 @@ def _worst(statuses) -> str:
     return next((s for s in SEVERITY if s in found), "nodata")
 
 
-def _legend() -> str:
-    return (
-        "<table id='legend'><tr>"
-        + "".join(f"<td class='{css}'>{html.escape(text)}</td>" for css, text in LEGEND)
-        + "</tr></table>"
-    )
-
-
-def _services(latest, records, rses, cell: _Cells) -> str:
+def _services(latest, records, rses, cell: _Cells) -> list[tuple[str, dict]]:
     rows = []
     names = list(SERVICES) + sorted({r.rse for r in latest.values() if r.suite == "services"} - set(SERVICES))
     for name in names:
@@ -217,80 +213,71 @@ def _services(latest, records, rses, cell: _Cells) -> str:
         blamed = [r for r in latest.values() if r.blame == name and r.suite != "services"]
         newest = max(own + blamed, key=lambda r: r.ts, default=None)
         status = _worst(r.status for r in own + blamed) if own + blamed else None
-        rows.append(f"<tr><th>{html.escape(name)}</th>{cell.of(newest, status, component=name)}</tr>")
+        rows.append((name, cell.of(newest, status, component=name)))
     storage = [r for r in latest.values() if r.suite == "site" and r.blame not in SERVICES]
     newest = max(storage, key=lambda r: r.ts, default=None)
     status = _worst(r.status for r in storage) if storage else None
     if status in (None, "pass") and any(key[0] == "site" for key in cell.hidden):
         status = "nodata"  # part of the storage went unchecked: no green over what nobody looked at
-    rows.append(f"<tr><th>storage ({len(rses)} RSEs)</th>{cell.of(newest, status, component='storage')}</tr>")
-    return "<h2>Core services</h2><table id='services'>" + "".join(rows) + "</table>"
+    rows.append((f"storage ({len(rses)} RSEs)", cell.of(newest, status, component="storage")))
+    return rows
 
 
-def _grid(chain, cell: _Cells, title: str, table_id: str) -> str:
+def _grid(chain, cell: _Cells, title: str, table_id: str) -> dict:
     checks = list(dict.fromkeys(r.check for r in sorted(chain, key=lambda r: r.ts)))
     by_row: dict[tuple, dict] = defaultdict(dict)
     for r in chain:
         by_row[r.row][r.check] = r
-    head = "<tr><th></th>" + "".join(f"<th>{html.escape(c)}</th>" for c in checks) + "</tr>"
-    rows = []
-    for (rse, protocol), cells in sorted(by_row.items()):
-        tds = "".join(cell.of(cells.get(c), rse=rse, protocol=protocol, check=c) for c in checks)
-        rows.append(f"<tr><th>{html.escape(rse)} {protocol}</th>{tds}</tr>")
-    return f"<h2>{title}</h2><table id='{table_id}'>" + head + "".join(rows) + "</table>"
+    rows = [
+        (f"{rse} {protocol}", [cell.of(cells.get(c), rse=rse, protocol=protocol, check=c) for c in checks])
+        for (rse, protocol), cells in sorted(by_row.items())
+    ]
+    return {"title": title, "id": table_id, "checks": checks, "rows": rows}
 
 
-def _findings(latest, rounds, now) -> str:
+def _findings(latest, rounds, now) -> list[dict]:
     found = sorted(
         (r for r in latest.values() if r.is_finding),
         key=lambda r: (SEVERITY.index(str(r.status)), r.rse, r.peer, r.check),
     )
-    if not found:
-        return "<h2>Findings</h2><p id='findings'>none</p>"
-    rows = "".join(
-        f"<tr data-check='{html.escape(r.check)}' data-rse='{html.escape(r.rse)}' data-peer='{html.escape(r.peer)}'>"
-        f"<td>{html.escape(r.rse + ('->' + r.peer if r.peer else ''))} {r.row[1]} {r.mode}</td>"
-        f"<td>{html.escape(r.check)}</td><td>{r.status}</td><td>{r.error_class}</td>"
-        f"<td>{html.escape(r.blame)}</td><td>{html.escape(r.message)}</td>"
-        f"<td>{_ago(now - since_when(rounds, r))}</td></tr>"
+    return [
+        {
+            "check": r.check,
+            "rse": r.rse,
+            "peer": r.peer,
+            "what": f"{r.rse + ('->' + r.peer if r.peer else '')} {r.row[1]} {r.mode}",
+            "status": r.status,
+            "error_class": r.error_class,
+            "blame": r.blame,
+            "message": r.message,
+            "since": _ago(now - since_when(rounds, r)),
+        }
         for r in found
-    )
-    head = (
-        "<tr><th>what</th><th>check</th><th>status</th><th>class</th><th>blame</th><th>message</th><th>since</th></tr>"
-    )
-    return f"<h2>Findings ({len(found)})</h2><table id='findings'>{head}{rows}</table>"
+    ]
 
 
-def _matrix(copies, rses, cell: _Cells) -> str:
+def _matrix(copies, rses, cell: _Cells) -> dict:
     modes = list(dict.fromkeys(f"{r.protocol} {r.mode}" for r in copies))
     by_pair = {(r.rse, r.peer, f"{r.protocol} {r.mode}"): r for r in copies}
-    head = (
-        "<tr><th>source \\ destination</th>"
-        + "".join(f"<th colspan='{len(modes)}'>{html.escape(d)}</th>" for d in rses)
-        + "</tr>"
-    )
-    sub = "<tr><th></th>" + "".join(f"<th>{m}</th>" for _ in rses for m in modes) + "</tr>"
-    rows = []
-    for source in rses:
-        tds = []
-        for destination in rses:
-            for mode in modes:
-                if source == destination:
-                    tds.append("<td></td>")
-                    continue
-                tds.append(
-                    cell.of(
-                        by_pair.get((source, destination, mode)),
-                        source=source,
-                        destination=destination,
-                        mode=mode.split()[1],
-                    )
+    rows = [
+        (
+            source,
+            [
+                None
+                if source == destination
+                else cell.of(
+                    by_pair.get((source, destination, mode)), source=source, destination=destination, mode=mode.split()[1]
                 )
-        rows.append(f"<tr><th>{html.escape(source)}</th>{''.join(tds)}</tr>")
-    return "<h2>Third-party copy</h2><table id='tpc'>" + head + sub + "".join(rows) + "</table>"
+                for destination in rses
+                for mode in modes
+            ],
+        )
+        for source in rses
+    ]
+    return {"rses": rses, "modes": modes, "rows": rows}
 
 
-def _history(records, rses, now, ar: dict[str, availability.Tally]) -> str:
+def _history(records, rses, now, ar: dict[str, availability.Tally]) -> dict:
     """Per RSE and hour: the worst finding that blames it, else a pass if it took part in anything that ran;
     findings blamed on a pair get rows of their own. Last, the RSE's availability and reliability over 30
     days (lakeprobe/availability.py)."""
@@ -303,38 +290,34 @@ def _history(records, rses, now, ar: dict[str, availability.Tally]) -> str:
         for rse in {r.rse, r.peer} - {""}:
             if r.status in (Status.PASS, Status.WARN, Status.FAIL, Status.ERROR):
                 hours[(rse, ago)].append(Status.PASS)
-    labels = (
-        "<tr><th></th>"
-        + "".join(f"<th class='hourlabel'>{'-' + str(a) + 'h' if a % 6 == 0 else ''}</th>" for a in range(23, -1, -1))
-        + "<th>30 days: availability / reliability</th></tr>"
-    )
-    rows = []
-    for who in list(rses) + pairs:
-        tds = "".join(_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1))
-        rows.append(f"<tr><th>{html.escape(who)}{' (pair)' if '->' in who else ''}</th>{tds}{_ar(ar, who)}</tr>")
-    return (
-        "<h2>Last 24 hours per RSE (oldest left; an hour is the worst finding blamed on it)</h2>"
-        "<table id='history'>" + labels + "".join(rows) + "</table>"
-    )
+    rows = [
+        (
+            who + (" (pair)" if "->" in who else ""),
+            [_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1)],
+            None if "->" in who else _ar(ar, who),
+        )
+        for who in list(rses) + pairs
+    ]
+    labels = [f"-{a}h" if a % 6 == 0 else "" for a in range(23, -1, -1)]
+    return {"labels": labels, "rows": rows}
 
 
-def _hour(status: str, who: str, ago: int) -> str:
-    return (
-        f'<td class="hour {status}" data-status="{status}" data-rse="{html.escape(who)}" data-hour="{ago}" '
-        f'title="{ago} h ago: {status}"></td>'
-    )
+def _hour(status: str, who: str, ago: int) -> dict:
+    return {"css": f"hour {status}", "status": status, "title": f"{ago} h ago: {status}", "label": "",
+            "data": {"rse": who, "hour": ago}}  # fmt: skip
 
 
-def _ar(ar: dict[str, availability.Tally], who: str) -> str:
-    if "->" in who:
-        return "<td></td>"
+def _ar(ar: dict[str, availability.Tally], who: str) -> dict:
     tally = ar.get(who) or availability.Tally()
     a, r = availability.percent(tally.availability), availability.percent(tally.reliability)
-    text = "no data" if tally.availability is None else f"{a} / {r}"
-    return (
-        f'<td class="ar{" nodata" if tally.availability is None else ""}" data-rse="{html.escape(who)}" '
-        f'data-availability="{a}" data-reliability="{r}" title="unknown {tally.unknown / 3600:.1f} h">{text}</td>'
-    )
+    nodata = tally.availability is None
+    return {
+        "css": "ar nodata" if nodata else "ar",
+        "status": "",
+        "title": f"unknown {tally.unknown / 3600:.1f} h",
+        "label": "no data" if nodata else f"{a} / {r}",
+        "data": {"rse": who, "availability": a, "reliability": r},
+    }
 
 
 def _ago(seconds: float) -> str:

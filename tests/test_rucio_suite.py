@@ -77,7 +77,7 @@ def test_a_healthy_round_passes_everywhere_and_leaves_nothing_once_the_daemons_a
     upload = next(r for r in records if r.check == "rucio_upload")
     assert upload.bytes == 1024 * 1024 and upload.throughput_Bps > 0
     # The status page has the Rucio suite's grid beside the storage's.
-    grid = report.render([records], "lakeprobe-lab", [], time.time(), 7200).split("id='rucio-grid'")[1]
+    grid = report.render([records], "lakeprobe-lab", [], time.time(), 7200).split('id="rucio-grid"')[1]
     cells = re.findall(r'data-status="(\w+)"[^>]*data-rse="(\w+)" data-protocol="(\w+)" data-check="(\w+)"', grid)
     assert set(chains) <= {(rse, p, c) for status, rse, p, c in cells if status == "pass"}
     run_id = records[0].run_id
