@@ -266,7 +266,10 @@ def _matrix(copies, rses, cell: _Cells) -> dict:
                 None
                 if source == destination
                 else cell.of(
-                    by_pair.get((source, destination, mode)), source=source, destination=destination, mode=mode.split()[1]
+                    by_pair.get((source, destination, mode)),
+                    source=source,
+                    destination=destination,
+                    mode=mode.split()[1],
                 )
                 for destination in rses
                 for mode in modes
