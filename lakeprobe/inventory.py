@@ -111,6 +111,9 @@ class RSE(_Model):
     downtime: str = ""
     embargo: str = ""
     gocdb_site: str = ""  # the site's name in GOCDB: its storage services' outages put this RSE in downtime
+    # The audience its storage takes tokens for, when it is its own (https://host:port, or a name) rather
+    # than the lake's (issuer.audience): every token for it is asked for this audience.
+    audience: str = Field(default="", max_length=300, pattern=r"^\S*$")
 
     @field_validator("name")
     @classmethod
@@ -423,7 +426,14 @@ def _duplicate_key(node) -> tuple[str, int] | None:
     return None
 
 
-RUCIO_SETTINGS = ("prefix", "timeout_s", "max_concurrent", "embargo", "gocdb_site")  # lakeprobe_<key> attributes
+RUCIO_SETTINGS = (
+    "prefix",
+    "timeout_s",
+    "max_concurrent",
+    "embargo",
+    "gocdb_site",
+    "audience",
+)  # lakeprobe_<key> attributes
 
 
 def load_rucio(expression: str, base: Inventory | None = None) -> Inventory:

@@ -75,7 +75,7 @@ class Storage:
             if rse is not None and self.breaker:
                 self.breaker.check(rse.name, self._endpoint(scheme))
         protocol = pinning.pinned(registry.for_url(url), self.family)
-        token = self.tokens.token(self.client) if self.tokens and protocol.takes_tokens else None
+        token = self.token_for(ends[0][0], protocol)
         names = [rse.name if rse else u for (rse, _), u in zip(ends, (url, *more_urls))]
         where = f"{names[1]}->{names[0]}" if len(names) > 1 else f"on {names[0]}"  # a copy: source->destination
         label = f"{what} {where} {protocol.scheme}" + (f" over {self.family}" if self.family else "")
@@ -92,6 +92,12 @@ class Storage:
                     )
                 raise
             return Timed(value, time.monotonic() - started)
+
+    def token_for(self, rse: RSE | None, protocol: Protocol) -> str | None:
+        """The token for an operation on `rse`: for its own audience, when it has one."""
+        if not self.tokens or not protocol.takes_tokens:
+            return None
+        return self.tokens.token(self.client, rse.audience if rse and rse.audience else None)
 
     # -- operations ----------------------------------------------------------------------------------
     def mkdir(self, url: str) -> Timed:
@@ -119,9 +125,12 @@ class Storage:
         return self._run("rmdir", url, lambda p, token, t: p.rmdir(url, token, t))
 
     def copy(self, source: str, destination: str, mode: str) -> Timed:
-        return self._run(
-            f"{mode} copy", destination, lambda p, token, t: p.copy(source, destination, mode, token, t), source
-        )
+        """`token` is the destination's; the source's is asked for its own audience."""
+
+        def tpc(p: Protocol, token: str | None, t: float):
+            return p.copy(source, destination, mode, token, t, self.token_for(self.locate(source)[0], p))
+
+        return self._run(f"{mode} copy", destination, tpc, source)
 
     def remove_tree(self, url: str):
         """Everything below `url`, then `url` itself; what is not there is fine."""

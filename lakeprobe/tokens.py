@@ -64,10 +64,12 @@ class TokenProvider:
         audience: str = "",
         ca_bundle: str | bool = True,
         client_scopes: dict | None = None,
+        rse_audiences: list[str] | None = None,
     ):
         self.issuer_url, self.client_secrets = issuer_url, client_secrets or {}
         self.client_scopes = client_scopes or {}
         self.audience, self.ca_bundle = audience, ca_bundle
+        self.rse_audiences = rse_audiences or []  # the RSEs' own audiences, besides the lake's
         # Read once, now: the root:// module takes the environment's token variables for its own use.
         self._discovered = None if issuer_url else discover_token()
         self._cache: dict[tuple[str, str], Token] = {}
@@ -83,7 +85,8 @@ class TokenProvider:
         if issuer is None:
             return cls()
         secrets = json.loads(Path(issuer.clients_file).read_text()) if issuer.clients_file else {}
-        return cls(issuer.url, secrets, issuer.audience, _ca_bundle(inventory.ca_dir), issuer.scopes)
+        own = sorted({rse.audience for rse in inventory.rses.values() if rse.audience} - {issuer.audience})
+        return cls(issuer.url, secrets, issuer.audience, _ca_bundle(inventory.ca_dir), issuer.scopes, own)
 
     def token(self, client: str = "probe", audience: str | None = None) -> str:
         key = (client, audience or self.audience)
@@ -106,7 +109,8 @@ class TokenProvider:
         """Every (client, audience) a round asks for: the issuer is asked once per kind and round."""
         if not self.has_issuer:
             return [("probe", self.audience)]
-        return [(c, self.audience) for c in self.client_scopes or ["probe"]] + [("probe", WRONG_AUDIENCE)]
+        audiences = [self.audience, *self.rse_audiences]
+        return [(c, a) for a in audiences for c in self.client_scopes or ["probe"]] + [("probe", WRONG_AUDIENCE)]
 
     def prefetch(self):
         """One token of every kind a round uses, fetched before it starts (by the process that starts the
@@ -146,10 +150,10 @@ class TokenProvider:
                 ) from None
         return self._token_endpoint
 
-    def expired_token(self, client: str = "probe-short") -> str:
+    def expired_token(self, client: str = "probe-short", audience: str | None = None) -> str:
         """A token of a short-lived client that has expired without ever being presented: fetched at the
         start of the round (by the xdist controller) and waited out here, once per process at most."""
-        key = (client, self.audience)
+        key = (client, audience or self.audience)
         with self._lock:
             token = self._cache.get(key)
         token = token or self._fetch(key)

@@ -91,6 +91,11 @@ INVENTORY_MISTAKES = [
         _rse(protocols={"davs": "davs://probe:hunter2@se.example.org:443/"}),
         ["RSE DISK1", "credentials"],
     ),
+    (
+        "ipv6-literal-under-davs",
+        _rse(protocols={"davs": "davs://[2001:db8::1]:443/"}),
+        ["RSE DISK1", "IPv6 literal", "name the host"],
+    ),
     ("unknown-protocol", _rse(protocols={"s3": "s3://se.example.org/"}), ["RSE DISK1", "unknown protocol 's3'"]),
     ("bad-tpc-mode", _rse(quirks={"tpc_modes": ["stream"]}), ["RSE DISK1", "quirks.tpc_modes", "'stream'"]),
     (

@@ -111,8 +111,11 @@ class Protocol(ABC):
     @abstractmethod
     def rmdir(self, url: str, token: str | None, timeout_s: float): ...
 
-    def copy(self, source: str, destination: str, mode: str, token: str | None, timeout_s: float) -> Moved | None:
-        """Third-party copy in `mode` (one of copy_modes), never streamed through this client."""
+    def copy(
+        self, source: str, destination: str, mode: str, token: str | None, timeout_s: float, source_token: str | None
+    ) -> Moved | None:
+        """Third-party copy in `mode` (one of copy_modes), never streamed through this client: `token` for the
+        destination, `source_token` for the source (another when the two take tokens for their own audience)."""
         raise NotImplementedError(f"{self.scheme}:// has no third-party copy")
 
     # -- one request, one explicit token: what a storage lets a token holder do ----------------------

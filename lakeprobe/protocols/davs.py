@@ -32,7 +32,9 @@ class Davs(Protocol):
         self._contexts: queue.SimpleQueue = queue.SimpleQueue()
 
     # -- plumbing ------------------------------------------------------------------------------------
-    def _gfal(self, what: str, url: str, token: str | None, timeout_s: float, fn: Callable, *more_urls: str):
+    def _gfal(
+        self, what: str, url: str, token: str | None, timeout_s: float, fn: Callable, *more_urls: str, source_token=None
+    ):
         import gfal2
 
         try:
@@ -47,14 +49,25 @@ class Davs(Protocol):
                     ctx.set_opt_integer(group, option, seconds)
                 except gfal2.GError:
                     pass  # not every plugin knows every timeout
-        for each in (url, *more_urls):
-            ctx.cred_set(_endpoint(each), ctx.cred_new("BEARER", token or ""))
+        for each in more_urls:  # a copy's source, whose token gfal2 hands the destination (pull) or uses (push)
+            ctx.cred_set(_endpoint(each), ctx.cred_new("BEARER", source_token or token or ""))
+        ctx.cred_set(_endpoint(url), ctx.cred_new("BEARER", token or ""))
         try:
             return fn(ctx, seconds)
         except gfal2.GError as e:
             raise ProbeFailure(classify(e.message, e.code), f"{what}: {e.message.strip()}") from None
         finally:  # back to the pool when the call is over, which for an abandoned call may be never
             self._contexts.put(ctx)
+
+    def check_base(self, url: str):
+        super().check_base(url)
+        if ":" in (urlsplit(url).hostname or ""):
+            # davix (neon) verifies the certificate against "[::1]" with its brackets: every gfal2 call
+            # fails "certificate issued for a different hostname" whatever the certificate names.
+            raise ValueError(
+                f"{url!r}: the davs client (gfal2, davix) cannot verify a certificate for an IPv6 literal; "
+                "name the host (a DNS name with an AAAA record)"
+            )
 
     # -- reachability --------------------------------------------------------------------------------
     def connect(self, base: str, token: str | None, timeout_s: float) -> Reached:
@@ -144,7 +157,7 @@ class Davs(Protocol):
             )
         return found
 
-    def copy(self, source, destination, mode, token, timeout_s):
+    def copy(self, source, destination, mode, token, timeout_s, source_token):
         def copy(ctx, seconds):
             ctx.set_opt_boolean("HTTP PLUGIN", "ENABLE_FALLBACK_TPC_COPY", False)
             ctx.set_opt_string("HTTP PLUGIN", "DEFAULT_COPY_MODE", f"3rd {mode}")
@@ -152,7 +165,7 @@ class Davs(Protocol):
             params.overwrite, params.timeout = True, seconds
             ctx.filecopy(params, source, destination)
 
-        self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source)
+        self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source, source_token=source_token)
 
     # -- one request, one explicit token -------------------------------------------------------------
     def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> https.Answer | None:

@@ -5,10 +5,10 @@ Tokens. XrdCl authenticates once per connection (ztn) with the token it finds in
 it has no per-request token. So, in-process, every call's token is written to a private token file named by
 BEARER_TOKEN_FILE (set once per process, before any thread starts), and the connection is named after the
 token (a user name derived from it, `lp<hash>@host`): a new token value logs in on a connection of its own,
-reading the file that now holds it. That serves one token holder per process (the probe's client, whose
-token is renewed in the background); a call with another holder's token, or with none, runs as a separate
-xrdfs/xrdcp process whose environment holds exactly that token (none: XrdSecPROTOCOL=unix, so that no
-token file lying around makes an anonymous request less anonymous).
+reading the file that now holds it. That serves one token holder per process (the probe's client for one
+audience, whose token is renewed in the background); a call with another holder's token, or with none,
+runs as a separate xrdfs/xrdcp process whose environment holds exactly that token (none:
+XrdSecPROTOCOL=unix, so that no token file lying around makes an anonymous request less anonymous).
 
 Third-party copy. XrdCl's CopyProcess polls a running TPC every 2.5 s (XrdClThirdPartyCopyJob), so every
 root:// copy took at least 2.5 s whatever its size. The copy is driven here the way that job does it (the
@@ -28,7 +28,7 @@ from urllib.parse import quote, urlsplit
 from lakeprobe import checksums, deadline
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
-from lakeprobe.errors import ProbeFailure, scrub
+from lakeprobe.errors import NotProbed, ProbeFailure, scrub
 from lakeprobe.jwts import claims
 from lakeprobe.protocols import tls, xrdcli
 from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
@@ -90,10 +90,12 @@ class _Login:
 
 
 def _holder(token: str) -> str:
+    """Who holds the token, and for which audience: one RSE's own audience is not another's."""
     try:
-        return str(claims(token).get("sub") or token)
+        found = claims(token)
     except ValueError:
         return token  # not a JWT: the token itself is its holder
+    return f"{found.get('sub') or token}|{found.get('aud')}"
 
 
 class Root(Protocol):
@@ -142,7 +144,7 @@ class Root(Protocol):
             raise ProbeFailure(E.TLS, _NO_TLS.format(where=parts.netloc))
         fs = self._fs(base, token)
         if fs is None:
-            xrdcli.xrdfs(base, token, timeout_s, "ping")
+            xrdcli.xrdfs(base, token, timeout_s, "query", "config", "version")  # a login (xrdfs has no ping)
         else:
             status, _ = fs.ping(timeout=_seconds(timeout_s))
             self._check(status, f"login at {parts.netloc}")
@@ -263,10 +265,17 @@ class Root(Protocol):
             raise ProbeFailure(E.PROTOCOL_ERROR, f"checksum: unexpected answer {answer!r}")
         return checksums.normalise(algorithm, value)
 
-    def copy(self, source, destination, mode, token, timeout_s):
+    def copy(self, source, destination, mode, token, timeout_s, source_token):
         from XRootD import client
         from XRootD.client.flags import AccessMode, OpenFlags
 
+        if source_token and source_token != token:
+            # The destination pulls with the token the client logged in with; another for the source would
+            # have to go in the source URL (argv, logs): lakeprobe puts no token in a URL.
+            raise NotProbed(
+                "not tried: root:// TPC between RSEs that take tokens for their own audiences needs the "
+                "source's token in the source URL, which lakeprobe never does"
+            )
         src_server, dst_server = self._server(source, token), self._server(destination, token)
         if src_server is None or dst_server is None:
             return xrdcli.copy(source, destination, token, timeout_s)

@@ -68,7 +68,11 @@ def xrdfs(url: str, token: str | None, timeout_s: float, *command: str) -> str:
 
 
 def mkdir(url, token, timeout_s):
-    xrdfs(url, token, timeout_s, "mkdir", "-p", path(url))
+    try:
+        xrdfs(url, token, timeout_s, "mkdir", "-p", path(url))
+    except ProbeFailure as e:
+        if "file exists" not in str(e).lower():  # XRootD 5.5's `mkdir -p` of a directory that is there
+            raise
 
 
 def put(local, url, token, timeout_s):

@@ -53,14 +53,10 @@ def pytest_generate_tests(metafunc):
             "endpoint", [pytest.param(c, id="-".join(n for n in (c[0].name, c[1], c[2]) if n)) for c in chains]
         )
     elif "endpoint" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "endpoint",
-            [
-                pytest.param((rse, p), id=f"{rse.name}-{p}")
-                for rse in selection.rses
-                for p in selection.protocols_of(rse)
-            ],
-        )
+        endpoints = [(rse, p) for rse in selection.rses for p in selection.protocols_of(rse)]
+        if "other_audience" in metafunc.fixturenames:  # only where RSEs take tokens for audiences of their own
+            endpoints = [(rse, p) for rse, p in endpoints if _other_audiences(state.inventory, rse)]
+        metafunc.parametrize("endpoint", [pytest.param(e, id=f"{e[0].name}-{e[1]}") for e in endpoints])
     if "family" in metafunc.fixturenames:  # the address families the preflight reached each endpoint at
         chained = {(rse.name, p, f) for rse, p, f in chains}  # a forced chain's connection is its family's
         families = [
@@ -186,7 +182,7 @@ def authz_areas(tokens):
     for area in made.values():  # the owners' embargoed file, if it was not published (the rest: cleanup)
         if area.embargoed:
             try:
-                area.delete(area.embargoed, tokens.token("embargo-owner"))
+                area.delete(area.embargoed, tokens.token("embargo-owner", area.rse.audience or None))
             except (ProbeFailure, ProbeError, NotProbed):
                 pass
 
@@ -203,7 +199,7 @@ def area(endpoint, authz_areas, run_area, tokens, run, record) -> AuthzArea:
         made = AuthzArea(rse, protocol, directory, rse.timeout_s or run.options.timeout, os.urandom(1024))
         try:
             run_area.mkdir(rse, protocol, directory)
-            if not made.write(made.readable, tokens.token("probe"), made.data):
+            if not made.write(made.readable, tokens.token("probe", rse.audience or None), made.data):
                 raise ProbeFailure("auth_denied", "the probe token may not write there")
         except ProbeFailure as e:
             made.problem = str(e)
@@ -212,6 +208,19 @@ def area(endpoint, authz_areas, run_area, tokens, run, record) -> AuthzArea:
     if found.problem:
         raise NotProbed(f"not tried: the token checks' area could not be prepared: {found.problem}")
     return found
+
+
+def _other_audiences(inventory, rse) -> list[str]:
+    """The other RSEs' own audiences, for an RSE with one of its own."""
+    if not rse.audience:
+        return []
+    return sorted({r.audience for r in inventory.rses.values() if r.audience} - {rse.audience})
+
+
+@pytest.fixture
+def other_audience(endpoint, run) -> str:
+    """Another RSE's own audience (the check runs only for an RSE with one of its own, beside another)."""
+    return _other_audiences(run.inventory, endpoint[0])[0]
 
 
 @pytest.fixture
@@ -228,11 +237,13 @@ def needs_client(tokens):
 
 
 @pytest.fixture
-def token_of(tokens, needs_client):
-    """The token of one of the inventory's issuer clients; the check skips when the lake cannot issue it."""
+def token_of(tokens, needs_client, endpoint):
+    """The token of one of the inventory's issuer clients for the RSE's audience; the check skips when the
+    lake cannot issue it."""
+    rse, _ = endpoint
 
     def token_of(client: str) -> str:
         needs_client(client)
-        return tokens.token(client)
+        return tokens.token(client, rse.audience or None)
 
     return token_of

@@ -79,7 +79,8 @@ def test_no_token(area):
 def test_expired_token(area, tokens, needs_client):
     needs_client("probe-short")
     must_refuse(
-        area.read(area.readable, tokens.expired_token("probe-short")) is not None, "reading with an expired token"
+        area.read(area.readable, tokens.expired_token("probe-short", area.rse.audience or None)) is not None,
+        "reading with an expired token",
     )
 
 
@@ -92,9 +93,19 @@ def test_wrong_audience(area, tokens, needs_client):
     )
 
 
+def test_audience_replay(area, tokens, needs_client, other_audience):
+    """Where RSEs take tokens for their own audiences (the WLCG profile's recommended form), a token for
+    another RSE's audience is refused here: one that takes it takes any token stolen at a neighbour. Only
+    for RSEs with an audience of their own, beside another."""
+    needs_client("probe")
+    token, theirs = tokens.token("probe", other_audience), f"another RSE's audience ({other_audience})"
+    must_refuse(area.read(area.readable, token) is not None, f"reading with a token for {theirs}")
+    must_refuse(area.write(area.url(_new_name("audience-replay")), token, b"x"), f"writing with a token for {theirs}")
+
+
 def test_unknown_issuer(area, tokens):
     scope = f"storage.read:{area.rse.prefix} storage.modify:{area.rse.prefix}"
-    token = unknown_issuer_token(tokens.audience, scope)
+    token = unknown_issuer_token(area.rse.audience or tokens.audience, scope)
     must_refuse(area.read(area.readable, token) is not None, "reading with a token from an unknown issuer")
     must_refuse(
         area.write(area.url(_new_name("unknown-issuer")), token, b"x"), "writing with a token from an unknown issuer"
