@@ -229,10 +229,15 @@ class Root(Protocol):
         return Entry(info.size, bool(info.flags & StatInfoFlags.IS_DIR))
 
     def listdir(self, url, token, timeout_s) -> list[str]:
+        """Through an XRootD cluster's manager as `xrdfs ls` lists: every data server that has the directory
+        is asked (a locate first), and their entries merged; each data server has a namespace of its own."""
+        from XRootD.client.flags import DirListFlags
+
         fs = self._fs(url, token)
         if fs is None:
             return xrdcli.listdir(url, token, timeout_s)
-        status, listing = fs.dirlist(xrdcli.path(url), timeout=_seconds(timeout_s))
+        flags = DirListFlags.LOCATE | DirListFlags.MERGE
+        status, listing = fs.dirlist(xrdcli.path(url), flags, timeout=_seconds(timeout_s))
         self._check(status, "list")
         return [entry.name for entry in listing]
 
