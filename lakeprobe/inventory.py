@@ -17,7 +17,6 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -25,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from lakeprobe import paths
 from lakeprobe.protocols import registry
 from lakeprobe.sinks import SqlSection
+from lakeprobe.urls import plain_url
 
 DEFAULT_PREFIX = "/lakeprobe"
 RSE_NAME = re.compile(r"^[A-Za-z0-9]+([_.-][A-Za-z0-9]+)*$")  # Rucio's names, lower case allowed
@@ -51,25 +51,6 @@ def probe_area(value: str) -> str:
             f"must be a directory below the storage root, not {value!r}: the probes write and clean up there"
         )
     return normalised
-
-
-def plain_url(value: str, schemes: tuple[str, ...], user_ok: bool = False) -> str:
-    """A URL of one of `schemes`, with a host and without credentials (secrets come from the environment);
-    a database URL may name its user (`user_ok`), never a password."""
-    if not isinstance(value, str) or "://" not in value:
-        raise ValueError(f"{value!r} is not a URL (write {schemes[0]}://host:port/)")
-    parts = urlsplit(value)
-    if parts.scheme not in schemes:
-        raise ValueError(f"{parts.scheme}:// is not {' or '.join(s + '://' for s in schemes)}")
-    if parts.password or (parts.username and not user_ok):
-        raise ValueError("must not carry credentials: give them in the environment (README, Sinks and Tokens)")
-    if not parts.hostname:
-        raise ValueError(f"{value!r} names no host")
-    try:
-        parts.port  # noqa: B018  (raises for a port that is not a number or out of range)
-    except ValueError:
-        raise ValueError(f"{value!r} has an invalid port") from None
-    return value
 
 
 class Quirks(_Model):

@@ -15,12 +15,6 @@ from lakeprobe.tokens import TokenProvider
 DEADLINE_S = 20.0  # per endpoint: cleaning up must not hold the end of the run for long
 
 
-def note_made(state: RunState, rse: str, protocol: str):
-    """Called where a run directory was made: the cleanup will look there."""
-    state.made_dir.mkdir(parents=True, exist_ok=True)
-    (state.made_dir / f"{rse}.{protocol}").touch()
-
-
 def run_directories(state: RunState, rse, protocol: str) -> list[str]:
     return [rse.url(protocol, state.area(rse)), rse.url(protocol, state.area(rse, scoped=True))]
 

@@ -23,3 +23,14 @@ def test_groups():
     assert a == b == f"{site}/copies-from[CNAF-STORM-davs]"
     assert group_of(f"{site}/test_tpc.py::test_copy[XRD1>XRD2-root-tpc]") == f"{site}/copies-from[XRD1-root]"
     assert group_of("suites/services/test_issuer.py::test_issuer_jwks") == "suites/services/test_issuer.py"
+
+
+def test_xdist_still_asks_the_private_method_the_grouping_overrides():
+    """plugins/scheduling.py overrides LoadScopeScheduling._split_scope, which is not xdist's public API
+    (pyproject pins pytest-xdist<4): if xdist stops calling it, every check would be scheduled alone and a
+    chain's steps would run on different workers. This fails loudly first."""
+    import inspect
+
+    from xdist.scheduler import LoadScopeScheduling
+
+    assert "self._split_scope(" in inspect.getsource(LoadScopeScheduling)

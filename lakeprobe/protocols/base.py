@@ -15,6 +15,7 @@ from typing import ClassVar
 from urllib.parse import urlsplit
 
 from lakeprobe.checksums import Checksum
+from lakeprobe.urls import plain_url
 
 
 @dataclass
@@ -50,19 +51,7 @@ class Protocol(ABC):
     def check_base(self, url: str):
         """Raises ValueError, in words for the user, when `url` cannot be an endpoint of this protocol:
         another scheme, no host, credentials (secrets come from the environment), a bad port."""
-        if not isinstance(url, str) or "://" not in url:
-            raise ValueError(f"{url!r} is not a URL (write {self.scheme}://host:port/)")
-        parts = urlsplit(url)
-        if parts.scheme != self.scheme:
-            raise ValueError(f"{url!r} is a {parts.scheme}:// URL; this key needs {self.scheme}://host:port/")
-        if parts.username or parts.password:
-            raise ValueError("a URL must not carry credentials: tokens and passwords come from the environment")
-        if not parts.hostname:
-            raise ValueError(f"{url!r} names no host")
-        try:
-            parts.port  # noqa: B018  (raises for a port that is not a number or out of range)
-        except ValueError:
-            raise ValueError(f"{url!r} has an invalid port") from None
+        parts = urlsplit(plain_url(url, (self.scheme,)))
         if parts.query or parts.fragment:
             raise ValueError(f"{url!r}: an endpoint has no query or fragment")
 
