@@ -26,13 +26,20 @@ class StorageElement:
     """`checksum` and `certificate` make a healthy storage configured unlike the lab's others, as real lakes
     have them: another checksum algorithm (md5, crc32c), or a certificate from a CA the probes do not know
     ("foreign"); `tls=False` one that offers no TLS at all (its "https" port speaks plain HTTP) and so takes no tokens
-    (XRootD's ztn requires TLS)."""
+    (XRootD's ztn requires TLS); `audiences` the token audiences it takes instead of the lake's (its own,
+    `own_audience`, for the WLCG profile's per-endpoint form)."""
 
     def __init__(
-        self, layout: Layout, index: int, checksum: str = "adler32", certificate: str = "host", tls: bool = True
+        self,
+        layout: Layout,
+        index: int,
+        checksum: str = "adler32",
+        certificate: str = "host",
+        tls: bool = True,
+        audiences: tuple[str, ...] = (AUDIENCE,),
     ):
         self.layout, self.index, self.name = layout, index, rse_name(index)
-        self.checksum, self.certificate, self.tls = checksum, certificate, tls
+        self.checksum, self.certificate, self.tls, self.audiences = checksum, certificate, tls, audiences
         self.dir = layout.run_dir / "rses" / self.name
         self.root_port, self.https_port = layout.rse_ports(index)
 
@@ -43,6 +50,7 @@ class StorageElement:
     fault_file = property(lambda self: self.dir / "fault")
     root_url = property(lambda self: f"root://localhost:{self.root_port}/")
     davs_url = property(lambda self: f"davs://localhost:{self.https_port}/")
+    own_audience = property(lambda self: f"https://localhost:{self.https_port}")
 
     def allowed_hosts(self) -> list[str]:
         """The clients XRootD admits (`xrd.allow host` admits the addresses a name resolves to): IPv4's
@@ -104,14 +112,12 @@ class StorageElement:
 
     def _scitokens_cfg(self, onmissing: str) -> str:
         return (
-            f"[Global]\naudience = {AUDIENCE}\nonmissing = {onmissing}\n\n"
+            f"[Global]\naudience = {', '.join(self.audiences)}\nonmissing = {onmissing}\n\n"
             f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n"
         )
 
     def config(self) -> str:
         fault, d = self.fault, self.dir
-        authz = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
-        cert = "expired" if fault == "expired-cert" else self.certificate
         lines = [
             "all.role server",
             "all.export /" + (" r/o" if fault == "readonly" else ""),
@@ -121,6 +127,19 @@ class StorageElement:
             f"xrd.port {self.root_port}",
             *(f"xrd.allow host {name}" for name in self.allowed_hosts()),
             f"xrd.protocol XrdHttp:{self.https_port} libXrdHttp.so",
+            *self.service_lines(),
+        ]
+        if fault == "slow":
+            lines += ["xrootd.fslib throttle default", f"throttle.throttle data {SLOW_RATE_BPS}"]
+        return "\n".join(lines) + "\n"
+
+    def service_lines(self) -> list[str]:
+        """TLS, checksum, token authorization and third-party copy as the lab serves them: shared with the
+        nodes of a cluster (lab/cluster.py), which serve the same way."""
+        fault, d = self.fault, self.dir
+        authz = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
+        cert = "expired" if fault == "expired-cert" else self.certificate
+        lines = [
             *(
                 [
                     f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
@@ -150,9 +169,7 @@ class StorageElement:
                 f"ofs.tpc fcreds ?ztn =BEARER_TOKEN_FILE fcpath {d}/tpccreds/ ttl 60 70 xfr 20 "
                 f"pgm {d / 'tpc-agent' if self.preloaded else '/usr/bin/xrdcp'} --server",
             ]
-        if fault == "slow":
-            lines += ["xrootd.fslib throttle default", f"throttle.throttle data {SLOW_RATE_BPS}"]
-        return "\n".join(lines) + "\n"
+        return lines
 
     def start(self, extra_env: dict | None = None):
         if self.running:

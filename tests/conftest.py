@@ -242,3 +242,24 @@ def receiver():
 
     with serving(local_http(Hook)) as server:
         yield f"http://127.0.0.1:{server.server_port}/hooks/not-a-real-secret", received
+
+
+@pytest.fixture
+def extra_cluster(lab):
+    """An XRootD cluster (a manager and its data servers, lab/cluster.py) beside the lab's RSEs, as one more
+    storage element; stopped afterwards."""
+    from lab.cluster import Cluster
+
+    started = []
+
+    def start(index: int, **variant) -> Cluster:
+        cluster = Cluster(lab.layout, index, **variant)
+        cluster.stop()
+        cluster.prepare()
+        cluster.start()
+        started.append(cluster)
+        return cluster
+
+    yield start
+    for cluster in started:
+        cluster.stop()

@@ -200,3 +200,26 @@ def test_retries_back_off_at_most_the_cap_and_end_at_once_on_ctrl_c(monkeypatch)
     finally:
         deadline.interrupted.clear()
     assert time.monotonic() - started < 1.5
+
+
+def test_rses_with_their_own_audiences_get_tokens_for_them_and_refuse_each_others(
+    lab, extra_rse, inventory_with, run_suite
+):
+    """Two RSEs that take tokens for their own audience only (https://localhost:PORT): every check asks for
+    tokens of the RSE's audience and passes, and `audience_replay` (a token for the other's audience) passes;
+    then one of them also takes the other's audience, and its `audience_replay` fails security."""
+    own = {i: f"https://localhost:{lab.layout.rse_ports(i)[1]}" for i in (17, 18)}
+    rses = {i: extra_rse(i, audiences=(own[i],)) for i in (17, 18)}
+    lake = inventory_with({r.name: rse_entry(r.davs_url, r.root_url, audience=own[i]) for i, r in rses.items()})
+    proc, records, _ = run_suite("--inventory", lake, "--rse", "XRD17", "--rse", "XRD18", "--timeout", "20")
+    not_passed = [(r.check, r.rse, r.protocol, r.status, r.message) for r in records if r.status != "pass"]
+    assert {r.check for r in records if r.status == "skip"} <= {"root_tpc"}, not_passed
+    assert all("own audiences" in r.message for r in records if r.status == "skip")
+    assert not [r for r in not_passed if r[3] != "skip"], not_passed
+    assert len([r for r in records if r.check == "audience_replay" and r.status == "pass"]) == 4
+
+    extra_rse(18, audiences=(own[18], own[17]))  # it takes tokens stolen at XRD17 too
+    proc, records, _ = run_suite("--inventory", lake, "--rse", "XRD18", "-k", "audience_replay or read_scope")
+    replay = {(r.protocol, r.status, r.error_class) for r in records if r.check == "audience_replay"}
+    assert replay == {("davs", "fail", "security"), ("root", "fail", "security")}, proc.stdout[-2000:]
+    assert all(r.status == "pass" for r in records if r.check == "read_scope")

@@ -4,8 +4,9 @@ readable to others. The area is the RSE's `embargo` path; without one these chec
 
 import pytest
 
+from lakeprobe import verify
 from lakeprobe.authz import must_allow, must_refuse
-from lakeprobe.errors import NotProbed, ProbeFailure
+from lakeprobe.errors import NotProbed
 
 
 @pytest.fixture
@@ -20,16 +21,15 @@ def _needs_embargoed_file(area):
         raise NotProbed("not tried: needs the owners' embargoed file, which embargo_owner did not write")
 
 
-def test_embargo_owner(area, embargo, token_of, run):
+def test_embargo_owner(area, embargo, token_of, run, record):
     token = token_of("embargo-owner")
     url = f"{embargo}/{run.embargo_prefix}{area.protocol}.dat"
     must_allow(area.write(url, token, area.data), "the owners writing in the embargoed area")
     area.embargoed = url
     names = area.listing(embargo, token)
     must_allow(names is not None, "the owners listing the embargoed area")
-    if url.rsplit("/", 1)[1] not in names:
-        raise ProbeFailure("not_found", "the owners' file is missing from the embargoed area's listing")
     must_allow(area.read(url, token) is not None, "the owners reading their embargoed file")
+    verify.listed(record, names, url, lambda: True, "the owners' file in the embargoed area")
 
 
 def test_embargo_refused_to_others(area, embargo, token_of):

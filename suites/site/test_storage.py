@@ -105,8 +105,14 @@ def test_download(step, record, retries):
 def test_list(step, record, retries):
     step.needs("upload")
     names = attempt(record, lambda: step.storage.listdir(step.directory), retries)
-    if step.file_url.rsplit("/", 1)[1] not in names:
-        raise ProbeFailure(ErrorClass.NOT_FOUND, "the uploaded file is missing from the directory listing")
+    verify.listed(record, names, step.file_url, lambda: _served(step), "the uploaded file")
+
+
+def _served(step) -> bool:
+    try:
+        return step.storage.stat(step.file_url).size == step.size
+    except ProbeFailure:
+        return False
 
 
 def test_delete(step, record, retries):
