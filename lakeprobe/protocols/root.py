@@ -236,8 +236,12 @@ class Root(Protocol):
         fs = self._fs(url, token)
         if fs is None:
             return xrdcli.listdir(url, token, timeout_s)
-        flags = DirListFlags.LOCATE | DirListFlags.MERGE
-        status, listing = fs.dirlist(xrdcli.path(url), flags, timeout=_seconds(timeout_s))
+        status, listing = fs.dirlist(
+            xrdcli.path(url), DirListFlags.LOCATE | DirListFlags.MERGE, timeout=_seconds(timeout_s)
+        )
+        if not status.ok:  # a locate names servers by the address they registered with, which a call forced
+            # to the other address family cannot reach: a single server lists as well without it
+            status, listing = fs.dirlist(xrdcli.path(url), timeout=_seconds(timeout_s))
         self._check(status, "list")
         return [entry.name for entry in listing]
 
