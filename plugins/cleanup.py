@@ -11,6 +11,7 @@ from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 from lakeprobe.state import RunState
 from lakeprobe.storage import Storage
 from lakeprobe.tokens import TokenProvider
+from plugins.run import TOKENS
 
 DEADLINE_S = 20.0  # per endpoint: cleaning up must not hold the end of the run for long
 
@@ -20,8 +21,6 @@ def run_directories(state: RunState, rse, protocol: str) -> list[str]:
 
 
 def remove_run_directories(state: RunState, config) -> str:
-    from plugins.lake import TOKENS
-
     tokens: TokenProvider = config.stash[TOKENS]
     made = sorted(p.name for p in state.made_dir.glob("*")) if state.made_dir.is_dir() else []
     broken = state.breaker.broken()

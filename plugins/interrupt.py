@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from lakeprobe import deadline
+from plugins.run import run_state
 
 MESSAGE = "Ctrl-C: finished checks recorded, the rest not tried"
 SPAWNING = pytest.StashKey[int]()  # workers still to spawn
@@ -55,8 +56,6 @@ def stop_session(session):
 
 
 def pytest_sessionstart(session):
-    from plugins.lake import run_state
-
     if run_state(session.config) is None:
         return
     worker = hasattr(session.config, "workerinput")  # a worker stops when its controller tells it to
@@ -100,7 +99,5 @@ def pytest_runtest_setup(item):
 
 
 def _mark(config) -> Path | None:
-    from plugins.lake import run_state
-
     state = run_state(config)
     return state.shared_dir / "interrupted" if state is not None else None

@@ -13,7 +13,6 @@ terminal also registers the RoundPlugin (plugins/round.py), which collects recor
 
 import os
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -25,9 +24,8 @@ from lakeprobe.records import run_id_for
 from lakeprobe.state import RunState, Selection
 from lakeprobe.tokens import IssuerConfigError, TokenProvider
 from plugins import progress
+from plugins.run import STATE, TOKENS, probing, run_state, runs_suite
 
-STATE = pytest.StashKey[RunState]()
-TOKENS = pytest.StashKey[TokenProvider]()
 FEED_LINES = pytest.StashKey[list[str]]()  # what the downtime feed's reading says, at the end of the run
 _WORKER_KEY = "lakeprobe_state"
 
@@ -105,20 +103,6 @@ def pytest_addoption(parser):
         metavar="K",
         help="with --tpc-pairs rotate: peers each RSE copies to and from every round (default 2)",
     )
-
-
-def probing(config) -> bool:
-    """Only runs of the suites probe a lake; the framework's own tests (tests/) do not."""
-    suites = (config.rootpath / "suites").resolve()
-    targets = [Path(str(a).split("::")[0]).resolve() for a in config.args]
-    return any(t == suites or suites in t.parents for t in targets)
-
-
-def runs_suite(config, name: str) -> bool:
-    """Whether the run's targets take in suites/<name> (all the suites, the suite, or a module of it)."""
-    suites = (config.rootpath / "suites").resolve()
-    targets = [Path(str(a).split("::")[0]).resolve() for a in config.args]
-    return any(t == suites or t == suites / name or suites / name in t.parents for t in targets)
 
 
 def _options(config) -> RunOptions:
@@ -293,10 +277,6 @@ def pytest_xdist_auto_num_workers(config):
     only_rucio = runs_suite(config, "rucio") and not any(runs_suite(config, s) for s in ("site", "services"))
     most = 2 * cores if only_rucio else 24
     return max(1, min(most, 2 * rses))
-
-
-def run_state(config) -> RunState | None:
-    return config.stash.get(STATE, None)
 
 
 @pytest.fixture(scope="session")

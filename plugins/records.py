@@ -10,7 +10,7 @@ import pytest
 from lakeprobe.deadline import Interrupted
 from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
 from lakeprobe.records import ErrorClass, Record, Status
-from plugins.lake import run_state
+from plugins.run import run_state
 
 RECORD = pytest.StashKey[Record]()
 SETTLED = pytest.StashKey[bool]()

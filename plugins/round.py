@@ -15,7 +15,7 @@ from lakeprobe import blame, deadline, events, summary, throughput
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
 from plugins import chat, cleanup, progress, sinks
-from plugins.lake import runs_suite
+from plugins.run import runs_suite
 
 
 class RoundPlugin:

@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
-from plugins.lake import probing
+from plugins.run import probing
 
 SHARED = {"test_embargo.py": "test_authz.py"}  # module -> the module whose groups it joins
 

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 import pytest
 
 from lakeprobe.preflight import LABELS
-from plugins.lake import run_state
+from plugins.run import run_state
 from plugins.scheduling import group_of
 
 # (kind of check, protocol) -> mean seconds; root:// token checks wait for XRootD 5.5's late accepts.

@@ -21,8 +21,8 @@ from lakeprobe.inventory import RSE
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from plugins.lake import run_state
 from plugins.records import SETTLED
+from plugins.run import run_state
 
 
 def pytest_generate_tests(metafunc):

@@ -22,8 +22,8 @@ from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from plugins.lake import run_state
 from plugins.records import SETTLED
+from plugins.run import run_state
 
 
 @dataclass(frozen=True)
