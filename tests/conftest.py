@@ -2,6 +2,8 @@
 directory .lab-tests, ports from 23000), brought up once per session and down at the end; the others need
 no lab (`make test-fast`)."""
 
+import contextlib
+import functools
 import http.server
 import json
 import os
@@ -167,22 +169,31 @@ def inventory_with(lab, tmp_path):
     return write
 
 
-@pytest.fixture
-def extra_rse(lab):
-    """A storage element beside the lab's, configured otherwise; stopped afterwards."""
+@contextlib.contextmanager
+def _beside_the_lab(make):
+    """`start(index, **variant)`: storage made by `make`, (re)started fresh; all of it stopped afterwards."""
     started = []
 
-    def start(index: int, **variant) -> StorageElement:
-        rse = StorageElement(lab.layout, index, **variant)
-        rse.stop()
-        rse.prepare()
-        rse.start()
-        started.append(rse)
-        return rse
+    def start(index: int, **variant):
+        storage = make(index, **variant)
+        storage.stop()
+        storage.prepare()
+        storage.start()
+        started.append(storage)
+        return storage
 
-    yield start
-    for rse in started:
-        rse.stop()
+    try:
+        yield start
+    finally:
+        for storage in started:
+            storage.stop()
+
+
+@pytest.fixture
+def extra_rse(lab):
+    """A storage element beside the lab's, configured otherwise (lab.rse.StorageElement's variants)."""
+    with _beside_the_lab(functools.partial(StorageElement, lab.layout)) as start:
+        yield start
 
 
 @pytest.fixture
@@ -247,19 +258,8 @@ def receiver():
 @pytest.fixture
 def extra_cluster(lab):
     """An XRootD cluster (a manager and its data servers, lab/cluster.py) beside the lab's RSEs, as one more
-    storage element; stopped afterwards."""
+    storage element."""
     from lab.cluster import Cluster
 
-    started = []
-
-    def start(index: int, **variant) -> Cluster:
-        cluster = Cluster(lab.layout, index, **variant)
-        cluster.stop()
-        cluster.prepare()
-        cluster.start()
-        started.append(cluster)
-        return cluster
-
-    yield start
-    for cluster in started:
-        cluster.stop()
+    with _beside_the_lab(functools.partial(Cluster, lab.layout)) as start:
+        yield start

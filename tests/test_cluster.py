@@ -5,6 +5,7 @@ and with one data server stopped. What it says there today, gaps of XRootD 5.5's
 import pytest
 
 from tests.helpers import rse_entry
+from tests.test_detection import LETS_THROUGH  # with token enforcement off, on a single lab RSE
 
 pytestmark = pytest.mark.lab
 
@@ -19,20 +20,6 @@ LISTED_BY_ONE = ("list", "embargo_owner")
 #   storage.create (right), and from then on the manager finds no server holding it, so the DELETE it
 #   must refuse is answered 404 (root:// is refused at the manager, which authorizes rm before locating).
 NO_SERVER_AFTER_REFUSED_OVERWRITE = "HTTP 404 No servers are available to read the file"
-# With token enforcement off, what a single lab RSE lets through (tests/test_detection.py).
-LETS_THROUGH = {
-    "read_scope",
-    "create_scope",
-    "modify_without_read",
-    "create_without_read",
-    "no_scope",
-    "path_scope",
-    "no_token",
-    "expired_token",
-    "wrong_audience",
-    "unknown_issuer",
-    "embargo_refused_to_others",
-}
 
 
 def _round(cluster, inventory_with, run_suite, *args):
