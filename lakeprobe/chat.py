@@ -30,7 +30,7 @@ _DEFANG = str.maketrans({"`": "'", "<": "‹", ">": "›", "@": "＠"})
 DETAIL_CHARS = 120
 
 
-def inert(text: str) -> str:
+def in_code_span(text: str) -> str:
     return "`" + text[:DETAIL_CHARS].translate(_DEFANG).replace("://", "[:]//") + "`"
 
 
@@ -72,7 +72,9 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
             known["candidate"] = health
             if known["runs"] >= confirm:
                 known.update(announced=health, candidate=None, runs=0)
-                detail = f"{r.status} ({r.error_class}): {inert(r.message)}" if health == "failing" else str(r.status)
+                detail = (
+                    f"{r.status} ({r.error_class}): {in_code_span(r.message)}" if health == "failing" else str(r.status)
+                )
                 due.append(Change(series_of(r), health, detail, known["blame"]))
     return due
 

@@ -60,7 +60,7 @@ def connect(rse: RSE, protocol: str, tokens: TokenProvider, timeout_s: float) ->
     handler = registry.get(protocol)
 
     def reach():
-        token = tokens.token("probe", rse.audience or None) if handler.logs_in_with_token else None
+        token = tokens.token("probe", rse.audience) if handler.logs_in_with_token else None
         return handler.connect(rse.protocols[protocol], token, timeout_s)
 
     return _result(f"connection to {rse.name} {protocol}", rse, timeout_s, reach)

@@ -97,7 +97,10 @@ class Storage:
         """The token for an operation on `rse`: for its own audience, when it has one."""
         if not self.tokens or not protocol.takes_tokens:
             return None
-        return self.tokens.token(self.client, rse.audience if rse and rse.audience else None)
+        return self.tokens.token(self.client, self._audience(rse))
+
+    def _audience(self, rse: RSE | None) -> str:
+        return (rse.audience if rse else "") or (self.tokens.audience if self.tokens else "")
 
     # -- operations ----------------------------------------------------------------------------------
     def mkdir(self, url: str) -> Timed:
@@ -125,10 +128,13 @@ class Storage:
         return self._run("rmdir", url, lambda p, token, t: p.rmdir(url, token, t))
 
     def copy(self, source: str, destination: str, mode: str) -> Timed:
-        """`token` is the destination's; the source's is asked for its own audience."""
+        """`token` is the destination's; a source that takes tokens for another audience gets its own."""
+        source_rse = self.locate(source)[0]
+        another = self._audience(source_rse) != self._audience(self.locate(destination)[0])
 
         def tpc(p: Protocol, token: str | None, t: float):
-            return p.copy(source, destination, mode, token, t, self.token_for(self.locate(source)[0], p))
+            source_token = self.token_for(source_rse, p) if another else None
+            return p.copy(source, destination, mode, token, t, source_token)
 
         return self._run(f"{mode} copy", destination, tpc, source)
 

@@ -89,6 +89,7 @@ class TokenProvider:
         return cls(issuer.url, secrets, issuer.audience, _ca_bundle(inventory.ca_dir), issuer.scopes, own)
 
     def token(self, client: str = "probe", audience: str | None = None) -> str:
+        """A token of `client` for `audience` (an RSE's own), or for the lake's when it is empty."""
         key = (client, audience or self.audience)
         now = time.time()
         with self._lock:

@@ -104,7 +104,7 @@ class Protocol(ABC):
         self, source: str, destination: str, mode: str, token: str | None, timeout_s: float, source_token: str | None
     ) -> Moved | None:
         """Third-party copy in `mode` (one of copy_modes), never streamed through this client: `token` for the
-        destination, `source_token` for the source (another when the two take tokens for their own audience)."""
+        destination, and for the source unless it takes tokens for another audience (`source_token`)."""
         raise NotImplementedError(f"{self.scheme}:// has no third-party copy")
 
     # -- one request, one explicit token: what a storage lets a token holder do ----------------------

@@ -11,7 +11,7 @@ field's clients send it to a door that redirects (dCache, EOS, an XRootD manager
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -31,7 +31,7 @@ class Answer:
     reason: str
     headers: requests.structures.CaseInsensitiveDict
     content: bytes
-    hops: list[str] = field(default_factory=list)  # host:port of each server on the way, the first one too
+    hops: list[str]  # host:port of each server on the way, the first one too
 
     @property
     def text(self) -> str:

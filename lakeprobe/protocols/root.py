@@ -278,7 +278,7 @@ class Root(Protocol):
         from XRootD import client
         from XRootD.client.flags import AccessMode, OpenFlags
 
-        if source_token and source_token != token:
+        if source_token:
             # The destination pulls with the token the client logged in with; another for the source would
             # have to go in the source URL (argv, logs): lakeprobe puts no token in a URL.
             raise NotProbed(

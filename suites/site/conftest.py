@@ -182,7 +182,7 @@ def authz_areas(tokens):
     for area in made.values():  # the owners' embargoed file, if it was not published (the rest: cleanup)
         if area.embargoed:
             try:
-                area.delete(area.embargoed, tokens.token("embargo-owner", area.rse.audience or None))
+                area.delete(area.embargoed, tokens.token("embargo-owner", area.rse.audience))
             except (ProbeFailure, ProbeError, NotProbed):
                 pass
 
@@ -199,7 +199,7 @@ def area(endpoint, authz_areas, run_area, tokens, run, record) -> AuthzArea:
         made = AuthzArea(rse, protocol, directory, rse.timeout_s or run.options.timeout, os.urandom(1024))
         try:
             run_area.mkdir(rse, protocol, directory)
-            if not made.write(made.readable, tokens.token("probe", rse.audience or None), made.data):
+            if not made.write(made.readable, tokens.token("probe", rse.audience), made.data):
                 raise ProbeFailure("auth_denied", "the probe token may not write there")
         except ProbeFailure as e:
             made.problem = str(e)
@@ -244,6 +244,6 @@ def token_of(tokens, needs_client, endpoint):
 
     def token_of(client: str) -> str:
         needs_client(client)
-        return tokens.token(client, rse.audience or None)
+        return tokens.token(client, rse.audience)
 
     return token_of

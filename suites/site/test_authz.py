@@ -79,7 +79,7 @@ def test_no_token(area):
 def test_expired_token(area, tokens, needs_client):
     needs_client("probe-short")
     must_refuse(
-        area.read(area.readable, tokens.expired_token("probe-short", area.rse.audience or None)) is not None,
+        area.read(area.readable, tokens.expired_token("probe-short", area.rse.audience)) is not None,
         "reading with an expired token",
     )
 
