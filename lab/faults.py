@@ -11,6 +11,8 @@ no-auth       token enforcement is switched off: anonymous reads and writes are 
 passthrough-read  a request its token's scopes do not allow is passed on to an authdb that lets everyone
               read the probe area (scitokens `onmissing = passthrough`): a modify-only token reads
 passthrough-all   the same, with an authdb that grants everything there: a scope-less token writes
+scope-prefix  scope paths matched as plain prefixes (XRootD 5.5.3's own SciTokens, without the lab's
+              boundary wrapper): a token for <prefix>/scoped reaches <prefix>/scoped-beside
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
               would: copies that it makes with X fail, everything else works (a pair-only failure)
@@ -25,6 +27,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from lab import procs
 from lab.procs import LabError
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -39,6 +42,7 @@ KINDS = (
     "no-auth",
     "passthrough-read",
     "passthrough-all",
+    "scope-prefix",
     "expired-cert",
     "ipv6-off",
     "ipv4-off",
@@ -120,10 +124,7 @@ def _unmount(data: Path):
 
 def _preloaded(rse: StorageElement, shim: str, **settings: str) -> dict:
     """The environment that loads a fault's library into the server and into its root:// TPC agent."""
-    source, lib = _SHIMS / f"{shim}.c", rse.layout.run_dir / "lib" / f"{shim}.so"
-    if not lib.exists() or lib.stat().st_mtime < source.stat().st_mtime:
-        lib.parent.mkdir(parents=True, exist_ok=True)
-        _run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(lib), str(source), "-ldl"], f"build the {shim} library")
+    lib = procs.build_library(_SHIMS / f"{shim}.c", rse.layout.run_dir / "lib" / f"{shim}.so", "-ldl")
     env = {"LD_PRELOAD": str(lib), **settings}
     # XRootD starts its root:// TPC agent with the real uid root and the effective uid xrootd, so the dynamic
     # loader runs it in secure mode and drops LD_PRELOAD: the agent gives up root for good first, and then

@@ -109,3 +109,16 @@ def wait_port_closed(port: int, timeout: float = 10.0):
 
 def _log_hint(log_file: Path | None) -> str:
     return f" (see {log_file})" if log_file else ""
+
+
+def build_library(source: Path, lib: Path, *link: str) -> Path:
+    """The shared library built from a lab source file (C with gcc, C++ with g++), rebuilt when the source
+    is newer: the lab's fault shims and XRootD plugins."""
+    if not lib.exists() or lib.stat().st_mtime < source.stat().st_mtime:
+        lib.parent.mkdir(parents=True, exist_ok=True)
+        compiler = "g++" if source.suffix == ".cc" else "gcc"
+        argv = [compiler, "-shared", "-fPIC", "-O2", "-I/usr/include/xrootd", "-o", str(lib), str(source), *link]
+        result = subprocess.run(argv, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise LabError(f"could not build {lib.name}: {result.stderr.strip() or result.stdout.strip()}")
+    return lib

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
+from pathlib import Path
 
 from lab import pki, procs
 from lab.clients import AUDIENCE, EMBARGO_DIR, PROBE_PREFIX
@@ -19,6 +20,7 @@ XROOTD_USER = "xrootd"
 # The passthrough faults: a request its token's scopes do not allow goes on to the authdb (scitokens
 # `onmissing = passthrough`), which grants these privileges on the probe area to everyone.
 PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
+SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
 SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
 
 
@@ -158,6 +160,8 @@ class StorageElement:
                 "sec.protbind * only ztn",
                 "ofs.authorize 1",
                 f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{authz}.cfg",
+                # Asked before SciTokens: scope paths end at a slash boundary, as from XRootD 5.6 on.
+                *([] if fault == "scope-prefix" else [f"ofs.authlib ++ {scope_boundary(self.layout)} base_path=/"]),
                 f"acc.authdb {d}/authdb{authz}",
                 "http.header2cgi Authorization authz",
             ]
@@ -200,3 +204,9 @@ class StorageElement:
 
     def up(self) -> bool:
         return self.running and procs.port_open(self.root_port) and procs.port_open(self.https_port)
+
+
+def scope_boundary(layout: Layout) -> Path:
+    """The lab's authorization wrapper that ends SciTokens scope paths at a slash boundary: XRootD 5.5.3
+    (Debian 12's) matches a token for /a/b as a prefix of /a/b-x, which 5.6 fixed. Built on first use."""
+    return procs.build_library(SCOPE_BOUNDARY_SOURCE, layout.run_dir / "lib" / "scope_boundary.so")
