@@ -1,7 +1,8 @@
 """Where a run writes on each RSE: its own directory `<prefix>/<run id>/`, one sub-directory per use (the
 chain's per protocol, the copies', the token checks'), and nothing anywhere else but the path-scoped
-client's `<prefix>/scoped/<run id>/` and the owners' file in the embargoed area. The process that started the
-run removes all of it at the end (plugins/cleanup.py); the sweeper removes what a killed run left.
+client's `<prefix>/scoped/<run id>/`, `<prefix>/scoped-beside/<run id>/` next to it, and the owners' file in
+the embargoed area. The process that started the run removes all of it at the end (plugins/cleanup.py); the
+sweeper removes what a killed run left.
 """
 
 import os
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
+from lakeprobe.state import BESIDE_SCOPED, SCOPED
 from lakeprobe.storage import Storage
 
 if TYPE_CHECKING:
@@ -26,7 +28,12 @@ class RunArea:
 
     def scoped(self, rse: RSE, protocol: str) -> str:
         """The run's directory below `<prefix>/scoped`, where the path-restricted client may write."""
-        return rse.url(protocol, self.state.area(rse, scoped=True))
+        return rse.url(protocol, self.state.area(rse, SCOPED))
+
+    def beside_scoped(self, rse: RSE, protocol: str) -> str:
+        """The run's directory below `<prefix>/scoped-beside`, whose name extends the path-restricted
+        client's path without a slash: that client must reach nothing there."""
+        return rse.url(protocol, self.state.area(rse, BESIDE_SCOPED))
 
     def mkdir(self, rse: RSE, protocol: str, url: str, family: str = ""):
         done = self.storage.pinned(family).mkdir(url)

@@ -19,6 +19,11 @@ from lakeprobe.slots import Slots
 
 ROTATION_ROUNDS = 24  # with --tpc-pairs rotate, every ordered pair is copied at least once in this many rounds
 
+# Where below an RSE's prefix runs make their directories: the prefix itself; `scoped`, the path-scoped
+# client's area; and `scoped-beside`, whose name extends it without a slash (the scope-boundary check's).
+SCOPED, BESIDE_SCOPED = "scoped", "scoped-beside"
+RUN_AREAS = ("", SCOPED, BESIDE_SCOPED)
+
 
 @dataclass
 class Selection:
@@ -130,10 +135,10 @@ class RunState:
     def shard_label(self) -> str:
         return f"{self.shard[0]}/{self.shard[1]}" if self.shard else ""
 
-    def area(self, rse: RSE, scoped: bool = False) -> str:
-        """Where this run (this shard) writes on an RSE: `<prefix>/<run id>[/shard-K]`; with `scoped`, the
-        same below `<prefix>/scoped`, where the path-restricted token may write."""
-        return "/".join(p for p in (rse.prefix, "scoped" if scoped else "", self.run_id, self.shard_dir) if p)
+    def area(self, rse: RSE, below: str = "") -> str:
+        """Where this run (this shard) writes on an RSE: `<prefix>/<run id>[/shard-K]`, or the same below one
+        of the other RUN_AREAS."""
+        return "/".join(p for p in (rse.prefix, below, self.run_id, self.shard_dir) if p)
 
     @property
     def embargo_prefix(self) -> str:

@@ -1,10 +1,11 @@
 """The sweeper: removes what killed runs left on the storage. It looks only directly below each RSE's probe
-prefix and below `<prefix>/scoped` (the path-scoped token's area), and there only at run directories,
-named by run id, which carries the start time, older than the age given. Anything else is never touched.
+prefix and below `<prefix>/scoped` and `<prefix>/scoped-beside` (the path-scoped token's checks), and there
+only at run directories, named by run id, which carries the start time, older than the age given. Anything
+else is never touched.
 
 The prefix is checked again here, whatever loaded the inventory: a prefix that is not an absolute,
-normalised directory below the storage root (`/`, empty, with `..`) is refused for that RSE, and nothing
-is removed there.
+normalised directory below the storage root (`/`, empty, with `..`) is refused for that RSE, and nothing is
+removed there.
 """
 
 import re
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, probe_area
 from lakeprobe.records import ErrorClass, run_started
+from lakeprobe.state import RUN_AREAS
 from lakeprobe.storage import Storage
 
 AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -39,7 +41,7 @@ def sweep(
         except ValueError as e:
             swept.append(Swept(rse.name, rse.prefix, 0, f"refused: prefix {e}"))
             continue
-        for area in (prefix, f"{prefix}/scoped"):
+        for area in ("/".join(p for p in (prefix, below) if p) for below in RUN_AREAS):
             swept += _sweep_area(storage, rse, rse.url(protocol, area), older_than_s, dry_run, now)
     return swept
 

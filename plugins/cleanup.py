@@ -1,14 +1,15 @@
 """A round leaves nothing on the storage: at the end of the run, however it ended (failures, -k, --rse,
 Ctrl-C, any number of workers), the process that started it removes the run's directories,
-`<prefix>/<run id>/` and `<prefix>/scoped/<run id>/`, from every endpoint where one was made (each process
-notes that in the run's shared directory), and the owners' files in the embargoed areas. An endpoint that
-broke during the round is left alone: the sweeper (`lakeprobe sweep`) removes what is left there later.
+`<prefix>/<run id>/`, `<prefix>/scoped/<run id>/` and `<prefix>/scoped-beside/<run id>/`, from every
+endpoint where one was made (each process notes that in the run's shared directory), and the owners'
+files in the embargoed areas. An endpoint that broke during the round is left alone: the sweeper
+(`lakeprobe sweep`) removes what is left there later.
 """
 
 import concurrent.futures
 
 from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
-from lakeprobe.state import RunState
+from lakeprobe.state import RUN_AREAS, RunState
 from lakeprobe.storage import Storage
 from lakeprobe.tokens import TokenProvider
 from plugins.run import TOKENS
@@ -17,7 +18,7 @@ DEADLINE_S = 20.0  # per endpoint: cleaning up must not hold the end of the run 
 
 
 def run_directories(state: RunState, rse, protocol: str) -> list[str]:
-    return [rse.url(protocol, state.area(rse)), rse.url(protocol, state.area(rse, scoped=True))]
+    return [rse.url(protocol, state.area(rse, below)) for below in RUN_AREAS]
 
 
 def remove_run_directories(state: RunState, config) -> str:

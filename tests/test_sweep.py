@@ -1,6 +1,6 @@
 """`lakeprobe sweep` removes the run directories killed runs left below the probe prefix (and its `scoped`
-area), older than the age given, and nothing else; it re-checks the prefix itself and touches nothing
-where the prefix is `/`, empty or holds `..`."""
+and `scoped-beside` areas), older than the age given, and nothing else; it re-checks the prefix itself and
+touches nothing where the prefix is `/`, empty or holds `..`."""
 
 import os
 import time
@@ -35,7 +35,7 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
     old = [
         _place(lab, f"/lakeprobe/{OLD_RUN}/{sub}") for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")
     ]
-    old.append(_place(lab, f"/lakeprobe/scoped/{OLD_RUN}/root.dat"))
+    old += [_place(lab, f"/lakeprobe/{area}/{OLD_RUN}/root.dat") for area in ("scoped", "scoped-beside")]
     kept = [
         _place(lab, path)
         for path in (
@@ -54,7 +54,8 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
     assert swept.returncode == 0, swept.stderr
     # Older run directories (of interrupted sessions on a kept lab) may go too; these must.
     assert f"removed        {rse.url('davs', '/lakeprobe/' + OLD_RUN)}" in swept.stdout
-    assert f"removed        {rse.url('davs', '/lakeprobe/scoped/' + OLD_RUN)}" in swept.stdout
+    for area in ("scoped", "scoped-beside"):
+        assert f"removed        {rse.url('davs', f'/lakeprobe/{area}/{OLD_RUN}')}" in swept.stdout
     assert not any(f.exists() for f in old)
     assert all(f.exists() for f in kept)
     for f in kept:

@@ -6,6 +6,7 @@ refusing what a scope allows fails with `auth_denied`."""
 import uuid
 
 from lakeprobe.authz import must_allow, must_refuse
+from lakeprobe.errors import NotProbed
 from lakeprobe.jwts import unknown_issuer_token
 from lakeprobe.tokens import WRONG_AUDIENCE
 
@@ -69,6 +70,24 @@ def test_path_scope(area, token_of, run_area):
     must_allow(area.delete(inside, token), f"deleting inside the token's path {rse.prefix}/scoped")
     must_refuse(area.write(area.url(_new_name("path-scope")), token, b"x"), "writing outside the token's path")
     must_refuse(area.read(area.readable, token) is not None, "reading outside the token's path")
+
+
+def test_path_scope_boundary(area, token_of, run_area):
+    """A scope path ends at a slash: the client scoped to <prefix>/scoped reaches nothing in
+    <prefix>/scoped-beside, whose name only begins the same (XRootD's SciTokens before 5.6 let it in)."""
+    token, rse, protocol = token_of("probe-path"), area.rse, area.protocol
+    beside = run_area.beside_scoped(rse, protocol)
+    run_area.mkdir(rse, protocol, beside)
+    placed = f"{beside}/{protocol}-readable.dat"
+    if not area.write(placed, token_of("probe"), area.data):
+        raise NotProbed(f"not tried: the probe token may not write in {rse.prefix}/scoped-beside")
+    must_refuse(
+        area.read(placed, token) is not None, f"reading {rse.prefix}/scoped-beside with a token for {rse.prefix}/scoped"
+    )
+    must_refuse(
+        area.write(f"{beside}/{_new_name('path-boundary')}", token, b"x"),
+        f"writing {rse.prefix}/scoped-beside with a token for {rse.prefix}/scoped",
+    )
 
 
 def test_no_token(area):
