@@ -4,6 +4,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Protocol
@@ -116,9 +117,14 @@ def build_library(source: Path, lib: Path, *link: str) -> Path:
     is newer: the lab's fault shims and XRootD plugins."""
     if not lib.exists() or lib.stat().st_mtime < source.stat().st_mtime:
         lib.parent.mkdir(parents=True, exist_ok=True)
+        # Built aside and renamed into place: the RSEs start in parallel, and a server that loaded a
+        # library another start was still writing would exit on it.
+        partial = lib.with_name(f"{lib.name}.{os.getpid()}.{threading.get_ident()}")
         compiler = "g++" if source.suffix == ".cc" else "gcc"
-        argv = [compiler, "-shared", "-fPIC", "-O2", "-I/usr/include/xrootd", "-o", str(lib), str(source), *link]
+        argv = [compiler, "-shared", "-fPIC", "-O2", "-I/usr/include/xrootd", "-o", str(partial), str(source), *link]
         result = subprocess.run(argv, capture_output=True, text=True)
         if result.returncode != 0:
+            partial.unlink(missing_ok=True)
             raise LabError(f"could not build {lib.name}: {result.stderr.strip() or result.stdout.strip()}")
+        os.replace(partial, lib)
     return lib

@@ -4,6 +4,7 @@ clear line and a non-zero exit. Uses a one-RSE lab of its own (ports from 24000)
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,24 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(own_lab_env, args, says):
     assert result.returncode != 0
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_library_built_by_parallel_starts_is_whole_whenever_seen(tmp_path):
+    """The RSEs start in parallel on a fresh run directory, and each builds the lab's XRootD plugin: none
+    may find it half-written (a clean CI clone's lab once came up with an RSE that exited on it)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lab import procs
+    from lab.rse import SCOPE_BOUNDARY_SOURCE
+
+    lib, seen = tmp_path / "lib" / "scope_boundary.so", set()
+    with ThreadPoolExecutor(4) as pool:
+        builds = [pool.submit(procs.build_library, SCOPE_BOUNDARY_SOURCE, lib) for _ in range(3)]
+        while not all(b.done() for b in builds):  # what a starting server would find there, at any moment
+            if lib.exists():
+                seen.add(lib.stat().st_size)
+            time.sleep(0.0005)
+        for b in builds:
+            b.result()
+    assert seen <= {lib.stat().st_size}, "a partial library was visible"
+    assert [p.name for p in lib.parent.iterdir()] == ["scope_boundary.so"]
