@@ -13,6 +13,7 @@ passthrough-read  a request its token's scopes do not allow is passed on to an a
 passthrough-all   the same, with an authdb that grants everything there: a scope-less token writes
 scope-prefix  scope paths matched as plain prefixes (XRootD 5.5.3's own SciTokens, without the lab's
               boundary wrapper): a token for <prefix>/scoped reaches <prefix>/scoped-beside
+single-audience  a token whose `aud` is a list is refused, even one naming this storage's audience
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
               would: copies that it makes with X fail, everything else works (a pair-only failure)
@@ -43,6 +44,7 @@ KINDS = (
     "passthrough-read",
     "passthrough-all",
     "scope-prefix",
+    "single-audience",
     "expired-cert",
     "ipv6-off",
     "ipv4-off",

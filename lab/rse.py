@@ -154,6 +154,7 @@ class StorageElement:
             f"xrootd.chksum {self.checksum}",
         ]
         if fault != "no-auth" and self.tls:
+            wrapper = "base_path=/" + (" single_audience" if fault == "single-audience" else "")
             lines += [
                 "xrootd.seclib libXrdSec.so",
                 "sec.protocol ztn",
@@ -161,7 +162,7 @@ class StorageElement:
                 "ofs.authorize 1",
                 f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{authz}.cfg",
                 # Asked before SciTokens: scope paths end at a slash boundary, as from XRootD 5.6 on.
-                *([] if fault == "scope-prefix" else [f"ofs.authlib ++ {scope_boundary(self.layout)} base_path=/"]),
+                *([] if fault == "scope-prefix" else [f"ofs.authlib ++ {scope_boundary(self.layout)} {wrapper}"]),
                 f"acc.authdb {d}/authdb{authz}",
                 "http.header2cgi Authorization authz",
             ]

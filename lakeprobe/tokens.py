@@ -17,6 +17,15 @@ from lakeprobe.jwts import claims as jwt_claims
 
 # Tokens the authorization checks present, and must see refused: one for another audience than the lake's.
 WRONG_AUDIENCE = "https://wrong-audience.lakeprobe.invalid"
+# A second audience that is nobody's: a token for several audiences, none of them the storage's, is refused.
+OTHER_WRONG_AUDIENCE = "https://other-audience.lakeprobe.invalid"
+
+
+def several(*audiences: str) -> str:
+    """The audience of a token for several audiences at once, as `token()` takes it."""
+    return " ".join(audiences)
+
+
 RENEW_BEFORE_S = 60  # renew when a token has less than this left (or a quarter of its life, if shorter)
 ISSUER_TIMEOUT_S = 10
 
@@ -89,7 +98,7 @@ class TokenProvider:
         return cls(issuer.url, secrets, issuer.audience, _ca_bundle(inventory.ca_dir), issuer.scopes, own)
 
     def token(self, client: str = "probe", audience: str | None = None) -> str:
-        """A token of `client` for `audience` (an RSE's own), or for the lake's when it is empty."""
+        """A token of `client` for `audience` (an RSE's own, or `several()`), or for the lake's when empty."""
         key = (client, audience or self.audience)
         now = time.time()
         with self._lock:
@@ -111,7 +120,11 @@ class TokenProvider:
         if not self.has_issuer:
             return [("probe", self.audience)]
         audiences = [self.audience, *self.rse_audiences]
-        return [(c, a) for a in audiences for c in self.client_scopes or ["probe"]] + [("probe", WRONG_AUDIENCE)]
+        wrong = [WRONG_AUDIENCE, several(WRONG_AUDIENCE, OTHER_WRONG_AUDIENCE)]
+        listing_each = [several(WRONG_AUDIENCE, a) for a in audiences]
+        return [(c, a) for a in audiences for c in self.client_scopes or ["probe"]] + [
+            ("probe", a) for a in wrong + listing_each
+        ]
 
     def prefetch(self):
         """One token of every kind a round uses, fetched before it starts (by the process that starts the
@@ -219,7 +232,9 @@ class TokenProvider:
         if client not in self.client_secrets:
             raise ProbeError("auth_denied", f"no credentials for token client {client!r}", blame="lakeprobe")
         form = {"grant_type": "client_credentials"}
-        if audience:
+        if " " in audience:  # several audiences: INDIGO IAM's parameter for them
+            form["audience"] = audience
+        elif audience:
             form["resource"] = audience
         if self.client_scopes.get(client):
             form["scope"] = self.client_scopes[client]

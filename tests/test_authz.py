@@ -51,7 +51,8 @@ def test_the_issuer_is_asked_once_per_token_kind_and_round(lab, inventory, run_s
     before = _issued(lab)
     proc, records, _ = run_suite(*selection)
     assert proc.returncode == 0, proc.stdout[-2000:]
-    kinds = len(inventory.issuer.scopes) + 1  # every declared client, and the probe for a wrong audience
+    # Every declared client; the probe for a wrong audience, for two wrong ones, for a wrong one and the lake's.
+    kinds = len(inventory.issuer.scopes) + 3
     assert _issued(lab) - before == kinds, f"{len(records)} checks"
 
 

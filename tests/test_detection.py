@@ -25,6 +25,7 @@ AUTHZ = [
     "no_token",
     "expired_token",
     "wrong_audience",
+    "several_audiences",
     "unknown_issuer",
     "embargo_owner",
     "embargo_refused_to_others",
@@ -34,7 +35,14 @@ AUTHZ = [
 LETS_THROUGH = set(AUTHZ) - {"modify_scope", "embargo_owner", "embargo_publish"}
 # What the passthrough faults let a token read whose scopes do not allow it. root:// refuses a missing,
 # expired or foreign token when it authenticates, before any authorization: those leak over davs only.
-PASSED_ON_TO_READ = {"modify_without_read", "create_without_read", "no_scope", "path_scope", "wrong_audience"}
+PASSED_ON_TO_READ = {
+    "modify_without_read",
+    "create_without_read",
+    "no_scope",
+    "path_scope",
+    "wrong_audience",
+    "several_audiences",
+}
 DAVS_ONLY = {"no_token", "expired_token", "unknown_issuer"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
 FAULTY = "XRD2"
@@ -87,6 +95,8 @@ EXPECTED = {
     "passthrough-all": _leaks(PASSED_ON_TO_READ | {"read_scope", "create_scope"}),
     # XRootD 5.5.3's own scope matching, without the lab's boundary wrapper: <prefix>/scoped-beside is reached.
     "scope-prefix": {("path_scope_boundary", p, ""): "security" for p in ("davs", "root")},
+    # A token naming several audiences, the lake's second among them, is refused as if it named none.
+    "single-audience": {("several_audiences", p, ""): "auth_denied" for p in ("davs", "root")},
     "tpc-off": {
         ("davs_pull", "davs", "into"): "protocol_error",
         ("davs_push", "davs", "from"): "protocol_error",
@@ -134,6 +144,7 @@ def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_ro
         "create_without_read",
         "no_scope",
         "path_scope_boundary",
+        "several_audiences",
     }
     assert {row for row in now if row[1] not in added_since} == before
 

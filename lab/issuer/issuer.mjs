@@ -39,6 +39,16 @@ const provider = new Provider(cfg.issuer, {
       }),
     },
   },
+  formats: {
+    customizers: {
+      // INDIGO IAM's `audience` request parameter: several audiences, space-separated, make `aud` a list
+      // (the profile allows one). oidc-provider itself takes one resource per client_credentials grant.
+      jwt: (ctx, token, jwt) => {
+        const asked = ctx?.oidc?.body?.audience;
+        if (typeof asked === 'string' && asked.trim()) jwt.payload.aud = asked.trim().split(/\s+/);
+      },
+    },
+  },
   extraTokenClaims: (ctx, token) => {
     const client = clientsById.get(token.clientId);
     const claims = { 'wlcg.ver': '1.0' };

@@ -4,12 +4,14 @@
 // requested path, so a token for /data/alice also reads and writes /data/alice-old and /data/alicex
 // (fixed upstream in 5.6). Stacked after it, this wrapper is asked first and refuses a request that
 // only such a prefix would allow; every other request goes on to SciTokens unchanged. It never grants
-// anything itself and does not verify tokens (SciTokens does): it only reads the token's `scope` claim.
+// anything itself and does not verify tokens (SciTokens does): it only reads their `scope` (and `aud`).
 //
 //   ofs.authlib ++ libXrdAccSciTokens.so config=/etc/xrootd/scitokens.cfg
 //   ofs.authlib ++ /usr/local/lib/scope_boundary.so base_path=/
 //
-// `base_path` must be the SciTokens issuer's base_path (scope paths are relative to it).
+// `base_path` must be the SciTokens issuer's base_path (scope paths are relative to it). The lab's fault
+// `single-audience` adds `single_audience`: tokens whose `aud` is a list are refused, as by a storage that
+// reads the claim only as one string.
 // Build: g++ -shared -fPIC -O2 -I/usr/include/xrootd -o scope_boundary.so scope_boundary.cc
 
 #include <cstring>
@@ -75,11 +77,25 @@ std::string Base64UrlDecode(const std::string &in) {
     return out;
 }
 
-// The `scope` claim of a JWT's payload, or "" when there is none or it cannot be read simply.
-std::string ScopeClaim(const std::string &token) {
+// A JWT's payload, or "" when the token is not one.
+std::string Payload(const std::string &token) {
     size_t first = token.find('.'), second = token.find('.', first + 1);
     if (first == std::string::npos || second == std::string::npos) return "";
-    std::string payload = Base64UrlDecode(token.substr(first + 1, second - first - 1));
+    return Base64UrlDecode(token.substr(first + 1, second - first - 1));
+}
+
+// Whether the token's `aud` claim is a list.
+bool AudienceIsList(const std::string &token) {
+    std::string payload = Payload(token);
+    size_t key = payload.find("\"aud\"");
+    if (key == std::string::npos) return false;
+    size_t value = payload.find_first_not_of(" \t\n", payload.find(':', key) + 1);
+    return value != std::string::npos && payload[value] == '[';
+}
+
+// The `scope` claim of a JWT's payload, or "" when there is none or it cannot be read simply.
+std::string ScopeClaim(const std::string &token) {
+    std::string payload = Payload(token);
     size_t key = payload.find("\"scope\"");
     if (key == std::string::npos) return "";
     size_t quote = payload.find('"', payload.find(':', key) + 1);
@@ -96,12 +112,19 @@ std::string ScopeClaim(const std::string &token) {
 
 class ScopeBoundary : public XrdAccAuthorize {
 public:
-    ScopeBoundary(XrdSysLogger *logger, XrdAccAuthorize *chain, const std::string &base_path)
-        : m_log(logger, "scope_boundary_"), m_chain(chain), m_base(base_path) {}
+    ScopeBoundary(XrdSysLogger *logger, XrdAccAuthorize *chain, const std::string &base_path,
+                  bool single_audience)
+        : m_log(logger, "scope_boundary_"), m_chain(chain), m_base(base_path),
+          m_single_audience(single_audience) {}
 
     XrdAccPrivs Access(const XrdSecEntity *entity, const char *path, const Access_Operation oper,
                        XrdOucEnv *env) override {
-        if (PrefixOnly(Token(entity, env), path, oper)) {
+        std::string token = Token(entity, env);
+        if (m_single_audience && AudienceIsList(token)) {
+            m_log.Emsg("Access", "refused: the token names several audiences");
+            return XrdAccPriv_None;
+        }
+        if (PrefixOnly(token, path, oper)) {
             m_log.Emsg("Access", "refused: the token's scope path is a prefix of", path,
                        "without a slash boundary");
             return XrdAccPriv_None;
@@ -154,6 +177,7 @@ private:
     XrdSysError m_log;
     XrdAccAuthorize *m_chain;
     std::string m_base;
+    bool m_single_audience;
 };
 
 }  // namespace
@@ -162,9 +186,17 @@ extern "C" XrdAccAuthorize *XrdAccAuthorizeObjAdd(XrdSysLogger *logger, const ch
                                                   const char *parms, XrdOucEnv * /*env*/,
                                                   XrdAccAuthorize *chain) {
     std::string base = "/";
-    if (parms && !strncmp(parms, "base_path=", 10)) base = parms + 10;
+    bool single_audience = false;
+    std::string words = parms ? parms : "";
+    for (size_t pos = 0; pos < words.size();) {
+        size_t end = words.find(' ', pos);
+        std::string word = words.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+        pos = end == std::string::npos ? words.size() : end + 1;
+        if (!word.compare(0, 10, "base_path=")) base = word.substr(10);
+        if (word == "single_audience") single_audience = true;
+    }
     if (!chain) return nullptr;  // nothing to wrap: this plugin never decides alone
-    return new ScopeBoundary(logger, chain, base);
+    return new ScopeBoundary(logger, chain, base, single_audience);
 }
 
 XrdVERSIONINFO(XrdAccAuthorizeObjAdd, scope_boundary);

@@ -8,7 +8,7 @@ import uuid
 from lakeprobe.authz import must_allow, must_refuse
 from lakeprobe.errors import NotProbed
 from lakeprobe.jwts import unknown_issuer_token
-from lakeprobe.tokens import WRONG_AUDIENCE
+from lakeprobe.tokens import OTHER_WRONG_AUDIENCE, WRONG_AUDIENCE, several
 
 
 def _new_name(what: str) -> str:
@@ -120,6 +120,22 @@ def test_audience_replay(area, tokens, needs_client, other_audience):
     token, theirs = tokens.token("probe", other_audience), f"another RSE's audience ({other_audience})"
     must_refuse(area.read(area.readable, token) is not None, f"reading with a token for {theirs}")
     must_refuse(area.write(area.url(_new_name("audience-replay")), token, b"x"), f"writing with a token for {theirs}")
+
+
+def test_several_audiences(area, tokens, needs_client):
+    """The profile lets a token name several audiences: one that names this RSE's, second in the list, is
+    taken (a storage that reads only one string, or only the first, refuses it); one that names only
+    others is refused."""
+    needs_client("probe")
+    own = area.rse.audience or tokens.audience
+    token = tokens.token("probe", several(WRONG_AUDIENCE, own))
+    must_allow(area.read(area.readable, token) is not None, "reading with a token for several audiences, the RSE's too")
+    token = tokens.token("probe", several(WRONG_AUDIENCE, OTHER_WRONG_AUDIENCE))
+    must_refuse(area.read(area.readable, token) is not None, "reading with a token for several other audiences")
+    must_refuse(
+        area.write(area.url(_new_name("several-audiences")), token, b"x"),
+        "writing with a token for several other audiences",
+    )
 
 
 def test_unknown_issuer(area, tokens):
