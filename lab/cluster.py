@@ -102,14 +102,28 @@ class ClusterNode(StorageElement):
         return procs.pid_of(self.pid_file_of("xrootd"))
 
 
-class Cluster:
-    """`fault`: one that lives in the configuration, applied to every node (e.g. no-auth: no token
-    enforcement anywhere, lab/faults.py); `servers`: how many data servers (at most 3, for the ports)."""
+# The faults a cluster takes: those of a lab RSE that live in the configuration, on every node (lab/faults.py);
+# the whole cluster down; one data server down, as a disk server's machine.
+NODE_FAULTS = (
+    "tpc-off",
+    "no-auth",
+    "passthrough-read",
+    "passthrough-all",
+    "scope-prefix",
+    "single-audience",
+    "expired-cert",
+)
+FAULTS = (*NODE_FAULTS, "down", "server-down")
 
-    def __init__(self, layout: Layout, index: int, servers: int = 2, fault: str = ""):
+
+class Cluster:
+    """`servers`: how many data servers (at most 3, for the ports). Its fault (FAULTS) is kept in its
+    directory, as a lab RSE's is: it outlives `lab down`/`lab up` until healed."""
+
+    def __init__(self, layout: Layout, index: int, servers: int = 2):
         if not 1 <= servers <= 3:
             raise procs.LabError(f"a lab cluster has 1 to 3 data servers, not {servers}")
-        self.layout, self.index, self.name, self.fault = layout, index, rse_name(index), fault
+        self.layout, self.index, self.name = layout, index, rse_name(index)
         self.dir = layout.run_dir / "clusters" / self.name
         self.root_port, self.https_port = layout.rse_ports(index)
         self.cmsd_port = self.root_port + 2
@@ -126,28 +140,50 @@ class Cluster:
     def nodes(self) -> list[ClusterNode]:
         return [self.manager, *self.servers]
 
+    @property
+    def fault(self) -> str:
+        path = self.dir / "fault"
+        return path.read_text().strip() if path.exists() else ""
+
+    def set_fault(self, kind: str):
+        if kind and kind not in FAULTS:
+            raise procs.LabError(f"fault {kind!r} is not one a cluster takes; it takes: {', '.join(FAULTS)}")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / "fault").write_text(kind)
+
+    def inject(self, kind: str):
+        """A fault in place of any other (none: healed), the cluster restarted with it."""
+        self.set_fault(kind)
+        self.stop()
+        self.prepare()
+        self.start()
+
     def prepare(self):
         for node in self.nodes:
             node.prepare()
-            node.set_fault(self.fault)
+            node.set_fault(self.fault if self.fault in NODE_FAULTS else "")
 
     def start(self):
+        if self.fault == "down":
+            return
         log = self.manager.log_of("cmsd")
         offset = log.stat().st_size if log.exists() else 0
         for node in self.nodes:
             node.start()
         self.wait_logins(len(self.servers), offset)
+        if self.fault == "server-down":  # once it has joined: the manager counts on it, as on a machine that died
+            self.servers[-1].stop()
 
     def stop(self):
         for node in reversed(self.nodes):
             node.stop()
 
-    def stop_server(self, k: int = 1):
-        """The fault "a data server of the cluster stopped": its xrootd and its cmsd, as a machine down."""
-        self.servers[k - 1].stop()
-
     def up(self) -> bool:
         return all(node.up() for node in self.nodes)
+
+    def status(self) -> list[dict]:
+        """Each node, as `lab status` lists a component."""
+        return [{"name": n.name, "url": f"davs://localhost:{n.https_port}/", "up": n.up()} for n in self.nodes]
 
     def wait_logins(self, count: int, offset: int):
         """Until `count` data servers have logged in at the manager's cmsd since its log had `offset` bytes

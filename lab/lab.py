@@ -10,6 +10,7 @@ from lab import clients, faults, hosts, pki, procs
 from lab.broker import USER as BROKER_USER
 from lab.broker import Broker
 from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_CLIENTS, PROBE_PREFIX
+from lab.cluster import Cluster
 from lab.influxdb import InfluxDB
 from lab.issuer import Issuer
 from lab.layout import MAX_RSES, Layout
@@ -44,11 +45,20 @@ class Lab:
         for rse in self.rses():
             if rse.name == name:
                 return rse
-        known = ", ".join(r.name for r in self.rses()) or "none (is the lab up?)"
-        raise procs.LabError(f"no lab RSE named {name!r}; known: {known}")
+        names = [r.name for r in self.rses()] + ([self.cluster.name] if self.cluster else [])
+        raise procs.LabError(f"no lab RSE named {name!r}; known: {', '.join(names) or 'none (is the lab up?)'}")
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The RSE that is an XRootD cluster (`lab up --cluster`), numbered after the single servers."""
+        return Cluster(self.layout, self.rse_count + 1) if self.layout.read_state().get("cluster") else None
+
+    def _clusters_on_disk(self) -> list[Cluster]:
+        found = (self.layout.run_dir / "clusters").glob("XRD*")
+        return [Cluster(self.layout, int(d.name[3:])) for d in found if d.name[3:].isdigit()]
 
     # -- up / down -----------------------------------------------------------------------------------
-    def up(self, rses: int = DEFAULT_RSES) -> float:
+    def up(self, rses: int = DEFAULT_RSES, cluster: bool = False) -> float:
         if not 1 <= rses <= MAX_RSES:
             raise procs.LabError(f"--rses must be between 1 and {MAX_RSES}, not {rses}")
         started = time.monotonic()
@@ -62,7 +72,10 @@ class Lab:
         for extra in self.rses(previous)[rses:]:
             faults.heal_all_mounts(extra)
             extra.stop()
-        self.layout.write_state({"base_port": self.layout.base_port, "rses": rses})
+        for other in self._clusters_on_disk():  # its ports may be an RSE's now; tests' clusters stop too
+            if not (cluster and other.index == rses + 1):
+                other.stop()
+        self.layout.write_state({"base_port": self.layout.base_port, "rses": rses, "cluster": cluster})
         hosts.ensure()
         pki.ensure(self.layout.pki)
         clients.load_or_create(self.layout.clients_file)  # before the issuer and Rucio, who both read it
@@ -73,12 +86,14 @@ class Lab:
             slow = [pool.submit(self.broker.start), pool.submit(self._start_catalogue)]
             waits = [pool.submit(c.start) for c in (self.influxdb, self.issuer)]
             waits += [pool.submit(_start_rse, r) for r in storage]
+            waits += [pool.submit(_start_cluster, c) for c in [self.cluster] if c]
             for f in waits + slow:
                 f.result()
-        self.rucio.register(storage)
+        every: list[StorageElement | Cluster] = [*storage, *([self.cluster] if self.cluster else [])]
+        self.rucio.register(every)
         for daemon in self.daemons:  # they act on the catalogue: started once it holds the lab's RSEs
             daemon.start()
-        self.write_inventory(storage)
+        self.write_inventory(every)
         return time.monotonic() - started
 
     def _start_catalogue(self):
@@ -91,6 +106,8 @@ class Lab:
             if rse.dir.exists():
                 faults.heal_all_mounts(rse)
                 rse.stop()
+        for cluster in self._clusters_on_disk():
+            cluster.stop()
         stopping: list[procs.Service] = [*self.daemons, self.rucio, self.issuer, self.influxdb, self.broker]
         for service in [*stopping, self.postgres]:
             service.stop()
@@ -103,9 +120,13 @@ class Lab:
 
     # -- faults --------------------------------------------------------------------------------------
     def fault(self, name: str, kind: str):
+        if self.cluster and name == self.cluster.name:
+            return self.cluster.inject(kind)
         faults.inject(self.rse(name), kind)
 
     def heal(self, name: str):
+        if self.cluster and name == self.cluster.name:
+            return self.cluster.inject("")
         faults.heal(self.rse(name))
 
     # -- reporting -----------------------------------------------------------------------------------
@@ -122,6 +143,11 @@ class Lab:
         for rse in self.rses():
             components.append({"name": rse.name, "url": rse.davs_url, "up": rse.up(), "fault": rse.fault})
             rses.append({"name": rse.name, "root": rse.root_url, "davs": rse.davs_url, "fault": rse.fault})
+        if cluster := self.cluster:
+            components += [{**node, "fault": cluster.fault} for node in cluster.status()]
+            rses.append(
+                {"name": cluster.name, "root": cluster.root_url, "davs": cluster.davs_url, "fault": cluster.fault}
+            )
         return {
             "components": components,
             "rses": rses,
@@ -132,7 +158,7 @@ class Lab:
             "inventory": str(self.layout.inventory),
         }
 
-    def write_inventory(self, storage: list[StorageElement]):
+    def write_inventory(self, storage: list[StorageElement | Cluster]):
         """The inventory the suites read when they probe the lab (schema in README.md)."""
         inventory = {
             "lake": "lakeprobe-lab",
@@ -170,6 +196,13 @@ class Lab:
             },
         }
         self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
+
+
+def _start_cluster(cluster: Cluster):
+    if not cluster.up():  # running as it should be: `lab up` twice changes nothing
+        cluster.stop()
+        cluster.prepare()
+        cluster.start()
 
 
 def _start_rse(rse: StorageElement):

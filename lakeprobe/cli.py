@@ -73,8 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         dest="action", required=True, parser_class=OneLineParser
     )
     up = lab.add_parser("up", help="start the lab (idempotent)")
-    up.add_argument("--rses", type=int, default=3, help="number of storage elements (1-20, default 3)")
+    up.add_argument("--rses", type=int, default=3, help="number of storage elements (1-50, default 3)")
     up.add_argument("--base-port", type=int, help="first port of the lab's range (default 20000)")
+    up.add_argument(
+        "--cluster", action="store_true", help="one more RSE that is an XRootD cluster (a manager, two data servers)"
+    )
     status = lab.add_parser("status", help="each component up or down, with its URL; exit 1 if any is down")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     lab.add_parser("down", help="stop every lab process")
@@ -86,8 +89,9 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument("rse")
     fault.add_argument(
         "kind",
-        help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, expired-cert, ipv6-off, ipv4-off, "
-        "or no-route-to-RSE (e.g. no-route-to-XRD1)",
+        help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, passthrough-read, passthrough-all, "
+        "scope-prefix, single-audience, expired-cert, ipv6-off, ipv4-off, or no-route-to-RSE (e.g. "
+        "no-route-to-XRD1); on the cluster: down, server-down, tpc-off, expired-cert or a token fault",
     )
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 
@@ -151,9 +155,10 @@ def _run_lab(args) -> int:
 
     lab = Lab(Layout.from_env(base_port=getattr(args, "base_port", None)))
     if args.action == "up":
-        took = lab.up(args.rses)
+        took = lab.up(args.rses, cluster=args.cluster)
+        cluster = f" and the cluster {lab.cluster.name}" if lab.cluster else ""
         print(
-            f"lab up: {args.rses} RSEs, issuer, Rucio, PostgreSQL, InfluxDB, broker in {took:.1f} s "
+            f"lab up: {args.rses} RSEs{cluster}, issuer, Rucio, PostgreSQL, InfluxDB, broker in {took:.1f} s "
             f"(run dir {lab.layout.run_dir})"
         )
     elif args.action == "status":

@@ -261,5 +261,10 @@ def extra_cluster(lab):
     storage element."""
     from lab.cluster import Cluster
 
-    with _beside_the_lab(functools.partial(Cluster, lab.layout)) as start:
+    def make(index: int, fault: str = "") -> Cluster:
+        cluster = Cluster(lab.layout, index)
+        cluster.set_fault(fault)  # none left from another test
+        return cluster
+
+    with _beside_the_lab(make) as start:
         yield start

@@ -76,8 +76,7 @@ def test_a_stopped_data_server_fails_every_mkdir_through_the_manager(extra_clust
     answered 501 at once, root://'s mkdir waits past the deadline.
     Everything after it is skipped, naming that first failure. Only the chain and copies: the token checks'
     area is a mkdir too, and each root:// one would cost a deadline."""
-    cluster = extra_cluster(INDEX)
-    cluster.stop_server(2)
+    cluster = extra_cluster(INDEX, fault="server-down")
     proc, records, _ = _round(cluster, inventory_with, run_suite, "-k", "storage or tpc")
     own = _own(records, cluster)
     assert (own["mkdir", "davs"].status, own["mkdir", "davs"].error_class) == ("fail", "protocol_error")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.layout import default_run_dir
-from tests.helpers import lakeprobe_cli, status_json, user_env
+from tests.helpers import lakeprobe_cli, one_line_error, status_json, user_env
 
 pytestmark = pytest.mark.lab
 
@@ -81,6 +81,40 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(own_lab_env, args, says):
     assert result.returncode != 0
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_cluster_rse_comes_up_takes_its_faults_and_goes_down(own_lab_env):
+    """`lab up --cluster`: one more RSE, XRD2, that is a manager and two data servers; its faults are a
+    cluster's; `lab up` without it stops it, `lab down` leaves nothing."""
+    import yaml
+
+    Path(own_lab_env["LAKEPROBE_LAB_DIR"], "clusters/XRD2/fault").unlink(missing_ok=True)  # an interrupted run's
+    up = lakeprobe_cli("lab", "up", "--rses", "1", "--cluster", env=own_lab_env)
+    assert up.returncode == 0, up.stderr + _logs_named_in(up.stderr)
+    assert "1 RSEs and the cluster XRD2" in up.stdout
+    nodes = {c["name"]: c for c in status_json(own_lab_env)["components"] if c["name"].startswith("XRD2-")}
+    assert sorted(nodes) == ["XRD2-manager", "XRD2-server1", "XRD2-server2"] and all(c["up"] for c in nodes.values())
+    inventory = yaml.safe_load(Path(status_json(own_lab_env)["inventory"]).read_text())
+    assert inventory["rses"]["XRD2"]["protocols"]["davs"] == nodes["XRD2-manager"]["url"]  # the door
+    manager_pid = Path(own_lab_env["LAKEPROBE_LAB_DIR"], "clusters/XRD2/manager/xrootd.pid")
+    before = manager_pid.read_text()
+    assert lakeprobe_cli("lab", "up", "--rses", "1", "--cluster", env=own_lab_env).returncode == 0
+    assert manager_pid.read_text() == before  # up twice changes nothing
+
+    refused = lakeprobe_cli("lab", "fault", "XRD2", "hang", env=own_lab_env)
+    assert refused.returncode != 0 and "not one a cluster takes" in one_line_error(refused)
+    assert lakeprobe_cli("lab", "fault", "XRD2", "server-down", env=own_lab_env).returncode == 0
+    states = {c["name"]: (c["up"], c.get("fault")) for c in status_json(own_lab_env)["components"]}
+    assert [states[n] for n in sorted(nodes)] == [(True, "server-down"), (True, "server-down"), (False, "server-down")]
+    assert lakeprobe_cli("lab", "heal", "XRD2", env=own_lab_env).returncode == 0
+    assert all(c["up"] for c in status_json(own_lab_env)["components"] if c["name"].startswith("XRD2-"))
+
+    without = lakeprobe_cli("lab", "up", "--rses", "1", env=own_lab_env)
+    assert without.returncode == 0, without.stderr
+    assert not any(c["name"].startswith("XRD2") for c in status_json(own_lab_env)["components"])
+    assert _listening(BASE + 110, BASE + 119) == []  # the cluster's ports, the second RSE's block
+    assert lakeprobe_cli("lab", "down", env=own_lab_env).returncode == 0
+    assert _listening(BASE, BASE + 300) == []
 
 
 def test_a_library_built_by_parallel_starts_is_whole_whenever_seen(tmp_path):
