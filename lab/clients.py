@@ -15,6 +15,8 @@ AUDIENCE = "https://lakeprobe.lab"
 # Where probes write, the sub-path the path-restricted client is limited to, and the embargoed area.
 PROBE_PREFIX = "/lakeprobe"
 PATH_SCOPED_DIR = PROBE_PREFIX + "/scoped"
+# What the storage grants the probers' group (wlcg.groups), whatever the token's scopes.
+GROUP_DIR, PROBE_GROUP = PROBE_PREFIX + "/groups", "/lab/probers"
 EMBARGO_DIR = "/embargo"
 _P, _E = PROBE_PREFIX, EMBARGO_DIR
 
@@ -41,6 +43,8 @@ CLIENTS = {
     "probe-create-only": (f"storage.create:{_P}", 1200, []),
     "probe-no-scope": ("wlcg", 1200, []),
     "probe-es256": (f"storage.read:{_P}", 1200, []),
+    # Access by group: its token carries no storage scope, only its group, which the storage maps to a path.
+    "probe-group": ("wlcg.groups", 1200, [PROBE_GROUP]),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
     "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
     "embargo-owner": (

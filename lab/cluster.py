@@ -111,6 +111,7 @@ NODE_FAULTS = (
     "passthrough-all",
     "scope-prefix",
     "single-audience",
+    "no-groups",
     "expired-cert",
 )
 FAULTS = (*NODE_FAULTS, "down", "server-down")

@@ -14,6 +14,7 @@ passthrough-all   the same, with an authdb that grants everything there: a scope
 scope-prefix  scope paths matched as plain prefixes (XRootD 5.5.3's own SciTokens, without the lab's
               boundary wrapper): a token for <prefix>/scoped reaches <prefix>/scoped-beside
 single-audience  a token whose `aud` is a list is refused, even one naming this storage's audience
+no-groups     groups grant nothing: what a token's scopes do not allow is refused (`onmissing = deny`)
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
               would: copies that it makes with X fail, everything else works (a pair-only failure)
@@ -45,6 +46,7 @@ KINDS = (
     "passthrough-all",
     "scope-prefix",
     "single-audience",
+    "no-groups",
     "expired-cert",
     "ipv6-off",
     "ipv4-off",

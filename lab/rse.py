@@ -13,12 +13,15 @@ import time
 from pathlib import Path
 
 from lab import pki, procs
-from lab.clients import AUDIENCE, EMBARGO_DIR, PROBE_PREFIX
+from lab.clients import AUDIENCE, EMBARGO_DIR, GROUP_DIR, PROBE_GROUP, PROBE_PREFIX
 from lab.layout import Layout, rse_name
 
 XROOTD_USER = "xrootd"
-# The passthrough faults: a request its token's scopes do not allow goes on to the authdb (scitokens
-# `onmissing = passthrough`), which grants these privileges on the probe area to everyone.
+# A request its token's scopes do not allow goes on to the authdb (scitokens `onmissing = passthrough`), which
+# grants the group area to the probers' group (SciTokens hands the token's wlcg.groups on as the request's
+# groups), and nothing else. The passthrough faults' authdbs also grant these privileges on the probe area to
+# everyone; the no-groups fault refuses what the scopes do not allow (`onmissing = deny`), groups unasked.
+GROUP_GRANT = f"g {PROBE_GROUP} {GROUP_DIR} a\n"
 PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
 SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
 SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
@@ -85,11 +88,11 @@ class StorageElement:
                 target = self.dir / f"{kind}.{ext}"
                 target.unlink(missing_ok=True)
                 shutil.copy(self.layout.pki / f"{kind}.{ext}", target)
-        (self.dir / "authdb").write_text("")
-        (self.dir / "scitokens.cfg").write_text(self._scitokens_cfg("deny"))
+        (self.dir / "authdb").write_text(GROUP_GRANT)
+        (self.dir / "scitokens.cfg").write_text(self._scitokens_cfg("passthrough"))
+        (self.dir / "scitokens-no-groups.cfg").write_text(self._scitokens_cfg("deny"))
         for fault, privileges in PASSTHROUGH_GRANTS.items():
-            (self.dir / f"scitokens-{fault}.cfg").write_text(self._scitokens_cfg("passthrough"))
-            (self.dir / f"authdb-{fault}").write_text(f"u * {PROBE_PREFIX} {privileges}\n")
+            (self.dir / f"authdb-{fault}").write_text(GROUP_GRANT + f"u * {PROBE_PREFIX} {privileges}\n")
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
         for kind in ("host", "expired", "foreign"):
@@ -139,7 +142,8 @@ class StorageElement:
         """TLS, checksum, token authorization and third-party copy as the lab serves them: shared with the
         nodes of a cluster (lab/cluster.py), which serve the same way."""
         fault, d = self.fault, self.dir
-        authz = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
+        authdb = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
+        scitokens = "-no-groups" if fault == "no-groups" else ""
         cert = "expired" if fault == "expired-cert" else self.certificate
         lines = [
             *(
@@ -160,10 +164,10 @@ class StorageElement:
                 "sec.protocol ztn",
                 "sec.protbind * only ztn",
                 "ofs.authorize 1",
-                f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{authz}.cfg",
+                f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{scitokens}.cfg",
                 # Asked before SciTokens: scope paths end at a slash boundary, as from XRootD 5.6 on.
                 *([] if fault == "scope-prefix" else [f"ofs.authlib ++ {scope_boundary(self.layout)} {wrapper}"]),
-                f"acc.authdb {d}/authdb{authz}",
+                f"acc.authdb {d}/authdb{authdb}",
                 "http.header2cgi Authorization authz",
             ]
         if fault != "tpc-off" and self.tls:

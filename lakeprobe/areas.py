@@ -1,8 +1,8 @@
 """Where a run writes on each RSE: its own directory `<prefix>/<run id>/`, one sub-directory per use (the
 chain's per protocol, the copies', the token checks'), and nothing anywhere else but the path-scoped
-client's `<prefix>/scoped/<run id>/`, `<prefix>/scoped-beside/<run id>/` next to it, and the owners' file in
-the embargoed area. The process that started the run removes all of it at the end (plugins/cleanup.py); the
-sweeper removes what a killed run left.
+client's `<prefix>/scoped/<run id>/`, `<prefix>/scoped-beside/<run id>/` next to it, the group client's
+`<prefix>/groups/<run id>/`, and the owners' file in the embargoed area. The process that started the run
+removes all of it at the end (plugins/cleanup.py); the sweeper removes what a killed run left.
 """
 
 import os
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
-from lakeprobe.state import BESIDE_SCOPED, SCOPED
+from lakeprobe.protocols.base import Outcome
+from lakeprobe.state import BESIDE_SCOPED, GROUPS, SCOPED
 from lakeprobe.storage import Storage
 
 if TYPE_CHECKING:
@@ -35,6 +36,10 @@ class RunArea:
         client's path without a slash: that client must reach nothing there."""
         return rse.url(protocol, self.state.area(rse, BESIDE_SCOPED))
 
+    def groups(self, rse: RSE, protocol: str) -> str:
+        """The run's directory below `<prefix>/groups`, which the storage grants to the group client's group."""
+        return rse.url(protocol, self.state.area(rse, GROUPS))
+
     def mkdir(self, rse: RSE, protocol: str, url: str, family: str = ""):
         done = self.storage.pinned(family).mkdir(url)
         self.made_dir.mkdir(parents=True, exist_ok=True)
@@ -46,7 +51,7 @@ class RunArea:
 class AuthzArea:
     """The run's directory on one RSE x protocol where the token checks work, with a file the probe token
     placed there for them to read; `problem` says why it could not be prepared. Its methods send one request
-    with exactly the token given, under the RSE's deadline, and answer what the storage did."""
+    with exactly the token given, under the RSE's deadline, and answer what the storage did (an Outcome)."""
 
     rse: RSE
     protocol: str
@@ -66,24 +71,24 @@ class AuthzArea:
     def _ask(self, what: str, url: str, call):
         return call_with_deadline(call, self.timeout_s, f"{what} with one token on {self.rse.name} {self.protocol}")
 
-    def read(self, url: str, token: str | None) -> bytes | None:
+    def read(self, url: str, token: str | None) -> Outcome:
         return self._ask("read", url, lambda: registry.for_url(url).read_as(url, token, self.timeout_s))
 
-    def write(self, url: str, token: str | None, data: bytes, overwrite: bool = False) -> bool:
+    def write(self, url: str, token: str | None, data: bytes, overwrite: bool = False) -> Outcome:
         return self._ask(
             "write", url, lambda: registry.for_url(url).write_as(url, token, data, self.timeout_s, overwrite)
         )
 
-    def delete(self, url: str, token: str | None) -> bool:
+    def delete(self, url: str, token: str | None) -> Outcome:
         return self._ask("delete", url, lambda: registry.for_url(url).delete_as(url, token, self.timeout_s))
 
-    def mkdir(self, url: str, token: str | None) -> bool:
+    def mkdir(self, url: str, token: str | None) -> Outcome:
         return self._ask("mkdir", url, lambda: registry.for_url(url).mkdir_as(url, token, self.timeout_s))
 
-    def listing(self, url: str, token: str | None) -> list[str] | None:
+    def listing(self, url: str, token: str | None) -> Outcome:
         return self._ask("list", url, lambda: registry.for_url(url).list_as(url, token, self.timeout_s))
 
-    def move(self, url: str, to_url: str, token: str | None) -> bool:
+    def move(self, url: str, to_url: str, token: str | None) -> Outcome:
         return self._ask("move", url, lambda: registry.for_url(url).move_as(url, to_url, token, self.timeout_s))
 
 

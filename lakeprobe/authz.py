@@ -1,16 +1,17 @@
 """What an authorization check concludes from what the storage did with a token."""
 
 from lakeprobe.errors import ProbeFailure
+from lakeprobe.protocols.base import Outcome
 from lakeprobe.records import ErrorClass
 
 
-def must_allow(allowed, what: str):
+def must_allow(done: Outcome, what: str):
     """The storage refused what the token's scope permits."""
-    if not allowed:
-        raise ProbeFailure(ErrorClass.AUTH_DENIED, f"refused {what}")
+    if not done:
+        raise ProbeFailure(ErrorClass.AUTH_DENIED, f"refused {what}{done.via}")
 
 
-def must_refuse(allowed, what: str):
+def must_refuse(done: Outcome, what: str):
     """The storage let through what it must refuse: a security finding."""
-    if allowed:
-        raise ProbeFailure(ErrorClass.SECURITY, f"let through {what}")
+    if done:
+        raise ProbeFailure(ErrorClass.SECURITY, f"let through {what}{done.via}")

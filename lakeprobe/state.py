@@ -20,9 +20,10 @@ from lakeprobe.slots import Slots
 ROTATION_ROUNDS = 24  # with --tpc-pairs rotate, every ordered pair is copied at least once in this many rounds
 
 # Where below an RSE's prefix runs make their directories: the prefix itself; `scoped`, the path-scoped
-# client's area; and `scoped-beside`, whose name extends it without a slash (the scope-boundary check's).
-SCOPED, BESIDE_SCOPED = "scoped", "scoped-beside"
-RUN_AREAS = ("", SCOPED, BESIDE_SCOPED)
+# client's area; `scoped-beside`, whose name extends it without a slash (the scope-boundary check's); and
+# `groups`, which the storage grants to the group client's group (wlcg.groups), not to any scope.
+SCOPED, BESIDE_SCOPED, GROUPS = "scoped", "scoped-beside", "groups"
+RUN_AREAS = ("", SCOPED, BESIDE_SCOPED, GROUPS)
 
 
 @dataclass

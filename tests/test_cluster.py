@@ -63,6 +63,8 @@ def test_a_cluster_without_token_enforcement_fails_the_token_checks(extra_cluste
     for check in LETS_THROUGH:
         for protocol in PROTOCOLS:
             assert (own[check, protocol].status, own[check, protocol].error_class) == ("fail", "security")
+        # Over davs the finding names the door and the data server that let it through.
+        assert f"(via localhost:{cluster.https_port} -> 127.0.0.1:" in own[check, "davs"].message, check
     _assert_known_gaps(own, checked=LETS_THROUGH)
     # As into a single lab RSE without tokens: it has none to hand its root:// TPC agent, the source refuses.
     into = {r.check: r for r in records if r.peer == cluster.name}

@@ -22,6 +22,7 @@ AUTHZ = [
     "no_scope",
     "path_scope",
     "path_scope_boundary",
+    "group_access",
     "no_token",
     "expired_token",
     "wrong_audience",
@@ -42,6 +43,7 @@ PASSED_ON_TO_READ = {
     "path_scope",
     "wrong_audience",
     "several_audiences",
+    "group_access",
 }
 DAVS_ONLY = {"no_token", "expired_token", "unknown_issuer"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
@@ -97,6 +99,8 @@ EXPECTED = {
     "scope-prefix": {("path_scope_boundary", p, ""): "security" for p in ("davs", "root")},
     # A token naming several audiences, the lake's second among them, is refused as if it named none.
     "single-audience": {("several_audiences", p, ""): "auth_denied" for p in ("davs", "root")},
+    # Groups grant nothing: the group's token, which has no storage scope, is refused in its own area.
+    "no-groups": {("group_access", p, ""): "auth_denied" for p in ("davs", "root")},
     "tpc-off": {
         ("davs_pull", "davs", "into"): "protocol_error",
         ("davs_push", "davs", "from"): "protocol_error",
@@ -145,6 +149,7 @@ def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_ro
         "no_scope",
         "path_scope_boundary",
         "several_audiences",
+        "group_access",
     }
     assert {row for row in now if row[1] not in added_since} == before
 

@@ -1,5 +1,5 @@
-"""`lakeprobe sweep` removes the run directories killed runs left below the probe prefix (and its `scoped`
-and `scoped-beside` areas), older than the age given, and nothing else; it re-checks the prefix itself and
+"""`lakeprobe sweep` removes the run directories killed runs left below the probe prefix (and its `scoped`,
+`scoped-beside` and `groups` areas), older than the age given, and nothing else; it re-checks the prefix itself and
 touches nothing where the prefix is `/`, empty or holds `..`."""
 
 import os
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakeprobe.inventory import RSE
+from lakeprobe.state import RUN_AREAS
 from lakeprobe.storage import Storage
 from lakeprobe.sweep import sweep
 from tests.helpers import lakeprobe_cli
@@ -35,7 +36,7 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
     old = [
         _place(lab, f"/lakeprobe/{OLD_RUN}/{sub}") for sub in ("davs/probe.dat", "tpc/source.dat", "tpc/deeper/x.dat")
     ]
-    old += [_place(lab, f"/lakeprobe/{area}/{OLD_RUN}/root.dat") for area in ("scoped", "scoped-beside")]
+    old += [_place(lab, f"/lakeprobe/{area}/{OLD_RUN}/root.dat") for area in RUN_AREAS if area]
     kept = [
         _place(lab, path)
         for path in (
@@ -54,7 +55,7 @@ def test_sweep_removes_old_run_directories_under_the_prefix_only(lab, inventory,
     assert swept.returncode == 0, swept.stderr
     # Older run directories (of interrupted sessions on a kept lab) may go too; these must.
     assert f"removed        {rse.url('davs', '/lakeprobe/' + OLD_RUN)}" in swept.stdout
-    for area in ("scoped", "scoped-beside"):
+    for area in filter(None, RUN_AREAS):
         assert f"removed        {rse.url('davs', f'/lakeprobe/{area}/{OLD_RUN}')}" in swept.stdout
     assert not any(f.exists() for f in old)
     assert all(f.exists() for f in kept)

@@ -30,7 +30,7 @@ def test_tokens_of_different_holders_never_mix_in_one_process(inventory, tokens,
         return True
 
     def with_read_only(n):
-        return root.write_as(f"{directory}/read-{n}.dat", read_only, b"x", 20)  # must be refused
+        return bool(root.write_as(f"{directory}/read-{n}.dat", read_only, b"x", 20))  # must be refused
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         probe = list(pool.map(with_probe, range(12)))

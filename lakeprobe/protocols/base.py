@@ -11,11 +11,30 @@ Every call takes the token it presents (or None) explicitly; none reads or sets 
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from lakeprobe.checksums import Checksum
 from lakeprobe.urls import plain_url
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a storage did with one request made with one explicit token: `allowed`, or refused on
+    authorization grounds; what it gave (the bytes read, the names listed); and `via`, " (via door ->
+    server)" when a door redirected, for the check's message. True when allowed."""
+
+    allowed: bool
+    value: Any = None
+    via: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+    @classmethod
+    def of(cls, value: Any) -> "Outcome":
+        """From what a client says: the bytes / True / the names when allowed, None / False when refused."""
+        return cls(value is not None and value is not False, value)
 
 
 @dataclass
@@ -108,23 +127,23 @@ class Protocol(ABC):
         raise NotImplementedError(f"{self.scheme}:// has no third-party copy")
 
     # -- one request, one explicit token: what a storage lets a token holder do ----------------------
-    # Each answers what the storage did: the bytes / True / the names when allowed, None / False when it
-    # refused on authorization grounds; anything else raises ProbeFailure.
-    def read_as(self, url: str, token: str | None, timeout_s: float) -> bytes | None:
+    # Each answers what the storage did as an Outcome (its value: the bytes read, the names listed); a
+    # refusal on authorization grounds is not allowed; anything else raises ProbeFailure.
+    def read_as(self, url: str, token: str | None, timeout_s: float) -> Outcome:
         raise NotImplementedError
 
-    def write_as(self, url: str, token: str | None, data: bytes, timeout_s: float, overwrite: bool = False) -> bool:
+    def write_as(self, url: str, token: str | None, data: bytes, timeout_s: float, overwrite: bool = False) -> Outcome:
         raise NotImplementedError
 
-    def delete_as(self, url: str, token: str | None, timeout_s: float) -> bool:
+    def delete_as(self, url: str, token: str | None, timeout_s: float) -> Outcome:
         raise NotImplementedError
 
-    def mkdir_as(self, url: str, token: str | None, timeout_s: float) -> bool:
+    def mkdir_as(self, url: str, token: str | None, timeout_s: float) -> Outcome:
         """One directory, its parent existing (no parents made)."""
         raise NotImplementedError
 
-    def list_as(self, url: str, token: str | None, timeout_s: float) -> list[str] | None:
+    def list_as(self, url: str, token: str | None, timeout_s: float) -> Outcome:
         raise NotImplementedError
 
-    def move_as(self, url: str, to_url: str, token: str | None, timeout_s: float) -> bool:
+    def move_as(self, url: str, to_url: str, token: str | None, timeout_s: float) -> Outcome:
         raise NotImplementedError

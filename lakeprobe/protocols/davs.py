@@ -17,7 +17,7 @@ from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
 from lakeprobe.errors import ProbeFailure
 from lakeprobe.protocols import https, tls
-from lakeprobe.protocols.base import Entry, Protocol, Reached
+from lakeprobe.protocols.base import Entry, Outcome, Protocol, Reached
 from lakeprobe.records import ErrorClass as E
 
 _REFUSED = (401, 403)
@@ -168,40 +168,41 @@ class Davs(Protocol):
         self._gfal(f"davs TPC {mode}", destination, token, timeout_s, copy, source, source_token=source_token)
 
     # -- one request, one explicit token -------------------------------------------------------------
-    def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> https.Answer | None:
+    def _allowed(self, method: str, url: str, token: str | None, timeout_s: float, **kwargs) -> Outcome:
+        """Judged on the answer of the server that finally answers, a door's redirects followed."""
         reply = https.request(method, url, token, timeout_s, **kwargs)
         if reply.status_code in _REFUSED:
-            return None
+            return Outcome(False, via=reply.via)
         if reply.status_code >= 300:
             reason = f"HTTP {reply.status_code} {reply.text.strip()[:120]}"
             raise ProbeFailure(classify(reason), f"{method} {url}{reply.via}: {reason}")
-        return reply
+        return Outcome(True, reply.content, reply.via)
 
     def read_as(self, url, token, timeout_s):
-        reply = self._allowed("GET", url, token, timeout_s, limit=READ_BYTES)
-        return reply.content if reply is not None else None
+        return self._allowed("GET", url, token, timeout_s, limit=READ_BYTES)
 
     def write_as(self, url, token, data, timeout_s, overwrite=False):
         # HTTP has no "create only": a create-scoped token's overwrite is refused by the storage, not by us.
-        return self._allowed("PUT", url, token, timeout_s, data=data) is not None
+        return self._allowed("PUT", url, token, timeout_s, data=data)
 
     def delete_as(self, url, token, timeout_s):
-        return self._allowed("DELETE", url, token, timeout_s) is not None
+        return self._allowed("DELETE", url, token, timeout_s)
 
     def mkdir_as(self, url, token, timeout_s):
-        return self._allowed("MKCOL", url, token, timeout_s) is not None
+        return self._allowed("MKCOL", url, token, timeout_s)
 
     def list_as(self, url, token, timeout_s):
-        reply = self._allowed(
+        done = self._allowed(
             "PROPFIND", url.rstrip("/") + "/", token, timeout_s, headers={"Depth": "1"}, limit=READ_BYTES
         )
-        if reply is None:
-            return None
-        return [unquote(href.rstrip("/").rsplit("/", 1)[-1]) for href in _hrefs(reply.content)][1:]
+        if not done:
+            return done
+        names = [unquote(href.rstrip("/").rsplit("/", 1)[-1]) for href in _hrefs(done.value)][1:]
+        return Outcome(True, names, done.via)
 
     def move_as(self, url, to_url, token, timeout_s):
         destination = "https://" + to_url.split("://", 1)[1]
-        return self._allowed("MOVE", url, token, timeout_s, headers={"Destination": destination}) is not None
+        return self._allowed("MOVE", url, token, timeout_s, headers={"Destination": destination})
 
 
 def _endpoint(url: str) -> str:

@@ -31,7 +31,7 @@ from lakeprobe.classify import classify
 from lakeprobe.errors import NotProbed, ProbeFailure, scrub
 from lakeprobe.jwts import claims
 from lakeprobe.protocols import tls, xrdcli
-from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
+from lakeprobe.protocols.base import Entry, Moved, Outcome, Protocol, Reached
 from lakeprobe.records import ErrorClass as E
 
 # XrdCl reads these once, when the library is loaded. Its defaults retry a refused connection for minutes,
@@ -321,23 +321,24 @@ class Root(Protocol):
         return moved
 
     # -- one request, one explicit token -------------------------------------------------------------
+    # (xrdcp and xrdfs follow a manager's redirect without saying where to: no `via` over root://)
     def read_as(self, url, token, timeout_s):
-        return xrdcli.read_as(url, token, timeout_s)
+        return Outcome.of(xrdcli.read_as(url, token, timeout_s))
 
     def write_as(self, url, token, data, timeout_s, overwrite=False):
-        return xrdcli.write_as(url, token, data, timeout_s, overwrite)
+        return Outcome.of(xrdcli.write_as(url, token, data, timeout_s, overwrite))
 
     def delete_as(self, url, token, timeout_s):
-        return xrdcli.delete_as(url, token, timeout_s)
+        return Outcome.of(xrdcli.delete_as(url, token, timeout_s))
 
     def mkdir_as(self, url, token, timeout_s):
-        return xrdcli.mkdir_as(url, token, timeout_s)
+        return Outcome.of(xrdcli.mkdir_as(url, token, timeout_s))
 
     def list_as(self, url, token, timeout_s):
-        return xrdcli.list_as(url, token, timeout_s)
+        return Outcome.of(xrdcli.list_as(url, token, timeout_s))
 
     def move_as(self, url, to_url, token, timeout_s):
-        return xrdcli.move_as(url, to_url, token, timeout_s)
+        return Outcome.of(xrdcli.move_as(url, to_url, token, timeout_s))
 
 
 def _seconds(timeout_s: float) -> int:

@@ -17,7 +17,7 @@ def _new_name(what: str) -> str:
 
 def test_read_scope(area, token_of):
     token = token_of("probe-read")
-    must_allow(area.read(area.readable, token) is not None, "reading with storage.read")
+    must_allow(area.read(area.readable, token), "reading with storage.read")
     must_refuse(area.write(area.url(_new_name("read-scope")), token, b"x"), "writing with storage.read only")
 
 
@@ -39,7 +39,7 @@ def test_modify_without_read(area, token_of):
     """storage.modify does not imply storage.read. Only the refusal is checked: writing with modify alone is
     not, as xrdcp and XrdHttp's DELETE stat the path first, which needs read."""
     token = token_of("probe-modify-only")
-    must_refuse(area.read(area.readable, token) is not None, "reading with storage.modify only")
+    must_refuse(area.read(area.readable, token), "reading with storage.modify only")
 
 
 def test_create_without_read(area, token_of):
@@ -49,13 +49,13 @@ def test_create_without_read(area, token_of):
         area.mkdir(area.url(f"create-only-{uuid.uuid4().hex[:8]}"), token),
         "making a directory with storage.create only",
     )
-    must_refuse(area.read(area.readable, token) is not None, "reading with storage.create only")
+    must_refuse(area.read(area.readable, token), "reading with storage.create only")
 
 
 def test_no_scope(area, token_of):
     """A valid token of a trusted issuer that carries no storage scope reaches nothing."""
     token = token_of("probe-no-scope")
-    must_refuse(area.read(area.readable, token) is not None, "reading with a token without storage scopes")
+    must_refuse(area.read(area.readable, token), "reading with a token without storage scopes")
     must_refuse(area.write(area.url(_new_name("no-scope")), token, b"x"), "writing with a token without storage scopes")
 
 
@@ -69,7 +69,7 @@ def test_path_scope(area, token_of, run_area):
     must_allow(area.write(inside, token, b"x"), f"writing inside the token's path {rse.prefix}/scoped")
     must_allow(area.delete(inside, token), f"deleting inside the token's path {rse.prefix}/scoped")
     must_refuse(area.write(area.url(_new_name("path-scope")), token, b"x"), "writing outside the token's path")
-    must_refuse(area.read(area.readable, token) is not None, "reading outside the token's path")
+    must_refuse(area.read(area.readable, token), "reading outside the token's path")
 
 
 def test_path_scope_boundary(area, token_of, run_area):
@@ -81,24 +81,39 @@ def test_path_scope_boundary(area, token_of, run_area):
     placed = f"{beside}/{protocol}-readable.dat"
     if not area.write(placed, token_of("probe"), area.data):
         raise NotProbed(f"not tried: the probe token may not write in {rse.prefix}/scoped-beside")
-    must_refuse(
-        area.read(placed, token) is not None, f"reading {rse.prefix}/scoped-beside with a token for {rse.prefix}/scoped"
-    )
+    must_refuse(area.read(placed, token), f"reading {rse.prefix}/scoped-beside with a token for {rse.prefix}/scoped")
     must_refuse(
         area.write(f"{beside}/{_new_name('path-boundary')}", token, b"x"),
         f"writing {rse.prefix}/scoped-beside with a token for {rse.prefix}/scoped",
     )
 
 
+def test_group_access(area, token_of, run_area):
+    """Access by group (wlcg.groups): the group client's token, with no storage scope, reaches what the
+    storage grants its group, <prefix>/groups, and nothing else; a token without the group is refused there."""
+    token, rse, protocol = token_of("probe-group"), area.rse, area.protocol
+    granted = run_area.groups(rse, protocol)
+    run_area.mkdir(rse, protocol, granted)
+    inside, where = f"{granted}/{protocol}.dat", f"{rse.prefix}/groups"
+    must_allow(area.write(inside, token, b"x"), f"writing in {where} with the group's token")
+    must_allow(area.read(inside, token), f"reading in {where} with the group's token")
+    must_allow(area.delete(inside, token), f"deleting in {where} with the group's token")
+    must_refuse(area.read(area.readable, token), f"reading outside {where} with the group's token")
+    must_refuse(
+        area.write(f"{granted}/{_new_name('no-group')}", token_of("probe-no-scope"), b"x"),
+        f"writing in {where} with a token without the group",
+    )
+
+
 def test_no_token(area):
-    must_refuse(area.read(area.readable, None) is not None, "reading without a token")
+    must_refuse(area.read(area.readable, None), "reading without a token")
     must_refuse(area.write(area.url(_new_name("no-token")), None, b"x"), "writing without a token")
 
 
 def test_expired_token(area, tokens, needs_client):
     needs_client("probe-short")
     must_refuse(
-        area.read(area.readable, tokens.expired_token("probe-short", area.rse.audience)) is not None,
+        area.read(area.readable, tokens.expired_token("probe-short", area.rse.audience)),
         "reading with an expired token",
     )
 
@@ -106,7 +121,7 @@ def test_expired_token(area, tokens, needs_client):
 def test_wrong_audience(area, tokens, needs_client):
     needs_client("probe")
     token = tokens.token("probe", WRONG_AUDIENCE)
-    must_refuse(area.read(area.readable, token) is not None, "reading with a token for another audience")
+    must_refuse(area.read(area.readable, token), "reading with a token for another audience")
     must_refuse(
         area.write(area.url(_new_name("wrong-audience")), token, b"x"), "writing with a token for another audience"
     )
@@ -118,7 +133,7 @@ def test_audience_replay(area, tokens, needs_client, other_audience):
     for RSEs with an audience of their own, beside another."""
     needs_client("probe")
     token, theirs = tokens.token("probe", other_audience), f"another RSE's audience ({other_audience})"
-    must_refuse(area.read(area.readable, token) is not None, f"reading with a token for {theirs}")
+    must_refuse(area.read(area.readable, token), f"reading with a token for {theirs}")
     must_refuse(area.write(area.url(_new_name("audience-replay")), token, b"x"), f"writing with a token for {theirs}")
 
 
@@ -129,9 +144,9 @@ def test_several_audiences(area, tokens, needs_client):
     needs_client("probe")
     own = area.rse.audience or tokens.audience
     token = tokens.token("probe", several(WRONG_AUDIENCE, own))
-    must_allow(area.read(area.readable, token) is not None, "reading with a token for several audiences, the RSE's too")
+    must_allow(area.read(area.readable, token), "reading with a token for several audiences, the RSE's too")
     token = tokens.token("probe", several(WRONG_AUDIENCE, OTHER_WRONG_AUDIENCE))
-    must_refuse(area.read(area.readable, token) is not None, "reading with a token for several other audiences")
+    must_refuse(area.read(area.readable, token), "reading with a token for several other audiences")
     must_refuse(
         area.write(area.url(_new_name("several-audiences")), token, b"x"),
         "writing with a token for several other audiences",
@@ -141,7 +156,7 @@ def test_several_audiences(area, tokens, needs_client):
 def test_unknown_issuer(area, tokens):
     scope = f"storage.read:{area.rse.prefix} storage.modify:{area.rse.prefix}"
     token = unknown_issuer_token(area.rse.audience or tokens.audience, scope)
-    must_refuse(area.read(area.readable, token) is not None, "reading with a token from an unknown issuer")
+    must_refuse(area.read(area.readable, token), "reading with a token from an unknown issuer")
     must_refuse(
         area.write(area.url(_new_name("unknown-issuer")), token, b"x"), "writing with a token from an unknown issuer"
     )

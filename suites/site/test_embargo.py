@@ -26,10 +26,10 @@ def test_embargo_owner(area, embargo, token_of, run, record):
     url = f"{embargo}/{run.embargo_prefix}{area.protocol}.dat"
     must_allow(area.write(url, token, area.data), "the owners writing in the embargoed area")
     area.embargoed = url
-    names = area.listing(embargo, token)
-    must_allow(names is not None, "the owners listing the embargoed area")
-    must_allow(area.read(url, token) is not None, "the owners reading their embargoed file")
-    verify.listed(record, names, url, lambda: True, "the owners' file in the embargoed area")
+    listed = area.listing(embargo, token)
+    must_allow(listed, "the owners listing the embargoed area")
+    must_allow(area.read(url, token), "the owners reading their embargoed file")
+    verify.listed(record, listed.value, url, lambda: True, "the owners' file in the embargoed area")
 
 
 def test_embargo_refused_to_others(area, embargo, token_of):
@@ -37,8 +37,8 @@ def test_embargo_refused_to_others(area, embargo, token_of):
     for client in ("probe", "probe-read", None):
         token = token_of(client) if client else None
         who = f"the `{client}` token" if client else "a request without a token"
-        must_refuse(area.listing(embargo, token) is not None, f"{who} listing the embargoed area")
-        must_refuse(area.read(area.embargoed, token) is not None, f"{who} reading an embargoed file")
+        must_refuse(area.listing(embargo, token), f"{who} listing the embargoed area")
+        must_refuse(area.read(area.embargoed, token), f"{who} reading an embargoed file")
 
 
 def test_embargo_publish(area, embargo, token_of):
@@ -48,4 +48,4 @@ def test_embargo_publish(area, embargo, token_of):
         area.move(area.embargoed, published, token_of("embargo-owner")), "the owners moving their file to the open area"
     )
     area.embargoed = ""
-    must_allow(area.read(published, token_of("probe-read")) is not None, "others reading a published file")
+    must_allow(area.read(published, token_of("probe-read")), "others reading a published file")
