@@ -12,6 +12,7 @@ import re
 import time
 
 from lab import procs
+from lab.faults import SERVICE_FAULTS
 from lab.layout import Layout, rse_name
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -102,19 +103,9 @@ class ClusterNode(StorageElement):
         return procs.pid_of(self.pid_file_of("xrootd"))
 
 
-# The faults a cluster takes: those of a lab RSE that live in the configuration, on every node (lab/faults.py);
-# the whole cluster down; one data server down, as a disk server's machine.
-NODE_FAULTS = (
-    "tpc-off",
-    "no-auth",
-    "passthrough-read",
-    "passthrough-all",
-    "scope-prefix",
-    "single-audience",
-    "no-groups",
-    "expired-cert",
-)
-FAULTS = (*NODE_FAULTS, "down", "server-down")
+# The faults a cluster takes: those of a lab RSE that live in the configuration, on every node; the whole
+# cluster down; one data server down, as a disk server's machine.
+FAULTS = (*SERVICE_FAULTS, "down", "server-down")
 
 
 class Cluster:
@@ -162,7 +153,7 @@ class Cluster:
     def prepare(self):
         for node in self.nodes:
             node.prepare()
-            node.set_fault(self.fault if self.fault in NODE_FAULTS else "")
+            node.set_fault(self.fault if self.fault in SERVICE_FAULTS else "")
 
     def start(self):
         if self.fault == "down":

@@ -33,14 +33,10 @@ from lab import procs
 from lab.procs import LabError
 from lab.rse import XROOTD_USER, StorageElement
 
-KINDS = (
-    "down",
-    "hang",
-    "readonly",
-    "full",
-    "slow",
+# The faults that live in the service lines of the configuration (StorageElement.service_lines), which the
+# nodes of a cluster share: there, each is applied to every node.
+SERVICE_FAULTS = (
     "tpc-off",
-    "corrupt",
     "no-auth",
     "passthrough-read",
     "passthrough-all",
@@ -48,6 +44,15 @@ KINDS = (
     "single-audience",
     "no-groups",
     "expired-cert",
+)
+KINDS = (
+    "down",
+    "hang",
+    "readonly",
+    "full",
+    "slow",
+    "corrupt",
+    *SERVICE_FAULTS,
     "ipv6-off",
     "ipv4-off",
     "no-route-to-RSE",
