@@ -22,7 +22,7 @@ from lab.influxdb import InfluxDB
 from lab.layout import Layout, default_run_dir
 from lab.postgres import Postgres
 from lakeprobe.records import Record
-from lakeprobe.sinks import InfluxV1, SinkSpec, Sql
+from lakeprobe.sinks import InfluxV1, SinkSpec, SqlWriter
 
 REPO = Path(__file__).resolve().parent.parent
 CHECKS = 2000
@@ -78,7 +78,7 @@ def throughput(n: int) -> None:
         )
         counted = reply.json()["results"][0]["series"][0]["values"][0][1]
         started = time.monotonic()
-        Sql(SinkSpec("sql", layout.postgres_url.replace("lakeprobe@", "postgres@"))).write(records)
+        SqlWriter(SinkSpec("sql", layout.postgres_url.replace("lakeprobe@", "postgres@"))).write(records)
         sql_s = time.monotonic() - started
     finally:
         influx.stop()

@@ -1,9 +1,9 @@
 """Retrying transient failures, with backoff, and recording the effort and the speed in the check's record."""
 
 from lakeprobe import deadline
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.protocols.base import Moved
-from lakeprobe.records import ErrorClass, Record
+from lakeprobe.records import Record
 from lakeprobe.storage import Timed
 
 # A refused connection or an unexplained error may pass; a timeout is not retried (it would cost another

@@ -1,8 +1,7 @@
 """What an authorization check concludes from what the storage did with a token."""
 
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.protocols.base import Outcome
-from lakeprobe.records import ErrorClass
 
 
 def must_allow(done: Outcome, what: str):

@@ -26,11 +26,11 @@ from typing import Any, cast
 from lakeprobe import deadline
 from lakeprobe.classify import classify
 from lakeprobe.deadline import call_with_deadline
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeError, ProbeFailure, scrub
 from lakeprobe.inventory import Rucio
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.root import Root
-from lakeprobe.records import ErrorClass as E
 from lakeprobe.tokens import TokenProvider
 
 BLAME = "rucio"

@@ -49,7 +49,7 @@ class Change:
 
 
 def series_of(r: Record) -> str:
-    return " ".join(p for p in (r.rse + (f"->{r.peer}" if r.peer else ""), r.row[1], r.mode, r.check) if p)
+    return " ".join(p for p in (r.rse + (f"->{r.peer}" if r.peer else ""), r.grid_row[1], r.mode, r.check) if p)
 
 
 def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:

@@ -8,7 +8,7 @@ tests/test_classify.py, built from messages captured from real failures.
 import errno
 import re
 
-from lakeprobe.records import ErrorClass as E
+from lakeprobe.errors import ErrorClass as E
 
 _PATTERNS: tuple[tuple[E, str], ...] = (
     (E.TIMEOUT, r"timed? ?out|deadline|operation expired|\[3010\].*expired|ETIMEDOUT"),

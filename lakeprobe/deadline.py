@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 
 from lakeprobe import waiting
-from lakeprobe.errors import NotProbed, ProbeFailure
-from lakeprobe.records import ErrorClass
+from lakeprobe.errors import ErrorClass, NotProbed, ProbeFailure
 
 # A fresh daemon thread per call: a call abandoned at its deadline may stay blocked, and must neither hold
 # a pool slot nor keep the interpreter from exiting.

@@ -31,9 +31,8 @@ import requests
 
 from lakeprobe.classify import classify
 from lakeprobe.deadline import call_with_deadline
-from lakeprobe.errors import ProbeFailure, scrub
+from lakeprobe.errors import ErrorClass, ProbeFailure, scrub
 from lakeprobe.inventory import RSE, DowntimeFeed, Inventory
-from lakeprobe.records import ErrorClass
 
 SERVICE = "gocdb"  # what the feed's record names, and blames
 MAX_BYTES = 64 * 2**20  # all of EGI's ongoing downtimes fit in well under 1 MB: more is not a downtime list

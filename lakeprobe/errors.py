@@ -1,12 +1,33 @@
-"""What a check can raise, and keeping secrets out of every message."""
+"""What a check can raise and the classes of what went wrong, and keeping secrets out of every message."""
 
 import re
-
-from lakeprobe.records import ErrorClass
+from enum import StrEnum
 
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+|authz=|access_token=)[^\s&\"']+")
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
+
+
+class ErrorClass(StrEnum):
+    """What went wrong, precisely: every record that is not a pass or a skip carries one."""
+
+    NONE = ""
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    TLS = "tls"
+    AUTH_DENIED = "auth_denied"
+    PERMISSION = "permission"
+    NO_SPACE = "no_space"
+    NOT_FOUND = "not_found"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    CHECKSUM_UNSUPPORTED = "checksum_unsupported"
+    CONTENT_MISMATCH = "content_mismatch"
+    PROTOCOL_ERROR = "protocol_error"
+    SECURITY = "security"
+    SLOW = "slow"
+    STUCK = "stuck"  # a Rucio rule not met in time
+    NOT_DELETED = "not_deleted"  # a file Rucio should have deleted from the storage is still there
+    UNKNOWN = "unknown"
 
 
 def scrub(text: str) -> str:

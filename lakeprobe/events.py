@@ -14,9 +14,9 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from lakeprobe.errors import scrub
+from lakeprobe.errors import ErrorClass, scrub
 from lakeprobe.inventory import Broker
-from lakeprobe.records import ErrorClass, Record, Status
+from lakeprobe.records import Record, Status
 
 CHECK = "rucio_events"
 RULE_CHECK = "rucio_rule"

@@ -222,7 +222,9 @@ class InfluxDB(_Model):
         return plain_url(value, ("https", "http"))
 
 
-class Sql(_Model):
+class PostgresSection(_Model):
+    """The inventory's `postgres:` section, the older name of `sql:` (PostgreSQL only)."""
+
     url: str
 
     @field_validator("url")
@@ -286,7 +288,7 @@ class Inventory(_Model):
     issuer: Issuer | None = None
     rucio: Rucio | None = None
     influxdb: InfluxDB | None = None
-    postgres: Sql | None = None
+    postgres: PostgresSection | None = None
     sql: SqlSection | None = None  # the SQL sink of any dialect; `postgres:` is its older name
     broker: Broker | None = None
     downtime_feed: DowntimeFeed | None = None  # ongoing outages declared in GOCDB

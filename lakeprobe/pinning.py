@@ -30,11 +30,10 @@ from typing import Any
 
 from lakeprobe import child_env, deadline, paths
 from lakeprobe.classify import classify
-from lakeprobe.errors import ProbeError, ProbeFailure
-from lakeprobe.preflight import LABELS
+from lakeprobe.errors import ErrorClass, ProbeError, ProbeFailure
+from lakeprobe.preflight import FAMILY_NAMES
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Entry, Moved, Protocol, Reached
-from lakeprobe.records import ErrorClass
 
 SOURCE = Path(__file__).with_name("address_family.c")
 GRACE_S = 5.0  # past a call's deadline (the caller has given up by then), its agent is killed
@@ -86,12 +85,12 @@ def check():
     """Raises PinningUnavailable unless the library loads and pins both families here (the dynamic loader
     skips a library it cannot load with a warning only, and LD_PRELOAD splits a path at spaces and colons)."""
     built = library()
-    for family in LABELS:
+    for family in FAMILY_NAMES:
         env = child_env.allowed(LD_PRELOAD=str(built), LAKEPROBE_ADDRESS_FAMILY=family)
         done = subprocess.run([sys.executable, "-c", SELF_TEST, family], env=env, capture_output=True, timeout=60)
         if done.returncode != 0:
             raise PinningUnavailable(
-                f"--per-address: {built} does not pin {LABELS[family]} lookups on this machine "
+                f"--per-address: {built} does not pin {FAMILY_NAMES[family]} lookups on this machine "
                 "(a statically linked Python, or a path LD_PRELOAD cannot take)"
             )
 
@@ -128,7 +127,7 @@ class Agent:
             LD_PRELOAD=preload,
             LAKEPROBE_ADDRESS_FAMILY=family,
             # XrdCl asks for addresses of the stack it is set to: then it never asks for the other family.
-            XRD_NETWORKSTACK=LABELS[family],
+            XRD_NETWORKSTACK=FAMILY_NAMES[family],
             TMPDIR=self.tmp,
         )
         ours, theirs = socket.socketpair()
@@ -159,13 +158,13 @@ class Agent:
             self.end()
             raise ProbeError(
                 ErrorClass.UNKNOWN,
-                f"{method} over {LABELS[self.family]}: lakeprobe's client process ended",
+                f"{method} over {FAMILY_NAMES[self.family]}: lakeprobe's client process ended",
                 "lakeprobe",
             ) from None
         if outcome is None:
             self.end()
             raise ProbeFailure(
-                ErrorClass.TIMEOUT, f"{method} over {LABELS[self.family]}: no answer within {wait_s:g} s"
+                ErrorClass.TIMEOUT, f"{method} over {FAMILY_NAMES[self.family]}: no answer within {wait_s:g} s"
             )
         kind, *details = outcome
         if kind == "value":
@@ -192,7 +191,7 @@ class Agent:
 
 class Pool:
     def __init__(self):
-        self._idle: dict[str, queue.SimpleQueue] = {f: queue.SimpleQueue() for f in LABELS}
+        self._idle: dict[str, queue.SimpleQueue] = {f: queue.SimpleQueue() for f in FAMILY_NAMES}
         self.live: set[Agent] = set()
         self._lock = threading.Lock()
 

@@ -17,15 +17,15 @@ from urllib.parse import urlsplit
 
 from lakeprobe.breaker import Breaker
 from lakeprobe.deadline import call_with_deadline
-from lakeprobe.errors import ProbeError, ProbeFailure
+from lakeprobe.errors import ErrorClass, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Reached
-from lakeprobe.records import ErrorClass, Status
+from lakeprobe.records import Status
 from lakeprobe.tokens import TokenProvider
 
 FAMILIES = {socket.AF_INET: "ipv4", socket.AF_INET6: "ipv6"}
-LABELS = {"ipv4": "IPv4", "ipv6": "IPv6"}
+FAMILY_NAMES = {"ipv4": "IPv4", "ipv6": "IPv6"}
 
 
 def key(rse: RSE, protocol: str, family: str = "") -> str:
@@ -88,7 +88,7 @@ def connect_family(rse: RSE, protocol: str, family: str, address: str | None, ti
             "status": str(Status.WARN),
             "error_class": str(ErrorClass.UNREACHABLE),
             "blame": rse.name,
-            "message": f"host {host} has no {LABELS[family]} address: the RSE requires both families",
+            "message": f"host {host} has no {FAMILY_NAMES[family]} address: the RSE requires both families",
             "duration_s": 0.0,
         }
     elif not routed(address):
@@ -96,19 +96,19 @@ def connect_family(rse: RSE, protocol: str, family: str, address: str | None, ti
             "status": str(Status.SKIP),
             "error_class": "",
             "blame": "",
-            "message": f"not tried: this probe host has no route to {LABELS[family]} {address}: "
-            f"{rse.name}'s {LABELS[family]} cannot be checked from here",
+            "message": f"not tried: this probe host has no route to {FAMILY_NAMES[family]} {address}: "
+            f"{rse.name}'s {FAMILY_NAMES[family]} cannot be checked from here",
             "duration_s": 0.0,
         }
     else:
         result = _result(
-            f"connection to {rse.name} {protocol} over {LABELS[family]}",
+            f"connection to {rse.name} {protocol} over {FAMILY_NAMES[family]}",
             rse,
             timeout_s,
             lambda: registry.get(protocol).reach_address(base, address, timeout_s),
         )
         if result["status"] in (Status.FAIL, Status.ERROR):
-            result["message"] = f"over {LABELS[family]} ({address}): {result['message']}"
+            result["message"] = f"over {FAMILY_NAMES[family]} ({address}): {result['message']}"
     return {**result, "family": family, "address": address or ""}
 
 
@@ -135,7 +135,7 @@ def require_reached(results: dict, rse: RSE, protocol: str):
 def every_family_failed(results: dict, rse: RSE, protocol: str) -> bool:
     """Whether the connection the resolver chose failed and so did every family tried."""
     main = results.get(key(rse, protocol), {})
-    tried = [results[key(rse, protocol, f)] for f in LABELS if key(rse, protocol, f) in results]
+    tried = [results[key(rse, protocol, f)] for f in FAMILY_NAMES if key(rse, protocol, f) in results]
     failed = (Status.FAIL, Status.ERROR)
     return main.get("status") in failed and all(r["status"] in failed for r in tried)
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
+from lakeprobe.errors import ErrorClass
 from lakeprobe.untrusted import inert
 
 
@@ -24,26 +25,6 @@ class Status(StrEnum):
     ERROR = "error"  # something else broke (the token issuer, the probe itself)
     SKIP = "skip"  # not run for real: a step it needs failed, a quirk, no client for it
     DOWNTIME = "downtime"  # declared downtime: not run
-
-
-class ErrorClass(StrEnum):
-    NONE = ""
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    TLS = "tls"
-    AUTH_DENIED = "auth_denied"
-    PERMISSION = "permission"
-    NO_SPACE = "no_space"
-    NOT_FOUND = "not_found"
-    CHECKSUM_MISMATCH = "checksum_mismatch"
-    CHECKSUM_UNSUPPORTED = "checksum_unsupported"
-    CONTENT_MISMATCH = "content_mismatch"
-    PROTOCOL_ERROR = "protocol_error"
-    SECURITY = "security"
-    SLOW = "slow"
-    STUCK = "stuck"  # a Rucio rule not met in time
-    NOT_DELETED = "not_deleted"  # a file Rucio should have deleted from the storage is still there
-    UNKNOWN = "unknown"
 
 
 # A scheduled round runs every selected check; an ad-hoc run (--rse, -k, a node id, ...) runs some.
@@ -151,7 +132,7 @@ class Record:
         return "|".join(parts + ((self.pinned_family,) if self.pinned_family else ()))
 
     @property
-    def row(self) -> tuple[str, str]:
+    def grid_row(self) -> tuple[str, str]:
         """Where the terminal and the status page show the record: its RSE, and its protocol with the family
         its chain was forced to, if any (`davs/ipv6`)."""
         return self.rse, "/".join(p for p in (self.protocol, self.pinned_family) if p)

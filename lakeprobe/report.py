@@ -52,7 +52,7 @@ LEGEND = (
 
 
 @dataclass
-class Made:
+class Report:
     summary: str
     lake: str
     rounds: list[list[Record]]
@@ -72,7 +72,7 @@ def write(
     now: float | None = None,
     scheduled: str | None = None,
     shards: int = 1,
-) -> Made:
+) -> Report:
     """The page of the last 24 hours. With `scheduled`, the id the scheduler gave the round of `shards`
     shards that just ended: a check that round did not report on shows no data (its shard never delivered),
     not an older round's result, and the page and chat say which shards are missing."""
@@ -103,7 +103,7 @@ def write(
         f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
         f"{sum(map(len, rounds))} records of the last 24 hours from {source})"
     )
-    return Made("\n".join([summary, *notes]), lake, rounds, notes)
+    return Report("\n".join([summary, *notes]), lake, rounds, notes)
 
 
 def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
@@ -227,7 +227,7 @@ def _grid(chain, cell: _Cells, title: str, table_id: str) -> dict:
     checks = list(dict.fromkeys(r.check for r in sorted(chain, key=lambda r: r.ts)))
     by_row: dict[tuple, dict] = defaultdict(dict)
     for r in chain:
-        by_row[r.row][r.check] = r
+        by_row[r.grid_row][r.check] = r
     rows = [
         (f"{rse} {protocol}", [cell.of(cells.get(c), rse=rse, protocol=protocol, check=c) for c in checks])
         for (rse, protocol), cells in sorted(by_row.items())
@@ -245,7 +245,7 @@ def _findings(latest, rounds, now) -> list[dict]:
             "check": r.check,
             "rse": r.rse,
             "peer": r.peer,
-            "what": f"{r.rse + ('->' + r.peer if r.peer else '')} {r.row[1]} {r.mode}",
+            "what": f"{r.rse + ('->' + r.peer if r.peer else '')} {r.grid_row[1]} {r.mode}",
             "status": r.status,
             "error_class": r.error_class,
             "blame": r.blame,

@@ -153,7 +153,7 @@ def batches(records: list[Record], size: int = BATCH):
 
 
 def open_sink(spec: SinkSpec):
-    return {"influxdb-v1": InfluxV1, "influxdb-v2": InfluxV2, "sql": Sql, "monit": Monit}[spec.kind](spec)
+    return {"influxdb-v1": InfluxV1, "influxdb-v2": InfluxV2, "sql": SqlWriter, "monit": Monit}[spec.kind](spec)
 
 
 class InfluxV1:
@@ -210,7 +210,7 @@ class InfluxV2:
             ) from None
 
 
-class Sql:
+class SqlWriter:
     """A SQL database through SQLAlchemy Core: the table is created when missing and extended with the
     columns of later versions; a record whose key is already there is left as it is."""
 

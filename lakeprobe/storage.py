@@ -17,11 +17,10 @@ from lakeprobe import pinning
 from lakeprobe.breaker import Breaker
 from lakeprobe.checksums import Checksum
 from lakeprobe.deadline import call_with_deadline
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Entry, Protocol
-from lakeprobe.records import ErrorClass
 from lakeprobe.slots import Slots
 from lakeprobe.tokens import TokenProvider
 

@@ -31,7 +31,7 @@ def lines(
         out.append(_fit(LEGEND, width))
     findings = sorted(
         (r for r in records if r.is_finding),
-        key=lambda r: (SEVERITY.index(r.status), r.rse, r.peer, r.row[1], r.check),
+        key=lambda r: (SEVERITY.index(r.status), r.rse, r.peer, r.grid_row[1], r.check),
     )
     if findings:
         out.append(f"findings ({len(findings)}):")
@@ -53,7 +53,7 @@ def _block(records: list[Record], families: dict[str, str], width: int, order_of
             copies[(r.peer, r.protocol)]["copies in"].append(r.status)
             continue
         family = families.get(r.check, r.suite)
-        rows[r.row][family][r.check] = r.status
+        rows[r.grid_row][family][r.check] = r.status
         if family not in order:
             order.append(family)
     order.sort(key=lambda f: order_of.index(f) if f in order_of else len(order_of))
@@ -83,7 +83,7 @@ def _block(records: list[Record], families: dict[str, str], width: int, order_of
 
 
 def finding(r: Record) -> str:
-    what = f"{r.rse}->{r.peer} {r.protocol} {r.mode}" if r.peer else " ".join(r.row).strip()
+    what = f"{r.rse}->{r.peer} {r.protocol} {r.mode}" if r.peer else " ".join(r.grid_row).strip()
     blame = f" [blame {r.blame}]" if r.peer and r.blame else ""
     kind = f"{r.status} {r.error_class}".strip()
     return f"{what} {r.check}: {kind}: {r.message}{blame}"

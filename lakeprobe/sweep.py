@@ -12,9 +12,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
+from lakeprobe.errors import ErrorClass, NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, probe_area
-from lakeprobe.records import ErrorClass, run_started
+from lakeprobe.records import run_started
 from lakeprobe.state import RUN_AREAS
 from lakeprobe.storage import Storage
 

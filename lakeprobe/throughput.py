@@ -13,7 +13,8 @@ endpoint slow; a throttled one is slow in every transfer. Each transfer's record
 import statistics
 from collections import defaultdict
 
-from lakeprobe.records import ErrorClass, Record, Status
+from lakeprobe.errors import ErrorClass
+from lakeprobe.records import Record, Status
 
 CHECK = "throughput"
 

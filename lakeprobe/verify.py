@@ -4,9 +4,9 @@ answers in (lakeprobe/checksums.py), never by a client library that insists on a
 from collections.abc import Callable
 
 from lakeprobe.checksums import PREFERRED, Checksum, Expected
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
 from lakeprobe.inventory import RSE
-from lakeprobe.records import ErrorClass as E
 from lakeprobe.records import Record, Status
 from lakeprobe.storage import Storage
 

@@ -8,8 +8,8 @@ not as a pass, and a downtime as DOWNTIME.
 import pytest
 
 from lakeprobe.deadline import Interrupted
-from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
-from lakeprobe.records import ErrorClass, Record, Status
+from lakeprobe.errors import ErrorClass, InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
+from lakeprobe.records import Record, Status
 from plugins.run import run_state
 
 RECORD = pytest.StashKey[Record]()

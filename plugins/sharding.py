@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from lakeprobe.preflight import LABELS
+from lakeprobe.preflight import FAMILY_NAMES
 from plugins.run import run_state
 from plugins.scheduling import group_of
 
@@ -35,7 +35,7 @@ def cost(nodeid: str) -> float:
     params = name.partition("[")[2].rstrip("]")
     kind = KINDS.get(PurePosixPath(path).stem, "")
     parts = params.split("-")  # SOURCE>DESTINATION-protocol-mode, RSE-protocol, RSE-protocol-family
-    protocol = parts[-2] if ">" in params or parts[-1] in LABELS else parts[-1]
+    protocol = parts[-2] if ">" in params or parts[-1] in FAMILY_NAMES else parts[-1]
     return COSTS.get((kind, protocol), OTHER_S)
 
 

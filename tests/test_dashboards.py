@@ -15,7 +15,7 @@ import yaml
 
 from lakeprobe import availability, schema
 from lakeprobe.records import Record
-from lakeprobe.sinks import InfluxV1, SinkSpec, Sql
+from lakeprobe.sinks import InfluxV1, SinkSpec, SqlWriter
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.lab
@@ -160,7 +160,7 @@ def test_the_availability_panels_give_the_figures_by_hand(lab):
     records, base = _hourly_history(rse, lake)
     InfluxV1(SinkSpec("influxdb-v1", lab.layout.influxdb_url, database="lakeprobe")).write(records)
     postgres = f"postgresql://postgres@127.0.0.1:{lab.layout.port('postgres')}/lakeprobe"
-    Sql(SinkSpec("sql", postgres)).write(records)
+    SqlWriter(SinkSpec("sql", postgres)).write(records)
     until = base + 8 * H
 
     # PostgreSQL weighs time as the command does. By hand: up [0:10, 1:10), [3:10, 4:10), [7:10, 8:00) =

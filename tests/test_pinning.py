@@ -84,11 +84,11 @@ def test_a_forced_familys_records_have_rows_and_identities_of_their_own():
         return Record(run_id="r1", suite="site", check=check, rse="XRD1", protocol="davs", family=family)
 
     chain = [made("upload"), made("upload", "ipv4"), made("upload", "ipv6")]
-    assert [r.row for r in chain] == [("XRD1", "davs"), ("XRD1", "davs/ipv4"), ("XRD1", "davs/ipv6")]
+    assert [r.grid_row for r in chain] == [("XRD1", "davs"), ("XRD1", "davs/ipv4"), ("XRD1", "davs/ipv6")]
     assert len({r.key for r in chain}) == 3
     # The connection checks of one family name it already: their rows and identities are as they were.
     family_check = made("connection_ipv6", "ipv6")
-    assert family_check.row == ("XRD1", "davs") and family_check.key == "r1|site|connection_ipv6|XRD1|davs||"
+    assert family_check.grid_row == ("XRD1", "davs") and family_check.key == "r1|site|connection_ipv6|XRD1|davs||"
 
 
 def test_the_status_page_shows_a_forced_family_in_a_row_of_its_own():

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from lakeprobe.records import ErrorClass, Record, Status, read_jsonl
+from lakeprobe.errors import ErrorClass
+from lakeprobe.records import Record, Status, read_jsonl
 
 
 def test_a_record_takes_only_known_statuses_and_classes():

@@ -12,9 +12,9 @@ from urllib.parse import quote
 import pytest
 
 from lakeprobe import chat
-from lakeprobe.errors import ProbeFailure
+from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.protocols import xrdcli
-from lakeprobe.records import ErrorClass, Record
+from lakeprobe.records import Record
 from lakeprobe.untrusted import MESSAGE_CHARS
 from tests.doors import Door, everything
 from tests.helpers import lakeprobe_cli, own_lake, rse_entry

@@ -15,10 +15,10 @@ from xml.etree import ElementTree
 from lakeprobe import checksums
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
 from lakeprobe.protocols import https, tls
 from lakeprobe.protocols.base import Entry, Outcome, Protocol, Reached
-from lakeprobe.records import ErrorClass as E
 
 _REFUSED = (401, 403)
 READ_BYTES = 2**20  # more than any file the token checks write

@@ -17,8 +17,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from lakeprobe.classify import classify
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure, scrub
-from lakeprobe.records import ErrorClass as E
 
 MAX_HOPS = 5
 ANSWER_BYTES = 64 * 2**10  # of an answer read for its status, headers and a reason

@@ -28,11 +28,11 @@ from urllib.parse import quote, urlsplit
 from lakeprobe import checksums, deadline
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import NotProbed, ProbeFailure, scrub
 from lakeprobe.jwts import claims
 from lakeprobe.protocols import tls, xrdcli
 from lakeprobe.protocols.base import Entry, Moved, Outcome, Protocol, Reached
-from lakeprobe.records import ErrorClass as E
 
 # XrdCl reads these once, when the library is loaded. Its defaults retry a refused connection for minutes,
 # so a stopped endpoint would look like a hanging one: one attempt tells "refused" from "silent" at once.

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
-from lakeprobe.records import ErrorClass as E
 
 CERT_WARN_DAYS = 14
 # What a server that refuses a client's address after accepting the connection (XRootD's xrd.allow, a

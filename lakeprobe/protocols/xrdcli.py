@@ -13,9 +13,9 @@ from urllib.parse import quote, urlsplit
 from lakeprobe import checksums, child_env
 from lakeprobe.checksums import Checksum
 from lakeprobe.classify import classify
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure, scrub
 from lakeprobe.protocols.base import Entry
-from lakeprobe.records import ErrorClass as E
 
 TOKEN_VARS = ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "XrdSecTOKEN", "XrdSecPROTOCOL")
 

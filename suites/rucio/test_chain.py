@@ -14,8 +14,8 @@ import pytest
 from lakeprobe import checksums, preflight
 from lakeprobe.areas import same_content
 from lakeprobe.attempts import note_throughput
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
-from lakeprobe.records import ErrorClass as E
 from lakeprobe.storage import Timed
 
 POLL_S = 1.0

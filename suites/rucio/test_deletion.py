@@ -10,8 +10,8 @@ import datetime
 import time
 
 from lakeprobe import preflight
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
-from lakeprobe.records import ErrorClass as E
 
 MAX_LOOKED_AT = 20  # files looked at on the storage per check: a reaper down for days leaves many
 NAMED = 3  # files named in the message

@@ -5,8 +5,8 @@ import datetime
 
 import pytest
 
+from lakeprobe.errors import ErrorClass as E
 from lakeprobe.errors import ProbeFailure
-from lakeprobe.records import ErrorClass as E
 
 NAMED = 3  # rules named in a message
 

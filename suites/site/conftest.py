@@ -63,7 +63,7 @@ def pytest_generate_tests(metafunc):
             pytest.param((rse, p, family), id=f"{rse.name}-{p}-{family}")
             for rse in selection.rses
             for p in selection.protocols_of(rse)
-            for family in preflight.LABELS
+            for family in preflight.FAMILY_NAMES
             if preflight.key(rse, p, family) in state.preflight and (rse.name, p, family) not in chained
         ]
         metafunc.parametrize("family", families)
@@ -83,7 +83,7 @@ def _chains(state: RunState) -> list[tuple[RSE, str, str]]:
             if state.options.per_address:
                 found += [
                     (rse, p, f)
-                    for f in preflight.LABELS
+                    for f in preflight.FAMILY_NAMES
                     if state.preflight.get(preflight.key(rse, p, f), {}).get("address")
                 ]
     return found

@@ -9,8 +9,8 @@ import pytest
 from lakeprobe import preflight, verify
 from lakeprobe.areas import same_content
 from lakeprobe.attempts import attempt, note_throughput
-from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
-from lakeprobe.records import ErrorClass, Status
+from lakeprobe.errors import ErrorClass, NotProbed, ProbeError, ProbeFailure
+from lakeprobe.records import Status
 
 
 def _verdict(result: dict, record):
