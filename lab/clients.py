@@ -11,6 +11,10 @@ from pathlib import Path
 
 # The audience every lab storage element accepts. Tokens for any other audience must be refused.
 AUDIENCE = "https://lakeprobe.lab"
+# The audience Rucio asks the issuer for when it acts on a storage itself (its reaper deleting): the host names
+# of the RSE's davs protocols, as INDIGO IAM takes the `audience` parameter; "localhost" for every lab RSE.
+# The lab's storages take it besides the lake's, as a site's storage takes its own host name.
+RUCIO_AUDIENCE = "localhost"
 
 # Where probes write, the sub-path the path-restricted client is limited to, and the embargoed area.
 PROBE_PREFIX = "/lakeprobe"

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from lab import pki, procs
-from lab.clients import AUDIENCE, EMBARGO_DIR, GROUP_DIR, PROBE_GROUP, PROBE_PREFIX
+from lab.clients import AUDIENCE, EMBARGO_DIR, GROUP_DIR, PROBE_GROUP, PROBE_PREFIX, RUCIO_AUDIENCE
 from lab.layout import Layout, rse_name
 
 XROOTD_USER = "xrootd"
@@ -31,8 +31,8 @@ class StorageElement:
     """`checksum` and `certificate` make a healthy storage configured unlike the lab's others, as real lakes
     have them: another checksum algorithm (md5, crc32c), or a certificate from a CA the probes do not know
     ("foreign"); `tls=False` one that offers no TLS at all (its "https" port speaks plain HTTP) and so takes no tokens
-    (XRootD's ztn requires TLS); `audiences` the token audiences it takes instead of the lake's (its own,
-    `own_audience`, for the WLCG profile's per-endpoint form)."""
+    (XRootD's ztn requires TLS); `audiences` the token audiences it takes instead of the lake's and Rucio's
+    (its own, `own_audience`, for the WLCG profile's per-endpoint form)."""
 
     def __init__(
         self,
@@ -41,7 +41,7 @@ class StorageElement:
         checksum: str = "adler32",
         certificate: str = "host",
         tls: bool = True,
-        audiences: tuple[str, ...] = (AUDIENCE,),
+        audiences: tuple[str, ...] = (AUDIENCE, RUCIO_AUDIENCE),
     ):
         self.layout, self.index, self.name = layout, index, rse_name(index)
         self.checksum, self.certificate, self.tls, self.audiences = checksum, certificate, tls, audiences
