@@ -151,9 +151,10 @@ class Cluster:
         self.start()
 
     def prepare(self):
+        fault = self.fault if self.fault in SERVICE_FAULTS else ""  # the others are the cluster's, not a node's
         for node in self.nodes:
             node.prepare()
-            node.set_fault(self.fault if self.fault in SERVICE_FAULTS else "")
+            node.set_fault(fault)
 
     def start(self):
         if self.fault == "down":
@@ -175,7 +176,7 @@ class Cluster:
 
     def status(self) -> list[dict]:
         """Each node, as `lab status` lists a component."""
-        return [{"name": n.name, "url": f"davs://localhost:{n.https_port}/", "up": n.up()} for n in self.nodes]
+        return [{"name": n.name, "url": n.davs_url, "up": n.up()} for n in self.nodes]
 
     def wait_logins(self, count: int, offset: int):
         """Until `count` data servers have logged in at the manager's cmsd since its log had `offset` bytes

@@ -45,7 +45,7 @@ class Lab:
         for rse in self.rses():
             if rse.name == name:
                 return rse
-        names = [r.name for r in self.rses()] + ([self.cluster.name] if self.cluster else [])
+        names = [r.name for r in self.rses()] + [c.name for c in [self.cluster] if c]
         raise procs.LabError(f"no lab RSE named {name!r}; known: {', '.join(names) or 'none (is the lab up?)'}")
 
     @property
@@ -80,16 +80,16 @@ class Lab:
         pki.ensure(self.layout.pki)
         clients.load_or_create(self.layout.clients_file)  # before the issuer and Rucio, who both read it
         os.environ["X509_CERT_DIR"] = str(self.layout.ca_dir)
-        storage = self.rses(rses)
+        storage, clusters = self.rses(rses), [c for c in [self.cluster] if c]
         with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
             # The broker and the catalogue take longest: they start while the rest comes up.
             slow = [pool.submit(self.broker.start), pool.submit(self._start_catalogue)]
             waits = [pool.submit(c.start) for c in (self.influxdb, self.issuer)]
             waits += [pool.submit(_start_rse, r) for r in storage]
-            waits += [pool.submit(_start_cluster, c) for c in [self.cluster] if c]
+            waits += [pool.submit(_start_cluster, c) for c in clusters]
             for f in waits + slow:
                 f.result()
-        every: list[StorageElement | Cluster] = [*storage, *([self.cluster] if self.cluster else [])]
+        every: list[StorageElement | Cluster] = [*storage, *clusters]
         self.rucio.register(every)
         for daemon in self.daemons:  # they act on the catalogue: started once it holds the lab's RSEs
             daemon.start()
@@ -120,13 +120,13 @@ class Lab:
 
     # -- faults --------------------------------------------------------------------------------------
     def fault(self, name: str, kind: str):
-        if self.cluster and name == self.cluster.name:
-            return self.cluster.inject(kind)
+        if (cluster := self.cluster) and name == cluster.name:
+            return cluster.inject(kind)
         faults.inject(self.rse(name), kind)
 
     def heal(self, name: str):
-        if self.cluster and name == self.cluster.name:
-            return self.cluster.inject("")
+        if (cluster := self.cluster) and name == cluster.name:
+            return cluster.inject("")
         faults.heal(self.rse(name))
 
     # -- reporting -----------------------------------------------------------------------------------

@@ -77,6 +77,18 @@ std::string Base64UrlDecode(const std::string &in) {
     return out;
 }
 
+// The space-separated words of `text` (a scope claim, the plugin's parameters).
+std::vector<std::string> Words(const std::string &text) {
+    std::vector<std::string> words;
+    for (size_t pos = 0; pos < text.size();) {
+        size_t end = text.find(' ', pos);
+        if (end == std::string::npos) end = text.size();
+        if (end > pos) words.push_back(text.substr(pos, end - pos));
+        pos = end + 1;
+    }
+    return words;
+}
+
 // A JWT's payload, or "" when the token is not one.
 std::string Payload(const std::string &token) {
     size_t first = token.find('.'), second = token.find('.', first + 1);
@@ -157,13 +169,9 @@ private:
     bool PrefixOnly(const std::string &token, const char *path, Access_Operation oper) const {
         std::set<std::string> allowing = ScopesFor(oper);
         if (token.empty() || allowing.empty() || !path) return false;
-        std::string scopes = ScopeClaim(token), requested(path);
+        std::string requested(path);
         bool prefix = false;
-        size_t pos = 0;
-        while (pos < scopes.size()) {
-            size_t end = scopes.find(' ', pos);
-            std::string scope = scopes.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-            pos = end == std::string::npos ? scopes.size() : end + 1;
+        for (const std::string &scope : Words(ScopeClaim(token))) {
             size_t colon = scope.find(':');
             if (colon == std::string::npos || !allowing.count(scope.substr(0, colon))) continue;
             std::string granted = Canonical(m_base + "/" + scope.substr(colon + 1));
@@ -187,11 +195,7 @@ extern "C" XrdAccAuthorize *XrdAccAuthorizeObjAdd(XrdSysLogger *logger, const ch
                                                   XrdAccAuthorize *chain) {
     std::string base = "/";
     bool single_audience = false;
-    std::string words = parms ? parms : "";
-    for (size_t pos = 0; pos < words.size();) {
-        size_t end = words.find(' ', pos);
-        std::string word = words.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-        pos = end == std::string::npos ? words.size() : end + 1;
+    for (const std::string &word : Words(parms ? parms : "")) {
         if (!word.compare(0, 10, "base_path=")) base = word.substr(10);
         if (word == "single_audience") single_audience = true;
     }
