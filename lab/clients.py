@@ -19,6 +19,8 @@ RUCIO_AUDIENCE = "localhost"
 # Where probes write, the sub-path the path-restricted client is limited to, and the embargoed area.
 PROBE_PREFIX = "/lakeprobe"
 PATH_SCOPED_DIR = PROBE_PREFIX + "/scoped"
+# The scoped area's last name alone, as a scope path: it names the storage's `/scoped`, not <prefix>/scoped.
+SCOPED_TAIL = "/" + PATH_SCOPED_DIR.rsplit("/", 1)[1]
 # What the storage grants the probers' group (wlcg.groups), whatever the token's scopes.
 GROUP_DIR, PROBE_GROUP = PROBE_PREFIX + "/groups", "/lab/probers"
 EMBARGO_DIR = "/embargo"
@@ -50,6 +52,10 @@ CLIENTS = {
     # Access by group: its token carries no storage scope, only its group, which the storage maps to a path.
     "probe-group": ("wlcg.groups", 1200, [PROBE_GROUP]),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
+    # The same path written with a trailing slash (a directory, as the profile allows), and its last name
+    # alone (a scope path counts from the storage's root, so this one reaches nothing of the probe area).
+    "probe-path-slash": (f"storage.read:{PATH_SCOPED_DIR}/ storage.modify:{PATH_SCOPED_DIR}/", 1200, []),
+    "probe-path-tail": (f"storage.read:{SCOPED_TAIL} storage.modify:{SCOPED_TAIL}", 1200, []),
     "probe-short": (f"storage.read:{_P}", 5, []),  # the expired-token check waits this long at most
     "embargo-owner": (
         f"storage.read:{_E} storage.modify:{_E} storage.read:{_P} storage.modify:{_P}",

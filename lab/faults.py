@@ -14,6 +14,10 @@ passthrough-all   the same, with an authdb that grants everything there: a scope
 scope-prefix  scope paths matched as plain prefixes (XRootD 5.5.3's own SciTokens, without the lab's
               boundary wrapper): a token for <prefix>/scoped reaches <prefix>/scoped-beside
 single-audience  a token whose `aud` is a list is refused, even one naming this storage's audience
+trailing-slash  a scope path's trailing slash is kept when matched: a token for <prefix>/scoped/ is refused
+              below it, as by a naive slash-boundary match
+two-base-paths  scope paths are read from two bases, `/` and the probe prefix (SciTokens' `base_path` list): a
+              token for /scoped reaches <prefix>/scoped
 no-groups     groups grant nothing: what a token's scopes do not allow is refused (`onmissing = deny`)
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
@@ -42,6 +46,8 @@ SERVICE_FAULTS = (
     "passthrough-all",
     "scope-prefix",
     "single-audience",
+    "trailing-slash",
+    "two-base-paths",
     "no-groups",
     "expired-cert",
 )

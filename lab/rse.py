@@ -23,6 +23,8 @@ XROOTD_USER = "xrootd"
 # everyone; the no-groups fault refuses what the scopes do not allow (`onmissing = deny`), groups unasked.
 GROUP_GRANT = f"g {PROBE_GROUP} {GROUP_DIR} a\n"
 PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
+# The faults the scope-boundary wrapper makes, by the parameter that makes each (lab/xrootd/scope_boundary.cc).
+WRAPPER_FAULTS = {"single-audience": " single_audience", "trailing-slash": " keep_trailing_slash"}
 SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
 SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
 
@@ -91,6 +93,7 @@ class StorageElement:
         (self.dir / "authdb").write_text(GROUP_GRANT)
         (self.dir / "scitokens.cfg").write_text(self._scitokens_cfg("passthrough"))
         (self.dir / "scitokens-no-groups.cfg").write_text(self._scitokens_cfg("deny"))
+        (self.dir / "scitokens-two-base-paths.cfg").write_text(self._scitokens_cfg("passthrough", f"/, {PROBE_PREFIX}"))
         for fault, privileges in PASSTHROUGH_GRANTS.items():
             (self.dir / f"authdb-{fault}").write_text(GROUP_GRANT + f"u * {PROBE_PREFIX} {privileges}\n")
         self._seed_issuer_keys()
@@ -115,10 +118,11 @@ class StorageElement:
             )
         db.close()
 
-    def _scitokens_cfg(self, onmissing: str) -> str:
+    def _scitokens_cfg(self, onmissing: str, base_path: str = "/") -> str:
         return (
             f"[Global]\naudience = {', '.join(self.audiences)}\nonmissing = {onmissing}\n\n"
-            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = /\ndefault_user = {XROOTD_USER}\n"
+            f"[Issuer lab]\nissuer = {self.layout.issuer_url}\nbase_path = {base_path}\n"
+            f"default_user = {XROOTD_USER}\n"
         )
 
     def config(self) -> str:
@@ -143,7 +147,7 @@ class StorageElement:
         nodes of a cluster (lab/cluster.py), which serve the same way."""
         fault, d = self.fault, self.dir
         authdb = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
-        scitokens = "-no-groups" if fault == "no-groups" else ""
+        scitokens = f"-{fault}" if fault in ("no-groups", "two-base-paths") else ""
         cert = "expired" if fault == "expired-cert" else self.certificate
         lines = [
             *(
@@ -158,7 +162,7 @@ class StorageElement:
             f"xrootd.chksum {self.checksum}",
         ]
         if fault != "no-auth" and self.tls:
-            wrapper = "base_path=/" + (" single_audience" if fault == "single-audience" else "")
+            wrapper = "base_path=/" + WRAPPER_FAULTS.get(fault, "")
             lines += [
                 "xrootd.seclib libXrdSec.so",
                 "sec.protocol ztn",

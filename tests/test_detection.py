@@ -22,6 +22,8 @@ AUTHZ = [
     "no_scope",
     "path_scope",
     "path_scope_boundary",
+    "path_scope_trailing_slash",
+    "path_scope_from_root",
     "group_access",
     "no_token",
     "expired_token",
@@ -44,6 +46,8 @@ PASSED_ON_TO_READ = {
     "wrong_audience",
     "several_audiences",
     "group_access",
+    "path_scope_trailing_slash",
+    "path_scope_from_root",
 }
 DAVS_ONLY = {"no_token", "expired_token", "unknown_issuer"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
@@ -99,6 +103,10 @@ EXPECTED = {
     "scope-prefix": {("path_scope_boundary", p, ""): "security" for p in ("davs", "root")},
     # A token naming several audiences, the lake's second among them, is refused as if it named none.
     "single-audience": {("several_audiences", p, ""): "auth_denied" for p in ("davs", "root")},
+    # A naive slash boundary keeps the scope path's trailing slash: <prefix>/scoped/ reaches nothing below it.
+    "trailing-slash": {("path_scope_trailing_slash", p, ""): "auth_denied" for p in ("davs", "root")},
+    # Scope paths read from `/` and from the probe prefix: a token for /scoped reaches <prefix>/scoped.
+    "two-base-paths": {("path_scope_from_root", p, ""): "security" for p in ("davs", "root")},
     # Groups grant nothing: the group's token, which has no storage scope, is refused in its own area.
     "no-groups": {("group_access", p, ""): "auth_denied" for p in ("davs", "root")},
     "tpc-off": {
@@ -150,6 +158,8 @@ def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_ro
         "path_scope_boundary",
         "several_audiences",
         "group_access",
+        "path_scope_trailing_slash",
+        "path_scope_from_root",
     }
     assert {row for row in now if row[1] not in added_since} == before
 

@@ -54,3 +54,15 @@ def test_no_import_cycle():
 
 def test_the_walk_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_lab_fault_help_names_every_fault_kind():
+    """The CLI spells the kinds out (importing the lab to list them would slow every command): they must not
+    drift from lab/faults.py's."""
+    from lab.faults import KINDS
+    from lakeprobe.cli import _parser
+
+    lab = next(a for a in _parser()._subparsers._group_actions[0].choices["lab"]._subparsers._group_actions)
+    fault_help = next(a.help for a in lab.choices["fault"]._actions if a.dest == "kind")
+    named = {word.strip(",;()") for word in fault_help.replace(" or ", " ").split()}
+    assert set(KINDS) - named == set()

@@ -11,7 +11,8 @@
 //
 // `base_path` must be the SciTokens issuer's base_path (scope paths are relative to it). The lab's fault
 // `single-audience` adds `single_audience`: tokens whose `aud` is a list are refused, as by a storage that
-// reads the claim only as one string.
+// reads the claim only as one string; `trailing-slash` adds `keep_trailing_slash`: a scope path's trailing
+// slash is kept when matching, so `storage.read:/data/` reaches nothing below /data (a naive boundary match).
 // Build: g++ -shared -fPIC -O2 -I/usr/include/xrootd -o scope_boundary.so scope_boundary.cc
 
 #include <cstring>
@@ -125,9 +126,9 @@ std::string ScopeClaim(const std::string &token) {
 class ScopeBoundary : public XrdAccAuthorize {
 public:
     ScopeBoundary(XrdSysLogger *logger, XrdAccAuthorize *chain, const std::string &base_path,
-                  bool single_audience)
+                  bool single_audience, bool keep_trailing_slash)
         : m_log(logger, "scope_boundary_"), m_chain(chain), m_base(base_path),
-          m_single_audience(single_audience) {}
+          m_single_audience(single_audience), m_keep_trailing_slash(keep_trailing_slash) {}
 
     XrdAccPrivs Access(const XrdSecEntity *entity, const char *path, const Access_Operation oper,
                        XrdOucEnv *env) override {
@@ -176,6 +177,7 @@ private:
             if (colon == std::string::npos || !allowing.count(scope.substr(0, colon))) continue;
             std::string granted = Canonical(m_base + "/" + scope.substr(colon + 1));
             if (granted.empty()) continue;
+            if (m_keep_trailing_slash && scope.back() == '/' && granted != "/") granted += "/";
             if (granted == "/" || requested == granted || requested.rfind(granted + "/", 0) == 0) return false;
             if (requested.rfind(granted, 0) == 0) prefix = true;
         }
@@ -186,6 +188,7 @@ private:
     XrdAccAuthorize *m_chain;
     std::string m_base;
     bool m_single_audience;
+    bool m_keep_trailing_slash;
 };
 
 }  // namespace
@@ -194,13 +197,14 @@ extern "C" XrdAccAuthorize *XrdAccAuthorizeObjAdd(XrdSysLogger *logger, const ch
                                                   const char *parms, XrdOucEnv * /*env*/,
                                                   XrdAccAuthorize *chain) {
     std::string base = "/";
-    bool single_audience = false;
+    bool single_audience = false, keep_trailing_slash = false;
     for (const std::string &word : Words(parms ? parms : "")) {
         if (!word.compare(0, 10, "base_path=")) base = word.substr(10);
         if (word == "single_audience") single_audience = true;
+        if (word == "keep_trailing_slash") keep_trailing_slash = true;
     }
     if (!chain) return nullptr;  // nothing to wrap: this plugin never decides alone
-    return new ScopeBoundary(logger, chain, base, single_audience);
+    return new ScopeBoundary(logger, chain, base, single_audience, keep_trailing_slash);
 }
 
 XrdVERSIONINFO(XrdAccAuthorizeObjAdd, scope_boundary);

@@ -88,6 +88,35 @@ def test_path_scope_boundary(area, token_of, run_area):
     )
 
 
+def test_path_scope_trailing_slash(area, token_of, run_area):
+    """A scope path may end with a slash, naming a directory: the client scoped to `<prefix>/scoped/`
+    writes and reads below it as the one scoped to `<prefix>/scoped` does, and nothing next to it."""
+    token, rse, protocol = token_of("probe-path-slash"), area.rse, area.protocol
+    scoped = run_area.scoped(rse, protocol)
+    run_area.mkdir(rse, protocol, scoped)
+    inside, where = f"{scoped}/{protocol}-slash.dat", f"{rse.prefix}/scoped/"
+    must_allow(area.write(inside, token, b"x"), f"writing inside the token's path {where}")
+    must_allow(area.read(inside, token), f"reading inside the token's path {where}")
+    must_allow(area.delete(inside, token), f"deleting inside the token's path {where}")
+    must_refuse(area.read(area.readable, token), f"reading outside the token's path {where}")
+
+
+def test_path_scope_from_root(area, token_of, run_area):
+    """A scope path counts from the storage's root: a token for `/scoped` (the scoped area's last name
+    alone) reaches nothing in `<prefix>/scoped`, as a storage matching a path's tail, or reading scope paths
+    from more than one base, would let it."""
+    token, rse, protocol = token_of("probe-path-tail"), area.rse, area.protocol
+    scoped = run_area.scoped(rse, protocol)
+    run_area.mkdir(rse, protocol, scoped)
+    placed, where = f"{scoped}/{protocol}-from-root.dat", f"{rse.prefix}/scoped"
+    if not area.write(placed, token_of("probe"), area.data):
+        raise NotProbed(f"not tried: the probe token may not write in {where}")
+    must_refuse(area.read(placed, token), f"reading {where} with a token for /scoped")
+    must_refuse(
+        area.write(f"{scoped}/{_new_name('from-root')}", token, b"x"), f"writing {where} with a token for /scoped"
+    )
+
+
 def test_group_access(area, token_of, run_area):
     """Access by group (wlcg.groups): the group client's token, with no storage scope, reaches what the
     storage grants its group, <prefix>/groups, and nothing else; a token without the group is refused there."""
