@@ -126,6 +126,9 @@ class Storage:
     def rmdir(self, url: str) -> Timed:
         return self._run("rmdir", url, lambda p, token, t: p.rmdir(url, token, t))
 
+    def refresh(self, url: str) -> bool:
+        return self._run("locate", url, lambda p, token, t: p.refresh(url, token, t)).value
+
     def copy(self, source: str, destination: str, mode: str) -> Timed:
         """`token` is the destination's; a source that takes tokens for another audience gets its own."""
         source_rse = self.locate(source)[0]
@@ -147,8 +150,18 @@ class Storage:
             raise
         for name in names:
             child = f"{url.rstrip('/')}/{name}"
-            if self.stat(child).is_dir:
+            if self._stat_listed(child).is_dir:
                 self.remove_tree(child)
             else:
                 self.delete(child)
         self.rmdir(url)
+
+    def _stat_listed(self, url: str) -> Entry:
+        """A listed entry that a stat does not find is one a cluster's manager still remembers as nowhere
+        (a data server made it on its own): asked to look again, it finds it."""
+        try:
+            return self.stat(url)
+        except ProbeFailure as e:
+            if e.error_class != ErrorClass.NOT_FOUND or not self.refresh(url):
+                raise
+        return self.stat(url)

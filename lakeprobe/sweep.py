@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lakeprobe.errors import ErrorClass, NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, probe_area
+from lakeprobe.protocols.registry import whole_cluster_first
 from lakeprobe.records import run_started
 from lakeprobe.state import RUN_AREAS
 from lakeprobe.storage import Storage
@@ -35,7 +36,7 @@ def sweep(
     now = now or time.time()
     swept = []
     for rse in rses:
-        protocol = next(iter(rse.protocols))
+        protocol = whole_cluster_first(rse.protocols)[0]  # a cluster's leftovers on every data server
         try:
             prefix = probe_area(rse.prefix)
         except ValueError as e:

@@ -9,6 +9,7 @@ files in the embargoed areas. An endpoint that broke during the round is left al
 import concurrent.futures
 
 from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
+from lakeprobe.protocols.registry import whole_cluster_first
 from lakeprobe.state import RUN_AREAS, RunState
 from lakeprobe.storage import Storage
 from lakeprobe.tokens import TokenProvider
@@ -25,7 +26,7 @@ def remove_run_directories(state: RunState, config) -> str:
     tokens: TokenProvider = config.stash[TOKENS]
     made = sorted(p.name for p in state.made_dir.glob("*")) if state.made_dir.is_dir() else []
     broken = state.breaker.broken()
-    todo: dict[str, list[str]] = {}  # RSE -> protocols; one RSE's protocols one after the other (one namespace)
+    todo: dict[str, list[str]] = {}  # RSE -> protocols, one after the other (one namespace)
     for name in made:
         rse, protocol = name.rsplit(".", 1)
         if (rse, protocol) not in broken:
@@ -35,10 +36,14 @@ def remove_run_directories(state: RunState, config) -> str:
     timeout = min(DEADLINE_S, state.options.timeout)
     storage = Storage(tokens, timeout, state.inventory.rses.values(), breaker=state.breaker)
     owner = Storage(tokens, timeout, state.inventory.rses.values(), client="embargo-owner")
+
+    def clean_rse(item: tuple[str, list[str]]) -> list[str]:
+        # root:// first: over davs a cluster's manager lists one data server and cannot be asked to look up
+        # anew; once root:// removed the run's directories, davs finds nothing left
+        return [_clean(state, storage, owner, tokens, item[0], p) for p in whole_cluster_first(item[1])]
+
     with concurrent.futures.ThreadPoolExecutor(max_workers=min(16, len(todo))) as pool:
-        outcomes = list(
-            pool.map(lambda item: [_clean(state, storage, owner, tokens, item[0], p) for p in item[1]], todo.items())
-        )
+        outcomes = list(pool.map(clean_rse, todo.items()))
     failed = [o for each in outcomes for o in each if o]
     if failed:
         return f"cleanup: {len(failed)} endpoints kept some of this run's files: " + "; ".join(failed[:3])

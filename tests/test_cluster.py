@@ -54,6 +54,11 @@ def test_a_healthy_cluster_passes_but_for_its_known_gaps(extra_cluster, inventor
     copies = [r for r in records if r.peer]
     assert {(r.rse, r.peer) for r in copies} == {(cluster.name, "XRD1"), ("XRD1", cluster.name)}
     assert {r.status for r in copies} == {"pass"}, proc.stdout[-3000:]
+    # The end of the round removes the run's files from both data servers (root:// first: it lists every
+    # data server and has the manager look anew for what it cached as nowhere).
+    assert "cleanup: this run's directories removed from 2 RSEs" in proc.stdout, proc.stdout[-2000:]
+    run = records[0].run_id
+    assert not [p for server in cluster.servers for p in (server.dir / "data").rglob(f"*{run}*")]
 
 
 def test_a_cluster_without_token_enforcement_fails_the_token_checks(extra_cluster, inventory_with, run_suite):

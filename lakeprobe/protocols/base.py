@@ -65,6 +65,9 @@ class Protocol(ABC):
     takes_tokens: ClassVar[bool] = True  # whether the storage authorizes bearer tokens over this protocol
     logs_in_with_token: ClassVar[bool] = False  # whether reaching it (connect) presents the token already
     on_network: ClassVar[bool] = True  # reached over the network at a host's addresses (not file://)
+    # whether it lists and looks up through a cluster's manager as through one server (every data server's
+    # entries, and a refresh of what the manager cached): the protocol to clean up with
+    sees_whole_cluster: ClassVar[bool] = False
 
     # -- URLs ----------------------------------------------------------------------------------------
     def check_base(self, url: str):
@@ -118,6 +121,11 @@ class Protocol(ABC):
 
     @abstractmethod
     def rmdir(self, url: str, token: str | None, timeout_s: float): ...
+
+    def refresh(self, url: str, token: str | None, timeout_s: float) -> bool:
+        """Makes a redirector forget where `url` is (or that it is nowhere), so that the next call looks it
+        up anew; False: this protocol has no way to ask."""
+        return False
 
     def copy(
         self, source: str, destination: str, mode: str, token: str | None, timeout_s: float, source_token: str | None

@@ -32,6 +32,11 @@ def for_url(url: str) -> Protocol:
     return get(urlsplit(url).scheme)
 
 
+def whole_cluster_first(schemes) -> list[str]:
+    """`schemes` with those that see a cluster whole (base.Protocol.sees_whole_cluster) first."""
+    return sorted(schemes, key=lambda scheme: not get(scheme).sees_whole_cluster)
+
+
 def copy_modes() -> tuple[str, ...]:
     return tuple(mode for p in _protocols().values() for mode in p.copy_modes)
 

@@ -102,6 +102,7 @@ class Root(Protocol):
     scheme = "root"
     copy_modes = ("tpc",)
     logs_in_with_token = True  # ztn: the login itself carries the token
+    sees_whole_cluster = True  # a listing locates first and merges every data server's, see listdir
 
     def __init__(self):
         self._login = _Login()
@@ -258,6 +259,18 @@ class Root(Protocol):
             return xrdcli.rmdir(url, token, timeout_s)
         status, _ = fs.rmdir(xrdcli.path(url), timeout=_seconds(timeout_s))
         self._check(status, "rmdir")
+
+    def refresh(self, url, token, timeout_s) -> bool:
+        """A locate with refresh, as `xrdfs locate -r`: a cluster's manager caches where a file is, and that
+        no data server has it (cms.fxhold), past a change a data server made on its own."""
+        from XRootD.client.flags import OpenFlags
+
+        fs = self._fs(url, token)
+        if fs is None:
+            return xrdcli.refresh(url, token, timeout_s)
+        status, _ = fs.locate(xrdcli.path(url), OpenFlags.REFRESH, timeout=_seconds(timeout_s))
+        self._check(status, "locate")
+        return True
 
     def checksum(self, url, token, timeout_s) -> Checksum:
         from XRootD.client.flags import QueryCode

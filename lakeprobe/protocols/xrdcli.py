@@ -98,6 +98,11 @@ def delete(url, token, timeout_s):
     xrdfs(url, token, timeout_s, "rm", path(url))
 
 
+def refresh(url, token, timeout_s) -> bool:
+    xrdfs(url, token, timeout_s, "locate", "-r", path(url))
+    return True
+
+
 def rmdir(url, token, timeout_s):
     xrdfs(url, token, timeout_s, "rmdir", path(url))
 
