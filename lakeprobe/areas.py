@@ -6,6 +6,8 @@ removes all of it at the end (plugins/cleanup.py); the sweeper removes what a ki
 """
 
 import os
+import tempfile
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -92,13 +94,16 @@ class AuthzArea:
         return self._ask("move", url, lambda: registry.for_url(url).move_as(url, to_url, token, self.timeout_s))
 
 
-def random_file(path: str, size: int, chunk: int = 1 << 20):
-    """`size` random bytes at `path`, written in chunks: a large probe never sits in memory."""
+def random_file(size: int, label: str = "", chunk: int = 1 << 20) -> str:
+    """A new file of `size` random bytes in the temporary directory, written in chunks (a large probe never
+    sits in memory): its path. The caller removes it."""
+    path = os.path.join(tempfile.gettempdir(), f"lakeprobe-{label}{uuid.uuid4().hex}")
     with open(path, "wb") as f:
         left = size
         while left > 0:
             f.write(os.urandom(min(chunk, left)))
             left -= chunk
+    return path
 
 
 def same_content(a: str, b: str, chunk: int = 1 << 20) -> bool:

@@ -10,6 +10,7 @@ import pytest
 from lakeprobe.deadline import Interrupted
 from lakeprobe.errors import ErrorClass, InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
 from lakeprobe.records import Record, Status
+from lakeprobe.steps import Steps
 from plugins.run import run_state
 
 RECORD = pytest.StashKey[Record]()
@@ -39,6 +40,11 @@ def record(request) -> Record:
     )
     request.node.stash[RECORD] = rec
     return rec
+
+
+def note_step(steps: Steps, record: Record, item: pytest.Function):
+    """For a step fixture's teardown: how the step `item` ended, for the steps of `steps` behind it."""
+    steps.note(item.originalname.removeprefix("test_"), record, item.stash.get(SETTLED, False))
 
 
 @pytest.hookimpl(wrapper=True)

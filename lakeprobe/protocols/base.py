@@ -61,7 +61,7 @@ class Moved:
 
 class Protocol(ABC):
     scheme: ClassVar[str]
-    copy_modes: ClassVar[tuple[str, ...]] = ()  # third-party copy modes: davs pull/push, root tpc
+    copy_modes: ClassVar[dict[str, str]] = {}  # third-party copy modes, each with its check's name
     takes_tokens: ClassVar[bool] = True  # whether the storage authorizes bearer tokens over this protocol
     logs_in_with_token: ClassVar[bool] = False  # whether reaching it (connect) presents the token already
     on_network: ClassVar[bool] = True  # reached over the network at a host's addresses (not file://)

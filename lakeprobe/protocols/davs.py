@@ -26,7 +26,8 @@ READ_BYTES = 2**20  # more than any file the token checks write
 
 class Davs(Protocol):
     scheme = "davs"
-    copy_modes = ("pull", "push")  # the destination fetches / the source sends; never streamed by us
+    # the destination fetches / the source sends; never streamed by us
+    copy_modes = {"pull": "davs_pull", "push": "davs_push"}
 
     def __init__(self):
         self._contexts: queue.SimpleQueue = queue.SimpleQueue()

@@ -100,7 +100,7 @@ def _holder(token: str) -> str:
 
 class Root(Protocol):
     scheme = "root"
-    copy_modes = ("tpc",)
+    copy_modes = {"tpc": "root_tpc"}
     logs_in_with_token = True  # ztn: the login itself carries the token
     sees_whole_cluster = True  # a listing locates first and merges every data server's, see listdir
 

@@ -7,7 +7,6 @@ the run ends (their replicas then go to Rucio's reaper), and the DIDs expire sho
 """
 
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 
@@ -21,7 +20,7 @@ from lakeprobe.inventory import RSE
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from plugins.records import SETTLED
+from plugins.records import note_step
 from plugins.run import run_state
 
 
@@ -101,8 +100,7 @@ def rucio_file(rucio_endpoint, rucio_files, run, record, catalogue) -> RucioFile
     record.rse, record.protocol = rse.name, protocol
     key = (rse.name, protocol)
     if key not in rucio_files:
-        local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
-        random_file(local, run.options.file_size)
+        local = random_file(run.options.file_size)
         name = f"{run.run_id}-{rse.name}-{protocol}-{uuid.uuid4().hex[:8]}"
         rucio_files[key] = RucioFile(
             rse, protocol, catalogue.scope, name, local, run.options.file_size, Expected(local)
@@ -116,4 +114,4 @@ def rucio_file(rucio_endpoint, rucio_files, run, record, catalogue) -> RucioFile
 def rucio_step(rucio_file, record, request):
     """Notes how this step ended (its record is settled by now) for the steps behind it."""
     yield rucio_file
-    rucio_file.note(request.node.originalname.removeprefix("test_"), record, request.node.stash.get(SETTLED, False))
+    note_step(rucio_file, record, request.node)

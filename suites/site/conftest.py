@@ -7,7 +7,6 @@ plugins/cleanup.py.
 """
 
 import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from plugins.records import SETTLED
+from plugins.records import note_step
 from plugins.run import run_state
 
 
@@ -35,7 +34,7 @@ class Copy:
 
     @property
     def check(self) -> str:
-        return f"{self.protocol}_{self.mode}"  # davs_pull, davs_push, root_tpc
+        return registry.get(self.protocol).copy_modes[self.mode]
 
     @property
     def id(self) -> str:
@@ -148,8 +147,7 @@ def chain(endpoint, chains, storage, run_area, run, record) -> Chain:
     record.rse, record.protocol, record.family = rse.name, protocol, family
     key = (rse.name, protocol, family)
     if key not in chains:
-        local = os.path.join(tempfile.gettempdir(), f"lakeprobe-{uuid.uuid4().hex}")
-        random_file(local, run.options.file_size)
+        local = random_file(run.options.file_size)
         directory = run_area.directory(rse, protocol, protocol)
         chains[key] = Chain(
             rse,
@@ -171,7 +169,7 @@ def chain(endpoint, chains, storage, run_area, run, record) -> Chain:
 def step(chain, record, request):
     """Notes how this chain step ended (its record is settled by now) for the steps behind it."""
     yield chain
-    chain.note(request.node.originalname.removeprefix("test_"), record, request.node.stash.get(SETTLED, False))
+    note_step(chain, record, request.node)
 
 
 # -- the token checks' area --------------------------------------------------------------------------

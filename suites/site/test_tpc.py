@@ -3,7 +3,6 @@ davs pull and push (HTTP-TPC), root:// TPC; never streamed through the prober. T
 destination with the storage's checksum; the destination file is removed after each copy."""
 
 import os
-import tempfile
 import uuid
 
 import pytest
@@ -19,8 +18,7 @@ from lakeprobe.errors import NotProbed, ProbeError, ProbeFailure
 def copy_sources(storage, run_area, run):
     """One source file per RSE and protocol, placed (and verified) on first use: url, or why there is none."""
     placed: dict = {}
-    local = os.path.join(tempfile.gettempdir(), f"lakeprobe-tpc-{uuid.uuid4().hex}")
-    random_file(local, run.options.file_size)
+    local = random_file(run.options.file_size, "tpc-")
     expected = Expected(local)
 
     def source(rse, protocol) -> str:
