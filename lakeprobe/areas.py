@@ -15,7 +15,6 @@ from lakeprobe.deadline import call_with_deadline
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Outcome
-from lakeprobe.state import BESIDE_SCOPED, GROUPS, SCOPED
 from lakeprobe.storage import Storage
 
 if TYPE_CHECKING:
@@ -29,18 +28,11 @@ class RunArea:
     def directory(self, rse: RSE, protocol: str, sub: str = "") -> str:
         return rse.url(protocol, f"{self.state.area(rse)}/{sub}".rstrip("/"))
 
-    def scoped(self, rse: RSE, protocol: str) -> str:
-        """The run's directory below `<prefix>/scoped`, where the path-restricted client may write."""
-        return rse.url(protocol, self.state.area(rse, SCOPED))
-
-    def beside_scoped(self, rse: RSE, protocol: str) -> str:
-        """The run's directory below `<prefix>/scoped-beside`, whose name extends the path-restricted
-        client's path without a slash: that client must reach nothing there."""
-        return rse.url(protocol, self.state.area(rse, BESIDE_SCOPED))
-
-    def groups(self, rse: RSE, protocol: str) -> str:
-        """The run's directory below `<prefix>/groups`, which the storage grants to the group client's group."""
-        return rse.url(protocol, self.state.area(rse, GROUPS))
+    def made(self, rse: RSE, protocol: str, below: str) -> str:
+        """The run's directory in the area `below` the RSE's prefix (one of state.RUN_AREAS), made: its URL."""
+        url = rse.url(protocol, self.state.area(rse, below))
+        self.mkdir(rse, protocol, url)
+        return url
 
     def mkdir(self, rse: RSE, protocol: str, url: str, family: str = ""):
         done = self.storage.pinned(family).mkdir(url)

@@ -8,6 +8,7 @@ import uuid
 from lakeprobe.authz import must_allow, must_refuse
 from lakeprobe.errors import NotProbed
 from lakeprobe.jwts import unknown_issuer_token
+from lakeprobe.state import BESIDE_SCOPED, GROUPS, SCOPED
 from lakeprobe.tokens import OTHER_WRONG_AUDIENCE, WRONG_AUDIENCE, several
 
 
@@ -63,8 +64,7 @@ def test_path_scope(area, token_of, run_area):
     """The path-restricted client is scoped to <prefix>/scoped: allowed there, refused next to it."""
     token = token_of("probe-path")
     rse, protocol = area.rse, area.protocol
-    scoped = run_area.scoped(rse, protocol)
-    run_area.mkdir(rse, protocol, scoped)
+    scoped = run_area.made(rse, protocol, SCOPED)
     inside = f"{scoped}/{protocol}.dat"
     must_allow(area.write(inside, token, b"x"), f"writing inside the token's path {rse.prefix}/scoped")
     must_allow(area.delete(inside, token), f"deleting inside the token's path {rse.prefix}/scoped")
@@ -76,8 +76,7 @@ def test_path_scope_boundary(area, token_of, run_area):
     """A scope path ends at a slash: the client scoped to <prefix>/scoped reaches nothing in
     <prefix>/scoped-beside, whose name only begins the same (XRootD's SciTokens before 5.6 let it in)."""
     token, rse, protocol = token_of("probe-path"), area.rse, area.protocol
-    beside = run_area.beside_scoped(rse, protocol)
-    run_area.mkdir(rse, protocol, beside)
+    beside = run_area.made(rse, protocol, BESIDE_SCOPED)
     placed = f"{beside}/{protocol}-readable.dat"
     if not area.write(placed, token_of("probe"), area.data):
         raise NotProbed(f"not tried: the probe token may not write in {rse.prefix}/scoped-beside")
@@ -92,8 +91,7 @@ def test_path_scope_trailing_slash(area, token_of, run_area):
     """A scope path may end with a slash, naming a directory: the client scoped to `<prefix>/scoped/`
     writes and reads below it as the one scoped to `<prefix>/scoped` does, and nothing next to it."""
     token, rse, protocol = token_of("probe-path-slash"), area.rse, area.protocol
-    scoped = run_area.scoped(rse, protocol)
-    run_area.mkdir(rse, protocol, scoped)
+    scoped = run_area.made(rse, protocol, SCOPED)
     inside, where = f"{scoped}/{protocol}-slash.dat", f"{rse.prefix}/scoped/"
     must_allow(area.write(inside, token, b"x"), f"writing inside the token's path {where}")
     must_allow(area.read(inside, token), f"reading inside the token's path {where}")
@@ -106,8 +104,7 @@ def test_path_scope_from_root(area, token_of, run_area):
     alone) reaches nothing in `<prefix>/scoped`, as a storage matching a path's tail, or reading scope paths
     from more than one base, would let it."""
     token, rse, protocol = token_of("probe-path-tail"), area.rse, area.protocol
-    scoped = run_area.scoped(rse, protocol)
-    run_area.mkdir(rse, protocol, scoped)
+    scoped = run_area.made(rse, protocol, SCOPED)
     placed, where = f"{scoped}/{protocol}-from-root.dat", f"{rse.prefix}/scoped"
     if not area.write(placed, token_of("probe"), area.data):
         raise NotProbed(f"not tried: the probe token may not write in {where}")
@@ -121,8 +118,7 @@ def test_group_access(area, token_of, run_area):
     """Access by group (wlcg.groups): the group client's token, with no storage scope, reaches what the
     storage grants its group, <prefix>/groups, and nothing else; a token without the group is refused there."""
     token, rse, protocol = token_of("probe-group"), area.rse, area.protocol
-    granted = run_area.groups(rse, protocol)
-    run_area.mkdir(rse, protocol, granted)
+    granted = run_area.made(rse, protocol, GROUPS)
     inside, where = f"{granted}/{protocol}.dat", f"{rse.prefix}/groups"
     must_allow(area.write(inside, token, b"x"), f"writing in {where} with the group's token")
     must_allow(area.read(inside, token), f"reading in {where} with the group's token")
