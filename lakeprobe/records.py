@@ -27,6 +27,10 @@ class Status(StrEnum):
     DOWNTIME = "downtime"  # declared downtime: not run
 
 
+# Worst first: what a grid cell, a summary or a list of findings shows first.
+SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.DOWNTIME, Status.SKIP)
+
+
 # A scheduled round runs every selected check; an ad-hoc run (--rse, -k, a node id, ...) runs some.
 # Only rounds decide what the status page and chat say: an ad-hoc run never hides a round's finding.
 RUN_KINDS = ("round", "adhoc")

@@ -20,13 +20,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from lakeprobe import availability, chat, history
-from lakeprobe.records import Record, Status
+from lakeprobe.records import SEVERITY, Record, Status
 
 # Autoescaped: what a storage said (a message, a title) is text on the page, never markup.
 _TEMPLATES = Environment(loader=PackageLoader("lakeprobe"), autoescape=True, undefined=StrictUndefined)
 
 SERVICES = ("issuer", "rucio")  # always shown, "no data" when silent
-SEVERITY = ("fail", "error", "warn", "pass", "downtime", "skip")
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; margin-bottom: 1.5em; }

@@ -4,7 +4,7 @@ one mark per check, grouped by family, the copies it took part in as counts, the
 
 from collections import defaultdict
 
-from lakeprobe.records import Record, Status
+from lakeprobe.records import SEVERITY, Record, Status
 
 MARKS = {
     Status.PASS: ".",
@@ -14,7 +14,6 @@ MARKS = {
     Status.SKIP: "s",
     Status.DOWNTIME: "D",
 }
-SEVERITY = (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS, Status.DOWNTIME, Status.SKIP)
 LEGEND = ". pass  W warn  F fail  E error  s skip  D downtime;  n/m: worst mark, passed of checks"
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the framework's own tests. Tests marked `lab` run against a real lab of their own (run
-directory .lab-tests, ports from 23000), brought up once per session and down at the end; the others need
-no lab (`make test-fast`)."""
+directory .lab-tests, ports from 23000; a second xdist worker's .lab-tests-gw1, ports from 25000), brought
+up once per session and down at the end; the others need no lab (`make test-fast`)."""
 
 import contextlib
 import functools
@@ -19,12 +19,13 @@ from lakeprobe.inventory import load_yaml
 from lakeprobe.paths import default_lab_dir
 from lakeprobe.records import read_jsonl
 from lakeprobe.tokens import TokenProvider
-from tests.helpers import REPO, local_http, run_pytest, serving, user_env
+from tests.helpers import REPO, TEST_BASE_PORT, WORKER, local_http, run_pytest, serving, user_env
 
 # A lab of their own, apart from a lab the user may have up: another run directory and port range (both can be
 # moved again, for a second test session on the same machine).
-TEST_LAB_DIR = os.environ.get("LAKEPROBE_TEST_LAB_DIR") or str(default_lab_dir()) + "-tests"
-TEST_BASE_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000)
+TEST_LAB_DIR = (os.environ.get("LAKEPROBE_TEST_LAB_DIR") or str(default_lab_dir()) + "-tests") + (
+    f"-gw{WORKER}" if WORKER else ""
+)
 
 
 @pytest.fixture

@@ -138,8 +138,11 @@ def bearer_header(token: str, directory: Path, name: str = "Authorization") -> s
     return f"@{path}"
 
 
-# A MariaDB of the tests' own, clear of the test lab's ports (base+0..291) and moved with them.
-MARIADB_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000) + 900
+# `make test` runs two pytest-xdist workers: each has a test lab of its own (and a MariaDB), the second's
+# ports 2000 above the first's. The lab's own ports are base+0..291; the tests' MariaDB is base+900.
+WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+TEST_BASE_PORT = int(os.environ.get("LAKEPROBE_TEST_BASE_PORT") or 23000) + 2000 * WORKER
+MARIADB_PORT = TEST_BASE_PORT + 900
 
 
 class MariaDB:
