@@ -16,21 +16,20 @@ from pathlib import PurePosixPath
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from lakeprobe.ids import of_node
 from plugins.run import probing
 
 SHARED = {"test_embargo.py": "test_authz.py"}  # module -> the module whose groups it joins
 
 
 def group_of(nodeid: str) -> str:
-    path, _, name = nodeid.partition("::")
-    params = name.partition("[")[2].rstrip("]")
-    if not params:
+    path, check = of_node(nodeid)
+    if check is None:
         return path
     module = PurePosixPath(path)
-    if ">" in params:  # a copy: SOURCE>DESTINATION-protocol-mode
-        source, protocol = params.split(">", 1)[0], params.rsplit("-", 2)[-2]
-        return f"{module.parent}/copies-from[{source}-{protocol}]"
-    return f"{module.parent / SHARED.get(module.name, module.name)}[{params}]"
+    if check.source:
+        return f"{module.parent}/copies-from[{check.source}-{check.protocol}]"
+    return f"{module.parent / SHARED.get(module.name, module.name)}[{check}]"
 
 
 class CheckGroups(LoadScopeScheduling):

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from lakeprobe.preflight import FAMILY_NAMES
+from lakeprobe.ids import of_node
 from plugins.run import run_state
 from plugins.scheduling import group_of
 
@@ -31,12 +31,8 @@ OTHER_S = 0.1
 
 
 def cost(nodeid: str) -> float:
-    path, _, name = nodeid.partition("::")
-    params = name.partition("[")[2].rstrip("]")
-    kind = KINDS.get(PurePosixPath(path).stem, "")
-    parts = params.split("-")  # SOURCE>DESTINATION-protocol-mode, RSE-protocol, RSE-protocol-family
-    protocol = parts[-2] if ">" in params or parts[-1] in FAMILY_NAMES else parts[-1]
-    return COSTS.get((kind, protocol), OTHER_S)
+    path, check = of_node(nodeid)
+    return COSTS.get((KINDS.get(PurePosixPath(path).stem, ""), check.protocol if check else ""), OTHER_S)
 
 
 def assign(nodeids: list[str], shards: int) -> dict[str, int]:

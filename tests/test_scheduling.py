@@ -1,6 +1,7 @@
 """Which checks share an xdist worker (plugins/scheduling.py): a chain's steps, an endpoint's token and
 embargo checks, the copies from one source endpoint; node ids stay as pytest can take them back."""
 
+from lakeprobe.ids import CheckId
 from plugins.scheduling import group_of
 
 
@@ -34,3 +35,13 @@ def test_xdist_still_asks_the_private_method_the_grouping_overrides():
     from xdist.scheduler import LoadScopeScheduling
 
     assert "self._split_scope(" in inspect.getsource(LoadScopeScheduling)
+
+
+def test_check_ids_read_back_as_they_were_made_with_dashes_in_rse_names():
+    made = [
+        CheckId("CERN-PROD", "davs"),
+        CheckId("CERN-PROD", "root", "ipv6"),
+        CheckId("DESY-DCACHE", "davs", source="CNAF-STORM", mode="pull"),
+    ]
+    assert [CheckId.parse(str(c)) for c in made] == made
+    assert [str(c) for c in made] == ["CERN-PROD-davs", "CERN-PROD-root-ipv6", "CNAF-STORM>DESY-DCACHE-davs-pull"]

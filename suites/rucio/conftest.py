@@ -16,6 +16,7 @@ from lakeprobe.areas import random_file
 from lakeprobe.catalogue import Catalogue
 from lakeprobe.checksums import Expected
 from lakeprobe.errors import InDowntime, ProbeError, ProbeFailure
+from lakeprobe.ids import CheckId
 from lakeprobe.inventory import RSE
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
@@ -30,7 +31,7 @@ def pytest_generate_tests(metafunc):
         return
     selection = state.selection
     endpoints = [
-        pytest.param((rse, p), id=f"{rse.name}-{p}")
+        pytest.param((rse, p), id=str(CheckId(rse.name, p)))
         for rse in selection.rses
         for p in selection.protocols_of(rse)
         if p != "file"  # Rucio reaches storage over the network

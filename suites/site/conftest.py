@@ -16,6 +16,7 @@ from lakeprobe import preflight
 from lakeprobe.areas import AuthzArea, RunArea, random_file
 from lakeprobe.checksums import Expected
 from lakeprobe.errors import InDowntime, NotProbed, ProbeError, ProbeFailure
+from lakeprobe.ids import CheckId
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
@@ -38,7 +39,7 @@ class Copy:
 
     @property
     def id(self) -> str:
-        return f"{self.source.name}>{self.destination.name}-{self.protocol}-{self.mode}"
+        return str(CheckId(self.destination.name, self.protocol, source=self.source.name, mode=self.mode))
 
 
 def pytest_generate_tests(metafunc):
@@ -48,18 +49,16 @@ def pytest_generate_tests(metafunc):
     selection = state.selection
     chains = _chains(state)
     if "chain" in metafunc.fixturenames:
-        metafunc.parametrize(
-            "endpoint", [pytest.param(c, id="-".join(n for n in (c[0].name, c[1], c[2]) if n)) for c in chains]
-        )
+        metafunc.parametrize("endpoint", [pytest.param(c, id=str(CheckId(c[0].name, c[1], c[2]))) for c in chains])
     elif "endpoint" in metafunc.fixturenames:
         endpoints = [(rse, p) for rse in selection.rses for p in selection.protocols_of(rse)]
         if "other_audience" in metafunc.fixturenames:  # only where RSEs take tokens for audiences of their own
             endpoints = [(rse, p) for rse, p in endpoints if _other_audiences(state.inventory, rse)]
-        metafunc.parametrize("endpoint", [pytest.param(e, id=f"{e[0].name}-{e[1]}") for e in endpoints])
+        metafunc.parametrize("endpoint", [pytest.param(e, id=str(CheckId(e[0].name, e[1]))) for e in endpoints])
     if "family" in metafunc.fixturenames:  # the address families the preflight reached each endpoint at
         chained = {(rse.name, p, f) for rse, p, f in chains}  # a forced chain's connection is its family's
         families = [
-            pytest.param((rse, p, family), id=f"{rse.name}-{p}-{family}")
+            pytest.param((rse, p, family), id=str(CheckId(rse.name, p, family)))
             for rse in selection.rses
             for p in selection.protocols_of(rse)
             for family in preflight.FAMILY_NAMES
