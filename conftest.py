@@ -2,6 +2,8 @@
 of their own (their order at the end of a run is plugins/round.py's)."""
 
 pytest_plugins = [
+    "plugins.options",
+    "plugins.workers",
     "plugins.lake",
     "plugins.records",
     "plugins.catalogue",

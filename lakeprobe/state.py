@@ -1,6 +1,6 @@
 """One run's state: what it probes and with which options, its id, the directory its processes share, the
 tokens fetched for it and what the connection checks found. Built once, by the process that starts the
-run, and handed whole to pytest-xdist workers (plugins/lake.py)."""
+run, and handed whole to pytest-xdist workers (plugins/workers.py)."""
 
 import json
 import shutil

@@ -26,7 +26,7 @@ class RoundPlugin:
         self.positions: dict[str, int] = {}  # family -> where its first check stands in the run
         self.jsonl = JsonlWriter(state.results_dir, state.run_id)
         self.watcher = progress.Watcher(config, state, "running")
-        self.sink_specs = sinks.specs(config, state.inventory)  # checked before the run (plugins/lake.py)
+        self.sink_specs = sinks.specs(config, state.inventory)  # checked before the run (plugins/lake.py start)
         self.chat = chat.Notifier.from_options(config, state)
         self.lines: list[str] = []
         broker = state.inventory.broker
