@@ -5,9 +5,10 @@ import os
 from typing import Any
 
 from lakeprobe import paths
-from lakeprobe.inventory import lab_inventory, load_rucio, load_yaml
+from lakeprobe.inventory import lab_inventory, load_yaml
 from lakeprobe.options import RunOptions, parse
 from lakeprobe.protocols import registry
+from lakeprobe.rucio_inventory import load_rucio
 from lakeprobe.state import Selection
 
 OPTIONS: dict[tuple[str, str], dict[str, dict[str, Any]]] = {  # (group, title): {option: its settings}
@@ -112,7 +113,7 @@ def selection_of(options: RunOptions, run_id: str = "") -> Selection:
     path = options.inventory or (None if options.rse_expression else lab_inventory())
     inventory = load_yaml(path) if path else None
     if options.rse_expression:
-        inventory = load_rucio(options.rse_expression, inventory)
+        inventory = load_rucio(options.rse_expression, options.timeout, inventory)
     assert inventory is not None
     return Selection.of(inventory, options, run_id)
 

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from lakeprobe import report
-from tests.helpers import local_http, serving
+from tests.helpers import Env, local_http, one_line_error, serving
+from tests.proxy import Proxy
 
 pytestmark = pytest.mark.lab
 
@@ -122,6 +123,24 @@ def test_rucio_down_is_rucios_error_and_blames_no_storage(lab, rucio_round):
     assert {r.blame for r in rucio} == {"rucio"}
     assert all(r.status == "pass" for r in records if r.suite == "site" and r.status != "skip")
     assert seconds < 120
+
+
+def test_a_rucio_that_does_not_answer_stops_an_rse_expression_run_at_its_deadline(lab, lab_env, run_suite, tmp_path):
+    """--rse-expression lists the RSEs from Rucio under --timeout: a server that takes the connection and
+    never answers is one line and exit 4 once it is up, with no record, not a run that waits forever."""
+    stalled = Proxy(lab.rucio.port, stall_after=0)
+    config, results = tmp_path / "rucio.cfg", tmp_path / "results"
+    config.write_text(lab.rucio.client_cfg.read_text().replace(f":{lab.rucio.port}", f":{stalled.port}"))
+    try:
+        proc, _, seconds = run_suite(
+            "--rse-expression", "XRD1", "--timeout", "3", results=results, env=Env(lab_env, RUCIO_CONFIG=str(config))
+        )
+    finally:
+        stalled.close()
+    assert proc.returncode == 4, proc.stdout[-2000:]
+    assert one_line_error(proc) == "ERROR: cannot list RSEs from Rucio: no answer within 3 s (--timeout)"
+    assert seconds < 30 and stalled.connections
+    assert not list(results.glob("*.jsonl"))
 
 
 def test_an_rse_unavailable_in_rucio_is_in_downtime(admin, lab, rucio_round):
