@@ -56,7 +56,7 @@ def _record_source(args) -> tuple[str | None, str | None]:
             raise UsageError(f"inventory {args.inventory} names no SQL sink (sql: or postgres:) to read from")
         sql, lake = sink.url, args.lake or inventory.lake
     if sql:
-        from lakeprobe.sinks import sql_url
+        from lakeprobe.sql import sql_url
 
         try:
             sql_url(sql)

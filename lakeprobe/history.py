@@ -26,7 +26,7 @@ def from_sql(url: str, since: float, chain_checks: tuple[str, ...] = ()) -> list
     own chain (no peer): what availability needs, a small part of the table."""
     import sqlalchemy as sa
 
-    from lakeprobe.sinks import sql_engine
+    from lakeprobe.sql import sql_engine
 
     table = schema.sql_table()
     query = sa.select(*(table.c[c] for c in schema.SQL_COLUMNS if c not in ("key", "state"))).where(

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lakeprobe import paths
 from lakeprobe.protocols import registry
-from lakeprobe.sinks import SqlSection
+from lakeprobe.sql import SqlSection
 from lakeprobe.urls import plain_url
 
 DEFAULT_PREFIX = "/lakeprobe"

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 from lakeprobe import history, schema
 from lakeprobe.records import Record, read_jsonl
-from lakeprobe.sinks import SinkSpec, Spool, deliver, insert_new_portably, sql_engine
+from lakeprobe.sinks import SinkSpec, Spool, deliver
+from lakeprobe.sql import insert_new_portably, sql_engine
 from tests.helpers import MARIADB_PORT, MariaDB, file_lake, lakeprobe_cli, own_lake, run_pytest, user_env
 
 pytestmark = pytest.mark.lab

@@ -10,7 +10,8 @@ from sqlalchemy.schema import CreateColumn, CreateTable
 
 from lakeprobe import history, schema
 from lakeprobe.records import Record, read_jsonl
-from lakeprobe.sinks import SinkSpec, deliver, insert_new, insert_new_portably, sql_engine, sql_url
+from lakeprobe.sinks import SinkSpec, deliver
+from lakeprobe.sql import insert_new, insert_new_portably, sql_engine, sql_url
 from tests.helpers import file_lake, one_line_error, own_lake, run_pytest, user_env
 
 
