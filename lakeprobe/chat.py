@@ -49,12 +49,13 @@ class Change:
 
 
 def series_of(r: Record) -> str:
+    """The series of a record (Record.series) in words, as a message names it."""
     return " ".join(p for p in (r.rse + (f"->{r.peer}" if r.peer else ""), r.grid_row[1], r.mode, r.check) if p)
 
 
 def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
     """What becomes due with the last of these rounds (oldest first), replaying all of them."""
-    state: dict[str, dict] = {}
+    state: dict[tuple, dict] = {}
     due: list[Change] = []
     for records in rounds:
         due = []
@@ -62,7 +63,7 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
             health = HEALTH.get(r.status)
             if health is None:
                 continue
-            known = state.setdefault(series_of(r), {"announced": "ok", "candidate": None, "runs": 0, "blame": ""})
+            known = state.setdefault(r.series, {"announced": "ok", "candidate": None, "runs": 0, "blame": ""})
             if health == "failing":
                 known["blame"] = r.blame or r.rse
             if health == known["announced"]:
@@ -83,11 +84,11 @@ def _one_per_series(records: list[Record]) -> list[Record]:
     """A series judged by every shard of a round (rucio_events, each over its own rules) counts once, as
     failing if any shard says so."""
     rank = {"failing": 2, "ok": 1, None: 0}
-    kept: dict[str, Record] = {}
+    kept: dict[tuple, Record] = {}
     for r in records:
-        held = kept.get(series_of(r))
+        held = kept.get(r.series)
         if held is None or rank[HEALTH.get(r.status)] > rank[HEALTH.get(held.status)]:
-            kept[series_of(r)] = r
+            kept[r.series] = r
     return list(kept.values())
 
 

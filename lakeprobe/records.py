@@ -130,10 +130,17 @@ class Record:
         return self.family if self.family and self.check != f"connection_{self.family}" else ""
 
     @property
+    def series(self) -> tuple[str, ...]:
+        """What the record is one of, round after round: its check on its endpoint (or pair), in its mode, on
+        the family its chain was forced to. The status page and chat follow a series over rounds."""
+        return (self.suite, self.check, self.rse, self.protocol, self.peer, self.mode, self.pinned_family)
+
+    @property
     def key(self) -> str:
-        """Stable identity of a record: sinks use it so that a replay never duplicates."""
-        parts = (self.run_id, self.suite, self.check, self.rse, self.protocol, self.peer, self.mode)
-        return "|".join(parts + ((self.pinned_family,) if self.pinned_family else ()))
+        """Stable identity of a record, its series in one run: sinks use it so that a replay never
+        duplicates."""
+        *series, family = self.series
+        return "|".join([self.run_id, *series] + ([family] if family else []))
 
     @property
     def grid_row(self) -> tuple[str, str]:

@@ -110,7 +110,7 @@ def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
     latest: dict[tuple, Record] = {}
     for records in rounds:
         for r in sorted(records, key=lambda r: r.ts):
-            key = _series(r)
+            key = r.series
             held = latest.get(key)
             # A check judged by every shard of the round (rucio_events, each over its own rules): the worst.
             other_shard = held is not None and held.run_id == r.run_id and held.shard != r.shard
@@ -121,17 +121,13 @@ def latest_results(rounds: list[list[Record]]) -> dict[tuple, Record]:
     return latest
 
 
-def _series(r: Record) -> tuple:
-    return (r.suite, r.rse, r.protocol, r.peer, r.mode, r.check, r.family)
-
-
 def since_when(rounds: list[list[Record]], latest: Record) -> float:
     """When the series' current state began: the first of the latest run of records with its status."""
-    key = _series(latest)
+    key = latest.series
     began = latest.ts
     for records in reversed(rounds):
         for r in records:
-            if _series(r) == key and r.status != Status.SKIP:
+            if r.series == key and r.status != Status.SKIP:
                 if r.status != latest.status:
                     return began
                 began = min(began, r.ts)
@@ -150,7 +146,7 @@ def render(
 ) -> str:
     latest = latest_results(rounds)
     # With the scheduled round named, what it did not report on keeps its place on the page, as no data.
-    reported = {_series(r) for r in delivered} if delivered is not None else set(latest)
+    reported = {r.series for r in delivered} if delivered is not None else set(latest)
     hidden = {key for key in latest if key not in reported}
     visible = {key: r for key, r in latest.items() if key not in hidden}
     records = [r for rs in rounds for r in rs]
@@ -187,7 +183,7 @@ class _Cells:
 
     def of(self, r: Record | None, status: str | None = None, **data) -> dict:
         """A cell of the template: css class, status, title, label and data-* attributes."""
-        if r is not None and _series(r) in self.hidden:
+        if r is not None and r.series in self.hidden:
             r, status = None, None
         status = status or (str(r.status) if r else "nodata")
         title, css, label = "", status, ("no data" if status == "nodata" else status)

@@ -196,8 +196,8 @@ def test_a_check_judged_by_every_shard_shows_the_rounds_worst():
     def events(run_id: str, shard: str, status: str, ts: float) -> Record:
         return Record(run_id, "services", "rucio_events", shard=shard, rse="rucio", status=status, ts=ts)
 
-    series = ("services", "rucio", "", "", "", "rucio_events", "")
     one = [events("r1", "1/2", "error", 10.0), events("r1", "2/2", "pass", 20.0)]
+    series = one[0].series
     assert report.latest_results([one])[series].status == "error"  # not the later shard's pass
     following = [events("r2", "1/2", "pass", 30.0), events("r2", "2/2", "pass", 40.0)]
     assert report.latest_results([one, following])[series].status == "pass"  # the next round's verdict
