@@ -102,7 +102,8 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def lake(request) -> Selection:
+def selection(request) -> Selection:
+    """What the run probes: its inventory, RSEs, protocols and copies."""
     state = run_state(request.config)
     if state is None:
         pytest.skip("no lake selected")

@@ -11,11 +11,11 @@ from lakeprobe.errors import ProbeFailure
 
 
 @pytest.fixture
-def issuer(lake, record) -> str:
+def issuer(selection, record) -> str:
     record.rse, record.protocol = "issuer", "https"
-    if lake.inventory.issuer is None:
+    if selection.inventory.issuer is None:
         pytest.skip("the inventory names no token issuer")
-    return lake.inventory.issuer.url
+    return selection.inventory.issuer.url
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ NAMED = 3  # rules named in a message
 
 
 @pytest.fixture
-def rucio(lake, record) -> str:
-    url = lake.inventory.rucio.url if lake.inventory.rucio else None
+def rucio(selection, record) -> str:
+    url = selection.inventory.rucio.url if selection.inventory.rucio else None
     if not url:
         pytest.skip("the inventory names no Rucio server")
     record.rse, record.protocol = "rucio", url.split("://")[0]
