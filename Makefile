@@ -19,9 +19,10 @@ demo: bootstrap
 	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
 		exit $$status
 
-# Everything: the fast tier, then the tests against a lab of their own.
+# Everything, on two xdist workers (a test module whole on one), each against a test lab of its own: the lab
+# tests mostly wait on servers, daemons and deadlines.
 test: bootstrap
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n 2 --dist loadfile
 
 # The tests that need no lab (selection, scheduling, summary, records, classification, user mistakes, a
 # lake of local directories): seconds, on two workers.
