@@ -68,14 +68,14 @@ RUN_FILES = ("lakeprobe-ztn-*", "lakeprobe-ipv4-*", "lakeprobe-ipv6-*")
 
 
 @contextlib.contextmanager
-def left_in_tmp():
-    """Yields a list that, after the block, holds what the block left of RUN_FILES in the temporary
-    directory (a run must leave none: a token file is a secret kept)."""
-    tmp = Path(tempfile.gettempdir())
-    before = {p for pattern in RUN_FILES for p in tmp.glob(pattern)}
-    left: list[str] = []
-    yield left
-    left += sorted(str(p) for pattern in RUN_FILES for p in tmp.glob(pattern) if p not in before)
+def left_in_tmp(env: dict):
+    """Yields (left, env): `env` with a temporary directory of its own (TMPDIR) for the block's runs, apart
+    from what other test sessions keep in theirs; after the block, `left` holds what the runs left there of
+    RUN_FILES (a run must leave none: a token file is a secret kept)."""
+    with tempfile.TemporaryDirectory(prefix="lakeprobe-tests-") as tmp:
+        left: list[str] = []
+        yield left, Env({**env, "TMPDIR": tmp})
+        left += sorted(str(p) for pattern in RUN_FILES for p in Path(tmp).glob(pattern))
 
 
 def run(argv, env, timeout=600, **kwargs) -> subprocess.CompletedProcess:

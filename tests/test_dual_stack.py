@@ -164,7 +164,9 @@ def test_a_pinned_call_goes_over_its_family_and_no_other(fault, broken, working,
         assert refused.value.error_class in ("unreachable", "tls"), str(refused.value)
 
 
-def test_per_address_a_family_that_stalls_costs_one_deadline_and_the_other_family_passes(lab, tmp_path, run_suite):
+def test_per_address_a_family_that_stalls_costs_one_deadline_and_the_other_family_passes(
+    lab, lab_env, tmp_path, run_suite
+):
     """XRD1's davs at a port where IPv4 reaches the storage and IPv6 stalls once a transfer is under way (two
     real proxies on one port number, one per family)."""
     target = lab.rse("XRD1").https_port
@@ -176,9 +178,9 @@ def test_per_address_a_family_that_stalls_costs_one_deadline_and_the_other_famil
     lake = tmp_path / "stall.yaml"
     lake.write_text(yaml.safe_dump(data))
     try:
-        with left_in_tmp() as left:
+        with left_in_tmp(lab_env) as (left, env):
             proc, records, seconds = run_suite(
-                "--inventory", str(lake), "--per-address", "--timeout", "8", suite=CHAIN_MODULE
+                "--inventory", str(lake), "--per-address", "--timeout", "8", suite=CHAIN_MODULE, env=env
             )
     finally:
         works.close()

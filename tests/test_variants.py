@@ -119,13 +119,13 @@ def test_a_slow_link_is_slower_not_broken(lab, inventory, inventory_with, run_su
     assert proxies[0].connections > 3  # the probes went through the slow path
 
 
-def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, inventory, inventory_with, run_suite):
+def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, lab_env, inventory, inventory_with, run_suite):
     rse = inventory.rses["XRD1"]
     davs = int(rse.protocols["davs"].rsplit(":", 1)[1].strip("/"))
     proxy = Proxy(davs, stall_after=300_000)  # TLS and small requests pass; a 1 MiB upload stalls midway
     try:
         lake = inventory_with({"STALLS": rse_entry(f"davs://localhost:{proxy.port}/", None)})
-        with left_in_tmp() as left:
+        with left_in_tmp(lab_env) as (left, env):
             proc, records, seconds = run_suite(
                 "--inventory",
                 lake,
@@ -139,6 +139,7 @@ def test_a_stall_midway_costs_one_deadline_and_names_the_root_cause(lab, invento
                 "6",
                 "-k",
                 "not embargo and not scope",
+                env=env,
             )
     finally:
         proxy.close()
