@@ -43,6 +43,7 @@ class Broker:
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(d / "enabled_plugins"),
             "RABBITMQ_CONFIG_FILE": str(d / "rabbitmq"),
             "RABBITMQ_PID_FILE": str(d / "beam.pid"),
+            "ERL_CRASH_DUMP": str(d / "erl_crash.dump"),  # else into the working directory: the repository
         }
 
     def start(self):
