@@ -19,9 +19,13 @@ demo: bootstrap
 	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
 		exit $$status
 
-# Everything, on two xdist workers (a test module whole on one), each against a test lab of its own: the lab
-# tests mostly wait on servers, daemons and deadlines.
+# Everything: the fast tier, then the tests against a lab of their own.
 test: bootstrap
+	$(PY) -m pytest tests
+
+# The same on two xdist workers (a test module whole on one), each against a test lab of its own: half the
+# time, but not yet what CI runs (README, Development).
+test-parallel: bootstrap
 	$(PY) -m pytest tests -n 2 --dist loadfile
 
 # The tests that need no lab (selection, scheduling, summary, records, classification, user mistakes, a
