@@ -13,6 +13,9 @@ from lakeprobe import paths
 
 class OneLineParser(argparse.ArgumentParser):
     def error(self, message):
+        if self.prog.endswith(" nagios"):  # a monitoring plugin's usage mistake is UNKNOWN, on stdout
+            print(f"LAKEPROBE UNKNOWN - {message} (see lakeprobe nagios --help)")
+            self.exit(3)
         self.exit(2, f"lakeprobe: error: {message} (see --help)\n")
 
 
@@ -147,6 +150,33 @@ def _parser() -> argparse.ArgumentParser:
     availability.add_argument(
         "--validity", default="2h", help="how long a round's result holds when no round follows (default 2h)"
     )
+    nagios = sub.add_parser(
+        "nagios",
+        help="run a suite on one RSE as a Nagios/Icinga check: a status line, the findings, exit 0/1/2/3",
+    )
+    nagios.add_argument("--rse", help="the RSE to check (the site and rucio suites need one)")
+    nagios.add_argument("--suite", default="site", help="site (default), services or rucio")
+    nagios.add_argument("--protocol", action="append", default=[], help="only this protocol (repeatable)")
+    nagios.add_argument("--tpc-peer", action="append", default=[], help="copy only with this peer (repeatable)")
+    nagios.add_argument("--inventory", help="YAML inventory (default: the embedded lab's)")
+    nagios.add_argument("--timeout", type=_positive_seconds, help="deadline of every network operation")
+    nagios.add_argument("--file-size", help="size of the probe file: 64k, 1M (default 1M)")
+    nagios.add_argument(
+        "-t",
+        "--plugin-timeout",
+        type=_positive_seconds,
+        default=300.0,
+        help="the whole check's deadline, below the monitoring's own service check timeout (default 300 s)",
+    )
+    nagios.add_argument(
+        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
+    )
+    nagios.add_argument(
+        "--passive",
+        metavar="HOST",
+        help="print the result as a passive check's external command for this host, not as plugin output",
+    )
+    nagios.add_argument("--service", help="with --passive: the service's name (default: lakeprobe-<RSE>)")
     return parser
 
 
@@ -289,6 +319,30 @@ def _run_availability(args) -> int:
     return 0
 
 
+def _run_nagios(args) -> int:
+    from lakeprobe import nagios
+    from lakeprobe.errors import scrub
+
+    if args.suite not in nagios.SUITES:
+        result = nagios.Result(nagios.UNKNOWN, f"no suite {args.suite!r}: one of {', '.join(nagios.SUITES)}")
+    elif args.suite != "services" and not args.rse:
+        result = nagios.Result(nagios.UNKNOWN, f"the {args.suite} suite checks one RSE: give --rse")
+    else:
+        forwarded = [f"--protocol={p}" for p in args.protocol] + [f"--tpc-peer={p}" for p in args.tpc_peer]
+        forwarded += [f"--inventory={args.inventory}"] if args.inventory else []
+        forwarded += [f"--timeout={args.timeout:g}"] if args.timeout else []
+        forwarded += [f"--file-size={args.file_size}"] if args.file_size else []
+        try:
+            result = nagios.run_check(args.suite, args.rse, forwarded, args.plugin_timeout, Path(args.results_dir))
+        except Exception as e:  # lakeprobe's own failure: UNKNOWN, never CRITICAL for the site
+            result = nagios.Result(nagios.UNKNOWN, f"lakeprobe failed: {type(e).__name__}: {scrub(str(e))}")
+    if args.passive:
+        print(result.passive(args.passive, args.service or f"lakeprobe-{args.rse or args.suite}"))
+    else:
+        print(result.output())
+    return result.state
+
+
 def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lakeprobe lab status | head` ends quietly
     args = _parser().parse_args(argv)
@@ -302,6 +356,7 @@ def main(argv=None) -> int:
             "results": _run_results,
             "report": _run_report,
             "availability": _run_availability,
+            "nagios": _run_nagios,
         }[args.command](args)
     except (UsageError, InventoryError) as e:
         print(f"lakeprobe: error: {e}", file=sys.stderr)

@@ -1,0 +1,150 @@
+"""`lakeprobe nagios` against the lab as Nagios or Icinga would run it: every fault kind gives the documented
+exit code and status line, a healthy RSE is OK with performance data, and what is not the site's failure
+(a user's mistake, a broken service, a run out of time) is UNKNOWN, never CRITICAL."""
+
+import re
+
+import pytest
+import yaml
+
+from lakeprobe.nagios import Result
+from tests.helpers import lakeprobe_cli
+
+pytestmark = pytest.mark.lab
+
+RSE = "XRD2"
+PERFDATA = re.compile(r"^[\w.-]+=\d+(\.\d+)?s?;;;0$")
+
+# fault -> (exit code, what the status line says after "LAKEPROBE <STATE> - XRD2 davs,root: <counts>: ").
+EXPECTED = {
+    "down": (2, "connection davs unreachable, connection root unreachable"),
+    "hang": (2, "connection davs timeout, connection root timeout"),
+    "expired-cert": (2, "connection davs tls, connection root tls"),
+    "ipv4-off": (2, "connection davs unreachable, connection root unreachable"),
+    "readonly": (2, "davs_pull XRD1->XRD2 permission, davs_push XRD1->XRD2 permission, root_tpc XRD1->XRD2"),
+    "full": (2, "davs_pull XRD1->XRD2 no_space, davs_push XRD1->XRD2 protocol_error, root_tpc XRD1->XRD2"),
+    "corrupt": (2, "davs_pull XRD1->XRD2 checksum_mismatch, davs_push XRD1->XRD2 checksum_mismatch, root_tpc"),
+    "tpc-off": (2, "root_tpc XRD1->XRD2 protocol_error, root_tpc XRD2->XRD1 protocol_error"),
+    "no-auth": (2, "create_scope davs security, create_without_read davs security"),
+    "passthrough-read": (2, "create_without_read davs security, expired_token davs security"),
+    "passthrough-all": (2, "create_scope davs security, create_without_read davs security"),
+    "scope-prefix": (2, "path_scope_boundary davs security, path_scope_boundary root security"),
+    "single-audience": (2, "several_audiences davs auth_denied, several_audiences root auth_denied"),
+    "trailing-slash": (2, "path_scope_trailing_slash davs auth_denied, path_scope_trailing_slash root auth_denied"),
+    "two-base-paths": (2, "path_scope_from_root davs security, path_scope_from_root root security"),
+    "no-groups": (2, "group_access davs auth_denied, group_access root auth_denied"),
+    # A firewall between the two sites: the copies fail and which end is to blame is not known.
+    "no-route-to-XRD1": (1, "davs_pull XRD1->XRD2 unreachable, davs_push XRD2->XRD1 unreachable"),
+}
+STATES = {0: "OK", 1: "WARNING", 2: "CRITICAL", 3: "UNKNOWN"}
+
+
+@pytest.fixture
+def nagios(lab, lab_env, tmp_path):
+    def check(*args, rse=RSE):
+        where = ["--rse", rse] if rse else []
+        argv = ["nagios", *where, "--inventory", str(lab.layout.inventory), "--results-dir", str(tmp_path), *args]
+        proc = lakeprobe_cli(*argv, env=lab_env)
+        assert not proc.stderr and "Traceback" not in proc.stdout, proc.stderr[-2000:]
+        return proc.returncode, proc.stdout.splitlines()
+
+    return check
+
+
+def _status_line(line: str) -> tuple[str, list[str]]:
+    text, _, perf = line.partition(" | ")
+    return text, perf.split()
+
+
+def test_a_healthy_rse_is_ok_with_a_duration_per_check(nagios, tmp_path):
+    code, out = nagios("--tpc-peer", "XRD1")
+    text, perf = _status_line(out[0])
+    assert (code, text) == (0, "LAKEPROBE OK - XRD2 davs,root: 66 checks pass"), out
+    assert len(out) == 1  # no findings: no long output
+    assert all(PERFDATA.match(p) for p in perf), perf
+    labels = {p.split("=")[0] for p in perf}
+    assert {"davs_upload", "root_checksum", "davs_pull_XRD1_XRD2", "root_tpc_XRD2_XRD1", "fail"} <= labels
+    assert len(list(tmp_path.glob("*.jsonl"))) == 1  # the check's records are kept, as any run's
+
+
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_each_fault_gives_its_exit_code_and_status_line(fault, faulty, nagios):
+    faulty(RSE, fault)
+    code, out = nagios("--tpc-peer", "XRD1", "--timeout", "5")
+    text, _ = _status_line(out[0])
+    expected_code, said = EXPECTED[fault]
+    assert code == expected_code, out
+    assert re.match(rf"LAKEPROBE {STATES[code]} - XRD2 davs,root: [\w ,]+ of \d+ checks: ", text), text
+    assert said in text
+    assert len(out) > 1 and all(len(line) <= 300 and "|" not in line for line in out[1:])  # the findings
+
+
+def test_a_slow_rse_warns(faulty, nagios):
+    faulty(RSE, "slow")
+    code, out = nagios("--tpc-peer", "XRD1", "--protocol", "davs", "--timeout", "30", "--file-size", "128k")
+    assert (code, _status_line(out[0])[0]) == (
+        1,
+        "LAKEPROBE WARNING - XRD2 davs: 1 warn, 33 pass of 34 checks: throughput davs slow",
+    ), out
+
+
+def test_a_broken_token_issuer_leaves_the_site_unknown(lab, nagios):
+    lab.stop_service("issuer")
+    try:
+        code, out = nagios("--tpc-peer", "XRD1", "--timeout", "5")
+        services_code, services_out = nagios("--suite", "services", "--timeout", "5", rse=None)
+    finally:
+        lab.issuer.start()
+    assert code == 3 and _status_line(out[0])[0].endswith(": not judged, broken: issuer"), out
+    assert services_code == 2 and "issuer_discovery https unreachable" in services_out[0], services_out
+
+
+def test_a_declared_downtime_is_ok_and_says_so(lab, nagios, tmp_path):
+    data = yaml.safe_load(lab.layout.inventory.read_text())
+    data["rses"][RSE]["downtime"] = "disk server replacement"
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    code, out = nagios("--inventory", str(inventory), "--tpc-peer", "XRD1")
+    assert code == 0 and " - XRD2 davs,root: in declared downtime, " in out[0], out
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (("--rse", "NOPE"), "LAKEPROBE UNKNOWN - NOPE: unknown RSE NOPE; known: XRD1, XRD2, XRD3"),
+        (("--timeout", "-3"), "LAKEPROBE UNKNOWN - argument --timeout: must be a number of seconds above 0"),
+        (("--suite", "nope"), "LAKEPROBE UNKNOWN - no suite 'nope': one of site, services, rucio"),
+        (("--protocol", "gsiftp"), "LAKEPROBE UNKNOWN - XRD2: "),
+        (("--suite", "rucio", "--rse", ""), "LAKEPROBE UNKNOWN - the rucio suite checks one RSE: give --rse"),
+    ],
+)
+def test_a_users_mistake_is_unknown_with_one_line(args, said, nagios):
+    code, out = nagios(*args, rse=None if "--rse" in args else RSE)
+    assert code == 3 and out[0].startswith(said) and len(out) == 1, out
+
+
+def test_a_check_out_of_time_is_unknown_within_its_deadline(faulty, nagios):
+    import time
+
+    faulty(RSE, "hang")
+    started = time.monotonic()
+    code, out = nagios("--timeout", "30", "-t", "6")
+    assert time.monotonic() - started < 6 + 3  # the command's own start-up, at most
+    assert (code, out) == (3, ["LAKEPROBE UNKNOWN - XRD2: the check did not end within 6 s (-t)"])
+
+
+def test_passive_gives_the_external_command_of_the_same_result(nagios):
+    code, out = nagios("--tpc-peer", "XRD1", "--protocol", "root", "--passive", "se01.example.org")
+    assert code == 0 and len(out) == 1
+    assert re.match(
+        r"^\[\d{10}\] PROCESS_SERVICE_CHECK_RESULT;se01\.example\.org;lakeprobe-XRD2;0;LAKEPROBE OK - ", out[0]
+    )
+
+
+def test_a_storage_cannot_inject_performance_data_or_lines():
+    said = "XRD2 davs upload: fail: evil | hacked=1s\nLAKEPROBE OK"
+    out = Result(2, "XRD2: 1 fail: upload davs protocol_error", [said]).output().splitlines()
+    assert out == [
+        "LAKEPROBE CRITICAL - XRD2: 1 fail: upload davs protocol_error",
+        said.replace("|", "/").replace("\n", " "),
+    ]
