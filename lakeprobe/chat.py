@@ -74,7 +74,10 @@ def changes(rounds: list[list[Record]], confirm: int) -> list[Change]:
             if known["runs"] >= confirm:
                 known.update(announced=health, candidate=None, runs=0)
                 detail = (
-                    f"{r.status} ({r.error_class}): {in_code_span(r.message)}" if health == "failing" else str(r.status)
+                    f"{r.status} ({r.error_class}): {in_code_span(r.message)}"
+                    + (f"; what to do: {in_code_span(r.hint)}" if r.hint else "")
+                    if health == "failing"
+                    else str(r.status)
                 )
                 due.append(Change(series_of(r), health, detail, known["blame"]))
     return due

@@ -76,11 +76,12 @@ def judge(records: list[Record], rse: str | None, what: str) -> Result:
         if state == UNKNOWN:  # what broke, rather than each check it took down
             said = "not judged, broken: " + ", ".join(sorted({r.blame or "lakeprobe" for r in worst}))
         text = f"{what}: {_counts(mine)}: {said}"
-    long = [finding(r) for _, r in counted] + [
-        f"{finding(r)} (not counted: the peer's)" for r in sorted(listed, key=_order)
-    ]
+    long: list[str] = []
+    for _, r in counted:
+        long += [finding(r)] + ([f"  hint: {r.hint}"] if r.hint else [])
+    long += [f"{finding(r)} (not counted: the peer's)" for r in sorted(listed, key=_order)]
     if len(long) > _LONG_LINES:
-        long = long[:_LONG_LINES] + [f"... and {len(long) - _LONG_LINES} more findings"]
+        long = long[:_LONG_LINES] + [f"... and {len(long) - _LONG_LINES} more lines"]
     return Result(state, text, long, _perfdata(mine, rse))
 
 

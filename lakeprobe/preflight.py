@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from lakeprobe.breaker import Breaker
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ErrorClass, ProbeError, ProbeFailure
+from lakeprobe.hints import implementation
 from lakeprobe.inventory import RSE
 from lakeprobe.protocols import registry
 from lakeprobe.protocols.base import Reached
@@ -35,8 +36,10 @@ def key(rse: RSE, protocol: str, family: str = "") -> str:
 def _result(what: str, rse: RSE, timeout_s: float, reach: Callable[[], Reached]) -> dict:
     """{"status", "error_class", "message", "duration_s", "blame"} of one attempt; never raises."""
     started = time.monotonic()
+    said = ""
     try:
         reached = call_with_deadline(reach, timeout_s, what)
+        said = implementation(reached.implementation)
         status, error_class, message, blame = (
             (Status.WARN if reached.warning else Status.PASS),
             "",
@@ -53,6 +56,7 @@ def _result(what: str, rse: RSE, timeout_s: float, reach: Callable[[], Reached])
         "message": message,
         "blame": blame,
         "duration_s": round(time.monotonic() - started, 4),
+        "implementation": said,
     }
 
 

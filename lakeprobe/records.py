@@ -88,6 +88,8 @@ class Record:
     error_class: ErrorClass = ErrorClass.NONE
     message: str = ""
     blame: str = ""  # whom a finding implicates: an RSE, a pair "A->B", or a service; empty otherwise
+    implementation: str = ""  # what the storage says it is (`XrootD/v5.5.3`), where it says so
+    hint: str = ""  # for a finding: what to do about it (lakeprobe/hints.py)
     duration_s: float = 0.0
     bytes: int = 0
     throughput_Bps: float = 0.0
@@ -105,7 +107,7 @@ class Record:
             value = Status(value)
         elif name == "error_class":
             value = ErrorClass(value)
-        elif name == "message":  # often a storage's own words: never raw into a terminal, a page or a sink
+        elif name in ("message", "implementation"):  # a storage's own words: never raw into a terminal or a page
             value = inert(value)
         super().__setattr__(name, value)
 

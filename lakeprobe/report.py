@@ -245,6 +245,7 @@ def _findings(latest, rounds, now) -> list[dict]:
             "error_class": r.error_class,
             "blame": r.blame,
             "message": r.message,
+            "hint": r.hint,
             "since": _ago(now - since_when(rounds, r)),
         }
         for r in found

@@ -1,23 +1,24 @@
 """What the sinks write: one InfluxDB point, one SQL row or one MONIT document per record, described once here
 (README, "Sinks"). InfluxDB: measurement `lakeprobe_check`; tags lake, run_kind, suite, check, rse, protocol,
 peer, mode, blame, shard, family (empty tags are left out); fields status, state, error_class, message, run_id,
-address, duration_s, bytes, throughput_Bps, attempts; the time is the record's, in microseconds. A point is
-identified by its tags and time, so writing a record twice stores it once: replays never duplicate. run_id is a
-field, not a tag: a tag per run would grow a new series every hour. SQL (any SQLAlchemy dialect): table
-`lakeprobe_check`, one column per field, primary key `key` (Record.key); columns added in later versions are
-added to an existing table. MONIT: a JSON document per record with MONIT's `producer`, `type`, `timestamp` (ms)
-and `_id` (from the key).
+address, implementation, hint, duration_s, bytes, throughput_Bps, attempts; the time is the record's, in
+microseconds. A point is identified by its tags and time, so writing a record twice stores it once: replays
+never duplicate. run_id is a field, not a tag: a tag per run would grow a new series every hour. SQL (any
+SQLAlchemy dialect): table `lakeprobe_check`, one column per field, primary key `key` (Record.key); columns
+added in later versions are added to an existing table. MONIT: a JSON document per record with MONIT's
+`producer`, `type`, `timestamp` (ms) and `_id` (from the key).
 """
 
 import datetime
 import functools
 import hashlib
 
+from lakeprobe.hints import HINT_CHARS, IMPLEMENTATION_CHARS
 from lakeprobe.records import Record, Status
 
 MEASUREMENT = TABLE = "lakeprobe_check"
 TAGS = ("lake", "run_kind", "suite", "check", "rse", "protocol", "peer", "mode", "blame", "shard", "family")
-STRING_FIELDS = ("status", "error_class", "message", "run_id", "address")
+STRING_FIELDS = ("status", "error_class", "message", "run_id", "address", "implementation", "hint")
 NUMBER_FIELDS = ("duration_s", "bytes", "throughput_Bps", "attempts")
 # A number per status, for panels that colour by value: the worse, the higher, so that max() over an hour is
 # its worst finding; the neutral states are below pass, so they show only when nothing else ran.
@@ -48,15 +49,20 @@ SQL_COLUMNS = (
     "shard",
     "family",
     "address",
+    "implementation",
+    "hint",
 )
 # Where a column is empty ('') for most records. Oracle stores '' as NULL, so these columns take NULL
 # everywhere; readers turn NULL back into ''.
 SQL_MAY_BE_EMPTY = (
     *("lake", "rse", "protocol", "peer", "mode", "error_class", "message", "blame"),
-    *("shard", "family", "address"),
+    *("shard", "family", "address", "implementation", "hint"),
 )
 # Columns a first version's table lacks, with what its rows get when they are added (they were rounds).
-SQL_ADDED_LATER = {"lake": "", "run_kind": "round", "blame": "", "shard": "", "family": "", "address": ""}
+SQL_ADDED_LATER = {
+    **{"lake": "", "run_kind": "round", "blame": "", "shard": "", "family": "", "address": ""},
+    **{"implementation": "", "hint": ""},
+}
 # Primary key: MariaDB's InnoDB indexes at most 3072 bytes, 768 characters of utf8mb4.
 KEY_LENGTH = 768
 NAME_LENGTH = 255  # an RSE, a check, a lake
@@ -119,6 +125,10 @@ def sql_table():
         "shard": sa.Column("shard", sa.String(16), server_default=SQL_ADDED_LATER["shard"]),
         "family": sa.Column("family", sa.String(8), server_default=SQL_ADDED_LATER["family"]),
         "address": sa.Column("address", sa.String(64), server_default=SQL_ADDED_LATER["address"]),
+        "implementation": sa.Column(
+            "implementation", sa.String(IMPLEMENTATION_CHARS), server_default=SQL_ADDED_LATER["implementation"]
+        ),
+        "hint": sa.Column("hint", sa.String(HINT_CHARS), server_default=SQL_ADDED_LATER["hint"]),
     }
     return sa.Table(
         TABLE,
@@ -186,6 +196,8 @@ def row(record: Record) -> dict:
         "shard": record.shard,
         "family": record.family,
         "address": record.address,
+        "implementation": record.implementation,
+        "hint": record.hint,
     }
 
 

@@ -2,6 +2,7 @@
 one mark per check, grouped by family, the copies it took part in as counts, then the findings one per line
 (what, status, class, message). Nothing is wider than the terminal."""
 
+import textwrap
 from collections import defaultdict
 
 from lakeprobe.records import SEVERITY, Record, Status
@@ -34,7 +35,9 @@ def lines(
     )
     if findings:
         out.append(f"findings ({len(findings)}):")
-        out += [_fit("  " + finding(r), width) for r in findings]
+        for r in findings:
+            out.append(_fit("  " + finding(r), width))
+            out += [_fit(line, width) for line in _hint_lines(r.hint, width)]
     counts: dict[Status, int] = defaultdict(int)
     for r in records:
         counts[r.status] += 1
@@ -86,6 +89,11 @@ def finding(r: Record) -> str:
     blame = f" [blame {r.blame}]" if r.peer and r.blame else ""
     kind = f"{r.status} {r.error_class}".strip()
     return f"{what} {r.check}: {kind}: {r.message}{blame}"
+
+
+def _hint_lines(hint: str, width: int) -> list[str]:
+    """A finding's remedy under it, wrapped rather than cut: the end of a remedy is often the point."""
+    return textwrap.wrap(hint, width, initial_indent="    hint: ", subsequent_indent="          ")[:4]
 
 
 def _marks(statuses: list[Status], compact: bool) -> str:

@@ -1,12 +1,13 @@
 """One result record per check: the `record` fixture, and the status decided from the test's outcome.
 
 The record travels on the test report (attribute `lakeprobe_record`, which pytest-xdist carries to the
-controller); the JUnit XML gets its status, class and message as properties; a warn is reported as WARN,
+controller); the JUnit XML gets its status, class, message and hint as properties; a warn is reported as WARN,
 not as a pass, and a downtime as DOWNTIME.
 """
 
 import pytest
 
+from lakeprobe import hints
 from lakeprobe.deadline import Interrupted
 from lakeprobe.errors import ErrorClass, InDowntime, NotProbed, ProbeError, ProbeFailure, scrub
 from lakeprobe.records import Record, Status
@@ -61,8 +62,10 @@ def pytest_runtest_makereport(item, call):
         return report
     if call.when == "call" or (call.when == "setup" and report.outcome != "passed"):
         settle(rec, report, call)
+        describe(rec, run_state(item.config))
         if rec.status in (Status.FAIL, Status.ERROR) and isinstance(_exception(call), (ProbeFailure, ProbeError)):
-            report.longrepr = f"{rec.status} [{rec.error_class}] {rec.message}"  # the finding, not our stack
+            hint = f"\nhint: {rec.hint}" if rec.hint else ""
+            report.longrepr = f"{rec.status} [{rec.error_class}] {rec.message}{hint}"  # the finding, not our stack
         item.stash[SETTLED] = True
         report.lakeprobe_record = rec.to_dict()
         report.lakeprobe_family = [item.path.stem.removeprefix("test_"), item.stash.get(POSITION, 0)]
@@ -71,8 +74,22 @@ def pytest_runtest_makereport(item, call):
             ("lakeprobe.status", str(rec.status)),
             ("lakeprobe.error_class", str(rec.error_class)),
             ("lakeprobe.message", rec.message),
-        ]
+        ] + ([("lakeprobe.hint", rec.hint)] if rec.hint else [])
     return report
+
+
+def describe(rec: Record, state):
+    """What the storage said it is (heard by the preflight) and, for a finding, what to do about it."""
+    if state is None:
+        return
+    end = hints.acting_end(rec)
+    rse = state.inventory.rses.get(end)
+    rec.implementation = rec.implementation or state.preflight.get(f"{end}|{rec.protocol}", {}).get(
+        "implementation", ""
+    )
+    if rec.is_finding and not rec.hint:
+        endpoint = rse.protocols.get(rec.protocol, "") if rse else ""
+        rec.hint = hints.hint_for(rec, rec.implementation, endpoint, rse.prefix if rse else "")
 
 
 def pytest_report_teststatus(report, config):

@@ -15,6 +15,7 @@ from lakeprobe import blame, deadline, events, summary, throughput
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
 from plugins import chat, cleanup, progress, sinks
+from plugins.records import describe
 from plugins.run import runs_suite
 
 
@@ -65,6 +66,8 @@ class RoundPlugin:
         self.positions[throughput.CHECK] = len(self.records)  # last: judged over the others
         self.families[events.CHECK] = "rucio"  # with the services suite's other Rucio checks
         blame.assign(self.records)
+        for record in self.records:  # the ones judged here, over the others, have no hint yet
+            describe(record, self.state)
         if self.records:
             self.jsonl.rewrite(self.records)
         self.lines.append(cleanup.remove_run_directories(self.state, self.config))

@@ -118,6 +118,26 @@ EXPECTED = {
 }
 
 
+# fault -> what the remedy of at least one of its findings says.
+HINTED = {
+    "down": "start the door's service and open port",
+    "hang": "the door is hung or overloaded",
+    "expired-cert": "the host certificate of localhost expired on ",
+    "readonly": "drop `r/o` from its `all.export` line",
+    "full": "has no space left under /lakeprobe",
+    "corrupt": "corrupts data",
+    "no-auth": "lets anonymous requests through",
+    "passthrough-read": "scitokens.cfg `onmissing = deny`",
+    "passthrough-all": "scitokens.cfg `onmissing = deny`",
+    "scope-prefix": "matches scope paths as plain prefixes",
+    "single-audience": "whose `aud` is a list",
+    "trailing-slash": "keeps a scope path's trailing slash",
+    "two-base-paths": "reads scope paths from more than one base",
+    "no-groups": "grants nothing to the token's groups",
+    "tpc-off": "http.exthandler xrdtpc libXrdHttpTPC.so",
+}
+
+
 def _direction(record):
     if not record.peer:
         return ""
@@ -143,6 +163,10 @@ def test_healthy_lab_passes_with_a_record_for_every_check_and_copy(healthy_round
     upload = next(r for r in records if r.check == "upload")
     assert upload.bytes == 1024 * 1024 and upload.throughput_Bps > 0 and upload.attempts == 1
     assert "XRD1 davs" in proc.stdout and "records:" in proc.stdout  # the summary
+    # What each storage says it is, kept on every record of it; hints are for findings only.
+    said = {(r.protocol, r.implementation) for r in records if r.suite == "site"}
+    assert said == {("davs", "XrootD/v5.5.3"), ("root", "XRootD v5.5.3")}, said
+    assert not any(r.hint for r in records)
 
 
 def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_round):
@@ -195,6 +219,11 @@ def test_each_fault_fails_exactly_the_expected_checks_and_blames_only_its_rse(fa
     assert all(r.status in ("pass", "skip", "fail") for r in records)
     assert all(r.status == "pass" for r in records if not _involves(r)), "another RSE was affected"
     assert all(r.message for r in records if r.status in ("fail", "skip"))
+    # What to do: every finding has a remedy of its own (not the table's last resort), this fault's named.
+    hints = {r.hint for r in records if r.is_finding}
+    assert all(h and "see the message" not in h for h in hints), hints
+    assert any(HINTED[fault] in h for h in hints), hints
+    assert "\n    hint: " in proc.stdout  # under the finding in the terminal summary
     # Whom it implicates: the faulty RSE, for every finding; its neighbours' history and chat stay green.
     assert {r.blame for r in records if r.is_finding} == {FAULTY}
     _assert_neighbours_green(records, tmp_path)

@@ -43,6 +43,7 @@ class Reached:
 
     warning: str = ""
     detail: str = ""
+    implementation: str = ""  # what the server says it is (its Server header, its version), as it says it
 
 
 @dataclass

@@ -77,7 +77,8 @@ class Davs(Protocol):
         parts = urlsplit(base)
         certificate = tls.handshake(parts.hostname or "", parts.port or 443, timeout_s)
         door = https.request("HEAD", base, token, timeout_s)
-        return Reached(certificate.warning() if certificate else "", door.via.strip(" ()"))
+        said = door.headers.get("Server", "")
+        return Reached(certificate.warning() if certificate else "", door.via.strip(" ()"), said)
 
     def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
         parts = urlsplit(base)

@@ -19,6 +19,7 @@ the copy and returns when it is done) without the polling sleep.
 import functools
 import hashlib
 import os
+import re
 import secrets
 import tempfile
 import threading
@@ -144,12 +145,16 @@ class Root(Protocol):
         if certificate is None:
             raise ProbeFailure(E.TLS, _NO_TLS.format(where=parts.netloc))
         fs = self._fs(base, token)
-        if fs is None:
-            xrdcli.xrdfs(base, token, timeout_s, "query", "config", "version")  # a login (xrdfs has no ping)
+        if fs is None:  # a login too (xrdfs has no ping)
+            said = xrdcli.xrdfs(base, token, timeout_s, "query", "config", "version")
         else:
+            from XRootD.client.flags import QueryCode
+
             status, _ = fs.ping(timeout=_seconds(timeout_s))
             self._check(status, f"login at {parts.netloc}")
-        return Reached(certificate.warning())
+            status, answer = fs.query(QueryCode.CONFIG, "version", timeout=_seconds(timeout_s))
+            said = (answer or b"").decode(errors="replace") if status.ok else ""
+        return Reached(certificate.warning(), implementation=_implementation(said))
 
     def reach_address(self, base: str, address: str, timeout_s: float) -> Reached:
         """The handshake up to TLS at that address (XrdCl picks addresses itself: no login here)."""
@@ -356,3 +361,10 @@ class Root(Protocol):
 
 def _seconds(timeout_s: float) -> int:
     return max(1, int(timeout_s))
+
+
+def _implementation(version: str) -> str:
+    """XRootD answers `query config version` with its release (`v5.5.3`); a server that does not know the
+    name echoes it back."""
+    version = version.strip("\x00 \n")
+    return f"XRootD {version}" if re.fullmatch(r"v\d+(\.\d+)*\S*", version) else ""
