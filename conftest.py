@@ -8,6 +8,7 @@ pytest_plugins = [
     "plugins.records",
     "plugins.catalogue",
     "plugins.sinks",
+    "plugins.prometheus",
     "plugins.chat",
     "plugins.scheduling",
     "plugins.sharding",

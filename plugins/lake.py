@@ -40,9 +40,10 @@ def start(config) -> tuple[RunState, TokenProvider]:
         kind = run_kind(config, options)
         # What the run's end needs is checked now too: a mistake there must not cost a lock, tokens and a
         # preflight first (plugins/round.py makes them again from the same options).
-        from plugins import chat, sinks  # registered plugins in their own right: imported once pytest has
+        from plugins import chat, prometheus, sinks  # registered plugins in their own right: imported once pytest has
 
         sinks.specs(config, selection.inventory)
+        prometheus.Outputs.from_options(config)
         chat.Notifier.options(config)
         shard = f"{options.shard[0]}/{options.shard[1]}" if options.shard else ""
         if kind == "round":

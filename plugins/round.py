@@ -1,7 +1,7 @@
 """The end of a run, in the process that started it (the only process, or the xdist controller): every
 record is collected as its check reports; at the end, in this order, blame is decided over the whole run,
 the run's JSONL is rewritten with it, the run's directories are removed from the storage, the records go
-to the sinks and chat, and the terminal gets one summary that fits its width.
+to the sinks, Prometheus and chat, and the terminal gets one summary that fits its width.
 
 Ctrl-C ends the run the same way (what ran is recorded and cleaned up), with one line instead of pytest's
 KeyboardInterrupt traceback.
@@ -14,7 +14,7 @@ import pytest
 from lakeprobe import blame, deadline, events, summary, throughput
 from lakeprobe.records import JsonlWriter, Record
 from lakeprobe.state import RunState
-from plugins import chat, cleanup, progress, sinks
+from plugins import chat, cleanup, progress, prometheus, sinks
 from plugins.records import describe
 from plugins.run import runs_suite
 
@@ -28,6 +28,7 @@ class RoundPlugin:
         self.jsonl = JsonlWriter(state.results_dir, state.run_id)
         self.watcher = progress.Watcher(config, state, "running")
         self.sink_specs = sinks.specs(config, state.inventory)  # checked before the run (plugins/lake.py start)
+        self.prometheus = prometheus.Outputs.from_options(config)
         self.chat = chat.Notifier.from_options(config, state)
         self.lines: list[str] = []
         broker = state.inventory.broker
@@ -72,6 +73,7 @@ class RoundPlugin:
             self.jsonl.rewrite(self.records)
         self.lines.append(cleanup.remove_run_directories(self.state, self.config))
         self.lines += sinks.deliver(self.sink_specs, self.records, self.state)
+        self.lines += self.prometheus.deliver(self.records, self.state)
         if self.chat:
             self.lines.append(self.chat.notify(self.records))
         self.state.remove_shared_dir()

@@ -8,11 +8,13 @@ import http.server
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+import requests
 
 from lab.rse import StorageElement
 from lakeprobe.inventory import load_yaml
@@ -269,3 +271,45 @@ def extra_cluster(lab):
 
     with _beside_the_lab(make) as start:
         yield start
+
+
+def _http_server(argv: list[str], health: str):
+    """A real server of ours on a free loopback port, waited for until `health` answers: (URL, process)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([a.format(port=port) for a in argv], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if requests.get(f"{url}{health}", timeout=1).ok:
+                break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return url, server
+
+
+@pytest.fixture
+def victoria_metrics(tmp_path):
+    """VictoriaMetrics (Debian): it takes InfluxDB's v2 write API and Prometheus' text format, and answers PromQL."""
+    url, server = _http_server(
+        [
+            "victoria-metrics",
+            f"-storageDataPath={tmp_path / 'vm'}",
+            "-httpListenAddr=127.0.0.1:{port}",
+            "-search.latencyOffset=0s",
+        ],
+        "/health",
+    )
+    yield url
+    server.terminate()
+    server.wait(timeout=10)
+
+
+@pytest.fixture
+def pushgateway():
+    """Prometheus' Pushgateway (Debian), in memory."""
+    url, server = _http_server(["prometheus-pushgateway", "--web.listen-address=127.0.0.1:{port}"], "/-/ready")
+    yield url
+    server.terminate()
+    server.wait(timeout=10)

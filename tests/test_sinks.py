@@ -2,8 +2,6 @@
 a replay delivers once. Real servers of the test lab, runs as a user would start them."""
 
 import json
-import socket
-import subprocess
 import time
 
 import psycopg
@@ -94,34 +92,6 @@ def test_records_in_the_spool_are_those_of_the_jsonl(tmp_path):
     spool.keep(records)
     assert read_jsonl(spool.files()[0]) == records
     assert json.loads((spool.dir / "sink.json").read_text())["url"] == "http://127.0.0.1:1"
-
-
-@pytest.fixture
-def victoria_metrics(tmp_path):
-    """A real server speaking InfluxDB's v2 write API (VictoriaMetrics, Debian): InfluxDB 2.x cannot be had here."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen(
-        [
-            "victoria-metrics",
-            f"-storageDataPath={tmp_path / 'vm'}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-search.latencyOffset=0s",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.1)
-    yield url
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_the_v2_write_api_sink_delivers_every_record(victoria_metrics, run_suite):
