@@ -184,11 +184,16 @@ def load(
     return compute(records, lake or (lakes[0] if lakes else ""), since, until, validity_s)
 
 
-def per_rse(results_dir: Path, sql_url: str | None, lake: str, now: float | None = None) -> dict[str, Tally]:
-    """Each RSE's tally over the last 30 days, all protocols: the status page's A/R column."""
+def per_rse(
+    results_dir: Path, sql_url: str | None, lake: str, now: float | None = None
+) -> tuple[dict[str, Tally], dict[str, list[tuple[str, Tally]]]]:
+    """Each RSE's tally over the last 30 days, all protocols, and its tally per UTC day of them: the status
+    page's A/R column and chart."""
     now = now or time.time()
     figures = load(results_dir, sql_url, lake, now - PERIOD_S, now)
-    return {rse: tally for (rse, protocol), tally in figures.period.items() if protocol == ALL}
+    period = {rse: tally for (rse, protocol), tally in figures.period.items() if protocol == ALL}
+    days = {rse: [(day, figures.days[(rse, ALL, day)]) for day in figures.day_names()] for rse in period}
+    return period, days
 
 
 def percent(value: float | None) -> str:

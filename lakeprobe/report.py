@@ -19,7 +19,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from lakeprobe import availability, chat, history
+from lakeprobe import availability, charts, chat, history
 from lakeprobe.records import SEVERITY, Record, Status
 
 # Autoescaped: what a storage said (a message, a title) is text on the page, never markup.
@@ -82,7 +82,7 @@ def write(
     lake = lake or (lakes[0] if lakes else "")
     mine = [r for r in records if r.lake == lake]
     rounds = history.rounds(mine, lake)
-    ar = availability.per_rse(results_dir, sql_url, lake, now)  # the last 30 days' rounds
+    ar, days = availability.per_rse(results_dir, sql_url, lake, now)  # the last 30 days' rounds
     delivered, notes = None, []
     if scheduled:
         delivered = history.scheduled_round(rounds, scheduled)
@@ -96,7 +96,7 @@ def write(
                 )
     out.parent.mkdir(parents=True, exist_ok=True)
     others = [x for x in lakes if x != lake]
-    out.write_text(render(rounds, lake, others, now, stale_after_s, ar, delivered, notes))
+    out.write_text(render(rounds, lake, others, now, stale_after_s, ar, delivered, notes, days))
     source = "SQL sink" if sql_url else str(results_dir)
     summary = (
         f"report: {out} (lake {lake or '(none)'}: {len(rounds)} rounds, "
@@ -143,6 +143,7 @@ def render(
     ar: dict[str, availability.Tally] | None = None,
     delivered: list[Record] | None = None,
     notes: list[str] | None = None,
+    days: dict[str, list[tuple[str, availability.Tally]]] | None = None,
 ) -> str:
     latest = latest_results(rounds)
     # With the scheduled round named, what it did not report on keeps its place on the page, as no data.
@@ -173,7 +174,8 @@ def render(
         grids=grids,
         findings=_findings(visible, rounds, now),
         tpc=_matrix(copies, rses, cell),
-        history=_history(records, rses, now, ar or {}),
+        heatmap=charts.throughput_heatmap(rses, copies) if copies else None,
+        history=_history(records, rses, now, ar or {}, days or {}),
     )
 
 
@@ -276,10 +278,10 @@ def _matrix(copies, rses, cell: _Cells) -> dict:
     return {"rses": rses, "modes": modes, "rows": rows}
 
 
-def _history(records, rses, now, ar: dict[str, availability.Tally]) -> dict:
+def _history(records, rses, now, ar: dict[str, availability.Tally], days: dict[str, list]) -> dict:
     """Per RSE and hour: the worst finding that blames it, else a pass if it took part in anything that ran;
     findings blamed on a pair get rows of their own. Last, the RSE's availability and reliability over 30
-    days (lakeprobe/availability.py)."""
+    days (lakeprobe/availability.py), and its availability per day as a chart."""
     hours: dict[tuple, list] = defaultdict(list)
     pairs = sorted({r.blame for r in records if "->" in r.blame})
     for r in records:
@@ -294,6 +296,7 @@ def _history(records, rses, now, ar: dict[str, availability.Tally]) -> dict:
             who + (" (pair)" if "->" in who else ""),
             [_hour(_worst(hours.get((who, ago), [])), who, ago) for ago in range(23, -1, -1)],
             None if "->" in who else _ar(ar, who),
+            None if "->" in who else charts.availability_chart(who, days.get(who, [])),
         )
         for who in list(rses) + pairs
     ]
