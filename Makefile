@@ -11,7 +11,7 @@ APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xro
 # Debian's libgfal2 (missing gfalt_* symbols), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 
-.PHONY: demo test test-fast lint bootstrap lab-up lab-down bench clean
+.PHONY: demo test test-serial test-fast lint bootstrap lab-up lab-down bench clean
 
 demo: bootstrap
 	$(VENV)/bin/lakeprobe lab up
@@ -19,14 +19,13 @@ demo: bootstrap
 	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
 		exit $$status
 
-# Everything: the fast tier, then the tests against a lab of their own.
+# Everything, on two xdist workers (a test module whole on one), each against a test lab of its own.
 test: bootstrap
-	$(PY) -m pytest tests
-
-# The same on two xdist workers (a test module whole on one), each against a test lab of its own: half the
-# time, but not yet what CI runs (README, Development).
-test-parallel: bootstrap
 	$(PY) -m pytest tests -n 2 --dist loadfile
+
+# The same on one worker, in file order: to tell a module's own failure from one another module left.
+test-serial: bootstrap
+	$(PY) -m pytest tests
 
 # The tests that need no lab (selection, scheduling, summary, records, classification, user mistakes, a
 # lake of local directories): seconds, on two workers.

@@ -246,6 +246,7 @@ def test_a_slow_rse_warns_for_its_throughput_and_its_neighbours_do_not(faulty, r
     warned = [r for r in records if r.status == "warn"]
     assert [(r.check, r.rse, r.error_class, r.blame) for r in warned] == [("throughput", FAULTY, "slow", FAULTY)]
     assert "below the floor" in warned[0].message and "davs throughput: warn slow: slow:" in proc.stdout
+    assert warned[0].hint.startswith(f"transfers with {FAULTY} are below the floor: look at the network path")
     throughputs = [(r.rse, r.status) for r in records if r.check == "throughput"]
     assert throughputs == [("XRD1", "pass"), (FAULTY, "warn"), ("XRD3", "pass")]
     assert not [r for r in records if r.status in ("fail", "error")]
@@ -316,6 +317,8 @@ def test_a_pair_only_failure_is_blamed_on_the_pair_and_shown_as_such(faulty, run
         ("davs_push", "XRD2", "XRD1"): "XRD2->XRD1",
     }, proc.stdout[-3000:]
     assert all(r.status == "pass" for r in records if not r.peer)  # both sites are healthy alone
+    hints = {r.hint for r in records if r.status == "fail"}
+    assert all("cannot reach each other for the copy: open the firewall" in h for h in hints), hints
     now = max(r.ts for r in records) + 1
     page = report.render([records], "lakeprobe-lab", [], now, 7200)
     for rse in ("XRD1", "XRD2", "XRD3"):

@@ -70,7 +70,7 @@ def test_a_healthy_rse_is_ok_with_a_duration_per_check(nagios, tmp_path):
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_each_fault_gives_its_exit_code_and_status_line(fault, faulty, nagios):
     faulty(RSE, fault)
-    code, out = nagios("--tpc-peer", "XRD1", "--timeout", "5")
+    code, out = nagios("--tpc-peer", "XRD1", "--timeout", "15")
     text, _ = _status_line(out[0])
     expected_code, said = EXPECTED[fault]
     assert code == expected_code, out
@@ -91,8 +91,8 @@ def test_a_slow_rse_warns(faulty, nagios):
 def test_a_broken_token_issuer_leaves_the_site_unknown(lab, nagios):
     lab.stop_service("issuer")
     try:
-        code, out = nagios("--tpc-peer", "XRD1", "--timeout", "5")
-        services_code, services_out = nagios("--suite", "services", "--timeout", "5", rse=None)
+        code, out = nagios("--tpc-peer", "XRD1", "--timeout", "15")
+        services_code, services_out = nagios("--suite", "services", "--timeout", "15", rse=None)
     finally:
         lab.issuer.start()
     assert code == 3 and _status_line(out[0])[0].endswith(": not judged, broken: issuer"), out
