@@ -16,8 +16,9 @@ DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd
 demo: bootstrap
 	$(VENV)/bin/lakeprobe lab up
 	$(VENV)/bin/lakeprobe lab status
-	$(PY) -m pytest suites -q -n 3; status=$$?; $(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe lab down; \
-		exit $$status
+	$(PY) -m pytest suites -q -n 3 --prometheus-textfile results/lakeprobe.prom; status=$$?; \
+		$(VENV)/bin/lakeprobe report; $(VENV)/bin/lakeprobe nagios --rse XRD1 --tpc-peer XRD2 | cut -c1-100; \
+		$(VENV)/bin/lakeprobe lab down; exit $$status
 
 # Everything, on two xdist workers (a test module whole on one), each against a test lab of its own.
 test: bootstrap

@@ -68,6 +68,15 @@ def _record_source(args) -> tuple[str | None, str | None]:
     return sql, lake
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("lakeprobe")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="lakeprobe", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -177,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         help="print the result as a passive check's external command for this host, not as plugin output",
     )
     nagios.add_argument("--service", help="with --passive: the service's name (default: lakeprobe-<RSE>)")
+    nagios.add_argument("-V", "--version", action="version", version=f"lakeprobe nagios {_version()}")
     return parser
 
 

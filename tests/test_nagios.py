@@ -148,3 +148,10 @@ def test_a_storage_cannot_inject_performance_data_or_lines():
         "LAKEPROBE CRITICAL - XRD2: 1 fail: upload davs protocol_error",
         said.replace("|", "/").replace("\n", " "),
     ]
+
+
+def test_version_and_help_as_the_plugin_guidelines_ask(lab_env):
+    version = lakeprobe_cli("nagios", "-V", env=lab_env)
+    assert version.returncode == 0 and re.fullmatch(r"lakeprobe nagios \d+\.\d+\.\d+\n", version.stdout)
+    usage = lakeprobe_cli("nagios", "--help", env=lab_env)
+    assert usage.returncode == 0 and "--plugin-timeout" in usage.stdout and "--passive" in usage.stdout
