@@ -12,8 +12,10 @@ from lakeprobe import paths
 
 
 class OneLineParser(argparse.ArgumentParser):
+    as_plugin = False  # parsing `lakeprobe nagios ...`: argparse reports unknown arguments from the top parser
+
     def error(self, message):
-        if self.prog.endswith(" nagios"):  # a monitoring plugin's usage mistake is UNKNOWN, on stdout
+        if self.as_plugin:  # a monitoring plugin's usage mistake is UNKNOWN, on stdout
             print(f"LAKEPROBE UNKNOWN - {message} (see lakeprobe nagios --help)")
             self.exit(3)
         self.exit(2, f"lakeprobe: error: {message} (see --help)\n")
@@ -174,8 +176,9 @@ def _parser() -> argparse.ArgumentParser:
         "-t",
         "--plugin-timeout",
         type=_positive_seconds,
-        default=300.0,
-        help="the whole check's deadline, below the monitoring's own service check timeout (default 300 s)",
+        default=50.0,
+        help="the whole check's deadline, below the monitoring's own service check timeout (default 50 s: "
+        "Nagios' is 60 s)",
     )
     nagios.add_argument(
         "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
@@ -337,6 +340,8 @@ def _run_nagios(args) -> int:
         result = nagios.Result(nagios.UNKNOWN, f"no suite {args.suite!r}: one of {', '.join(nagios.SUITES)}")
     elif args.suite != "services" and not args.rse:
         result = nagios.Result(nagios.UNKNOWN, f"the {args.suite} suite checks one RSE: give --rse")
+    elif args.suite == "services" and args.rse:
+        result = nagios.Result(nagios.UNKNOWN, "the services suite checks the lake's services, not an RSE: no --rse")
     else:
         forwarded = [f"--protocol={p}" for p in args.protocol] + [f"--tpc-peer={p}" for p in args.tpc_peer]
         forwarded += [f"--inventory={args.inventory}"] if args.inventory else []
@@ -355,6 +360,8 @@ def _run_nagios(args) -> int:
 
 def main(argv=None) -> int:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `lakeprobe lab status | head` ends quietly
+    argv = sys.argv[1:] if argv is None else argv
+    OneLineParser.as_plugin = argv[:1] == ["nagios"]
     args = _parser().parse_args(argv)
     from lab.procs import LabError
     from lakeprobe.inventory import InventoryError

@@ -3,7 +3,8 @@ the storage says it is (its `Server` header, XRootD's `query config version`) an
 
 HINTS is read top to bottom and the first row that matches gives the hint: the specific rows (a check, an
 implementation, a message) come before the general ones, and the last rows match every finding, so that
-none is left without one. A row's text may name {rse}, {host}, {netloc}, {port}, {prefix}, {source},
+none is left without one. A row's text may name {rse} (for a copy: the end that did the work, whose
+endpoint, prefix and implementation the hint is about), {host}, {netloc}, {port}, {prefix}, {source},
 {destination}, {blame} and the named groups of its message pattern.
 """
 
@@ -18,6 +19,7 @@ from lakeprobe.untrusted import inert
 HINT_CHARS = 300
 IMPLEMENTATION_CHARS = 80
 COPIES = ("davs_pull", "davs_push", "root_tpc")
+_DEFAULT_PORTS = {"davs": "443", "https": "443", "root": "1094", "roots": "1094"}
 TOKEN_CHECKS = "*scope*|*_without_read|group_access|embargo_*|no_token|expired_token|*audience*|unknown_issuer"
 
 
@@ -62,28 +64,28 @@ HINTS = (
     ),
     Row(
         "connection*",
-        "tls",
+        "",  # a warning, not a failure: it still works
         "the host certificate of {host} expires on {when}: renew it before then",
-        message=r"expires on (?P<when>[\d-]+)",
+        message=r"expires in \d+ days \((?P<when>[\d-]+)\)",
     ),
     Row(
         "connection*",
         "tls",
         "the host certificate of {host} is not valid yet: check the server's clock",
-        message="not (yet )?valid",
+        message="not valid yet",
     ),
     Row(
         "connection*",
         "tls",
         "the certificate of {host} does not name that host: reissue it with {host} in its subjectAltName",
-        message="hostname|match|not valid for",
+        message="does not name host",
     ),
     Row(
         "connection*",
         "tls",
         "{netloc} offers no TLS: the lake's tokens would travel in clear; enable TLS on "
         "the door (XRootD: `xrd.tls` and `xrootd.tls capable all`)",
-        message="no tls|in clear|not offer",
+        message="plain HTTP, not TLS|offers no TLS",
     ),
     Row(
         "connection*",
@@ -191,14 +193,14 @@ HINTS = (
     Row(
         "davs_pull|davs_push",
         "protocol_error",
-        "HTTP-TPC refused: {acting} has no HTTP-TPC handler (XRootD: "
+        "HTTP-TPC refused: {rse} has no HTTP-TPC handler (XRootD: "
         "`http.exthandler xrdtpc libXrdHttpTPC.so` and `ofs.tpc`)",
         implementation="xrootd",
     ),
     Row(
         "davs_pull|davs_push",
         "protocol_error",
-        "HTTP-TPC refused by {acting}'s WebDAV door: check its "
+        "HTTP-TPC refused by {rse}'s WebDAV door: check its "
         "third-party copy is enabled and its log for the COPY request",
     ),
     Row(
@@ -317,14 +319,13 @@ def hint_for(record: Record, implementation: str = "", endpoint: str = "", prefi
         return ""
     parts = urlsplit(endpoint)
     names = {
-        "rse": record.rse,
-        "acting": acting_end(record),
+        "rse": acting_end(record),  # whose endpoint, prefix and implementation the hint is about
         "source": record.rse,
         "destination": record.peer,
         "blame": record.blame or "a service",
         "host": parts.hostname or record.rse,
         "netloc": parts.netloc or record.rse,
-        "port": str(parts.port or ""),
+        "port": str(parts.port or _DEFAULT_PORTS.get(parts.scheme, "")),
         "prefix": prefix or "the probe's prefix",
     }
     for row in HINTS:

@@ -25,6 +25,7 @@ from lakeprobe.summary import finding
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
 STATE_NAMES = ("OK", "WARNING", "CRITICAL", "UNKNOWN")
 SUITES = ("site", "services", "rucio")
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _LONG_LINES = 40  # findings shown under the status line; the rest are counted
 _LINE_CHARS = 300
 
@@ -68,6 +69,8 @@ def judge(records: list[Record], rse: str | None, what: str) -> Result:
     ran = [r for r in mine if r.status not in (Status.SKIP, Status.DOWNTIME)]
     if not ran and any(r.status == Status.DOWNTIME for r in mine):
         text = f"{what}: in declared downtime, {len(mine)} checks not run"
+    elif not ran:
+        state, text = UNKNOWN, f"{what}: nothing was probed, {len(mine)} checks skipped"
     elif state == OK:
         text = f"{what}: {_counts(mine)}" + (f"; {len(listed)} findings of peers" if listed else "")
     else:
@@ -149,7 +152,13 @@ def run_check(suite: str, rse: str | None, pytest_args: list[str], deadline_s: f
     what = rse or suite
     env = {k: v for k, v in os.environ.items() if k not in ("CI_NODE_INDEX", "JOB_COMPLETION_INDEX")}
     proc = subprocess.Popen(
-        argv, cwd=paths.REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        argv,
+        cwd=paths.REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own group, which _stop signals without signalling us
+        preexec_fn=_interrupted_with_us,
     )
     grace = min(10.0, deadline_s / 3)  # between asking the run to stop (it removes what it wrote) and a kill
     try:
@@ -161,6 +170,14 @@ def run_check(suite: str, rse: str | None, pytest_args: list[str], deadline_s: f
     if proc.returncode not in (0, 1) or not jsonl.exists():
         return Result(UNKNOWN, f"{what}: {_reason(err.decode(errors='replace'), proc.returncode)}")
     return judge(read_jsonl(jsonl), rse, what)
+
+
+def _interrupted_with_us():
+    """In the child: Ctrl-C when the plugin dies, as a monitoring that gives up kills it (SIGKILL to its
+    group, which the run left): the run then removes what it wrote and ends, rather than go on alone."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 def _stop(proc: subprocess.Popen, grace: float):

@@ -70,7 +70,7 @@ def write_textfile(path: Path, text: str):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.chmod(partial, 0o644)
         os.replace(partial, path)
@@ -90,7 +90,7 @@ def push_request(base: str, lake: str, shard: str) -> tuple[str, str, dict]:
     group = {"job": "lakeprobe", "lake": lake} | ({"shard": shard_label(shard)} if shard else {})
     if base.rstrip("/").endswith(VICTORIA_IMPORT):
         return "POST", base.rstrip("/"), {"extra_label": [f"{k}={v}" for k, v in group.items()]}
-    path = "".join(f"/{k}/{quote(v, safe='')}" for k, v in group.items())
+    path = "".join(_group_part(k, v) for k, v in group.items())
     return "PUT", f"{base.rstrip('/')}/metrics{path}", {}
 
 
@@ -109,6 +109,13 @@ def push(base: str, text: str, lake: str, shard: str, timeout_s: float) -> str:
         return f"prometheus {base}: not pushed (HTTP {answer.status_code}); the records are in the run's JSONL"
     where = f"lake={lake}" + (f", shard={shard}" if shard else "")
     return f"prometheus {base}: {text.count(chr(10))} lines pushed ({where})"
+
+
+def _group_part(key: str, value: str) -> str:
+    """A grouping key's label in the Pushgateway's URL: base64 where a plain value cannot be (empty)."""
+    if not value:
+        return f"/{key}@base64/="
+    return f"/{key}/{quote(value, safe='')}"
 
 
 def shard_label(shard: str) -> str:

@@ -152,7 +152,7 @@ def render(
     visible = {key: r for key, r in latest.items() if key not in hidden}
     records = [r for rs in rounds for r in rs]
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
-    copies = [r for r in latest.values() if r.peer]
+    copies = [r for r in latest.values() if r.peer and r.suite == "site"]  # rucio_rule_transfer has a peer too
     through_rucio = [r for r in latest.values() if r.suite == "rucio"]
     rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s, hidden)
@@ -174,7 +174,7 @@ def render(
         grids=grids,
         findings=_findings(visible, rounds, now),
         tpc=_matrix(copies, rses, cell),
-        heatmap=charts.throughput_heatmap(rses, copies) if copies else None,
+        heatmap=charts.throughput_heatmap(rses, [r for r in copies if cell.current(r)]) if copies else None,
         history=_history(records, rses, now, ar or {}, days or {}),
     )
 
@@ -182,6 +182,10 @@ def render(
 class _Cells:
     def __init__(self, now: float, stale_after_s: float, hidden: set[tuple] | None = None):
         self.now, self.stale_after_s, self.hidden = now, stale_after_s, hidden or set()
+
+    def current(self, r: Record) -> bool:
+        """Shown as it is: neither hidden (its shard of the scheduled round sent nothing) nor stale."""
+        return r.series not in self.hidden and self.now - r.ts <= self.stale_after_s
 
     def of(self, r: Record | None, status: str | None = None, **data) -> dict:
         """A cell of the template: css class, status, title, label and data-* attributes."""

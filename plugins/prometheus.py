@@ -3,13 +3,13 @@ Pushgateway-compatible endpoint, at the end of the run, after the sinks."""
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
 from lakeprobe import prometheus
 from lakeprobe.records import Record
 from lakeprobe.state import RunState
+from lakeprobe.urls import plain_url
 
 
 def pytest_addoption(parser):
@@ -36,8 +36,11 @@ class Outputs:
     def from_options(cls, config) -> "Outputs":
         """The outputs the options name, checked (pytest.UsageError): before the run, not after it."""
         push, textfile = config.getoption("--prometheus-push"), config.getoption("--prometheus-textfile")
-        if push and (urlsplit(push).scheme not in ("http", "https") or not urlsplit(push).hostname):
-            raise pytest.UsageError(f"--prometheus-push must be an http(s):// URL, not {push!r}")
+        if push:
+            try:
+                plain_url(push, ("https", "http"))
+            except ValueError as e:  # never repeats a password it refuses
+                raise pytest.UsageError(f"--prometheus-push: {e}") from None
         if textfile:
             path = Path(textfile)
             if path.suffix != ".prom":

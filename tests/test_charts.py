@@ -15,10 +15,10 @@ THROUGHPUT = {"XRD1": 3e7, "XRD2": 4e8, "XRD3": 2e6}  # of the copies each RSE s
 
 
 def _rounds(now: float) -> list[list[Record]]:
-    """A round every 6 hours for 30 days: XRD2 down from 200 to 100 hours ago, XRD3 new 20 days ago, and
-    copies into XRD3 failing."""
+    """A round every 6 hours for 30 days, the last one now: XRD2 down from 200 to 100 hours ago, XRD3 new 20
+    days ago, and copies into XRD3 failing."""
     rounds = []
-    for hours in range(30 * 24, 0, -6):
+    for hours in range(30 * 24, -1, -6):
         ts, run_id = now - hours * 3600, f"run-{hours}"
         records = []
         for rse in RSES:
@@ -97,3 +97,15 @@ def test_names_in_a_chart_are_text():
     svg = charts.throughput_heatmap(["<b>A</b>", "B"], [])
     assert "<b>" not in svg and "&lt;b&gt;A&lt;/b&gt;" in svg
     assert "<script" not in charts.availability_chart('"><script>', [])
+
+
+def test_stale_copies_and_rucio_transfers_stay_out_of_the_heat_map():
+    now = time.time()
+    fresh = Record(run_id="r", suite="site", check="davs_pull", rse="A", peer="B", protocol="davs", mode="pull",
+                   throughput_Bps=5e7, ts=now - 60)  # fmt: skip
+    old = Record(run_id="r", suite="site", check="davs_pull", rse="B", peer="A", protocol="davs", mode="pull",
+                 throughput_Bps=5e7, ts=now - 5 * 3600)  # fmt: skip
+    transfer = Record(run_id="r", suite="rucio", check="rucio_rule_transfer", rse="A", peer="B", ts=now - 60)
+    page = report.render([[fresh, old, transfer]], "lab", [], now, 7200)
+    links = dict(re.findall(r'<g class="link( nodata)?" data-source="(\w+)"', page)[i][::-1] for i in range(2))
+    assert links == {"A": "", "B": " nodata"}  # B->A is stale: drawn as no data, not as today's

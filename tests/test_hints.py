@@ -10,7 +10,7 @@ from lakeprobe import hints
 from lakeprobe.errors import ErrorClass
 from lakeprobe.records import Record
 
-NAMES = {"rse", "acting", "source", "destination", "blame", "host", "netloc", "port", "prefix"}
+NAMES = {"rse", "source", "destination", "blame", "host", "netloc", "port", "prefix"}
 DAVS = "davs://se01.example.org:2880/"
 
 
@@ -125,3 +125,39 @@ def test_an_error_of_the_token_issuer_points_at_it():
 def test_what_a_server_says_it_is_is_kept_inert_and_bounded():
     said = hints.implementation("evil\x1b[31m/1.0\n" + "x" * 500)
     assert "\x1b" not in said and "\n" not in said and len(said) <= hints.IMPLEMENTATION_CHARS
+
+
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        (
+            "se01.example.org:2880: certificate does not name host se01.example.org (CN=other)",
+            "does not name that host: reissue it with se01.example.org in its subjectAltName",
+        ),
+        ("se01.example.org:2880: the port speaks plain HTTP, not TLS", "se01.example.org:2880 offers no TLS"),
+        ("se01.example.org:1094 offers no TLS on root://, so lakeprobe sends it no token", "offers no TLS"),
+        ("se01.example.org:2880: certificate not valid yet (CN=se01)", "is not valid yet: check the server's clock"),
+        ("se01.example.org:2880: certificate not trusted (unknown CA: CN=Other CA)", "chain is not trusted"),
+    ],
+)
+def test_each_tls_diagnosis_gets_its_own_remedy(message, expected):
+    assert expected in hints.hint_for(_finding("connection", "tls", message), "", DAVS)
+
+
+def test_a_certificate_about_to_expire_warns_with_its_date():
+    record = _finding("connection", "", "certificate expires in 5 days (2026-12-12)")
+    record.status = "warn"
+    assert (
+        hints.hint_for(record, "", DAVS) == "the host certificate of se01.example.org expires on 2026-12-12: "
+        "renew it before then"
+    )
+
+
+def test_a_copy_hint_is_about_the_end_that_did_the_work():
+    pull = _finding("davs_pull", "no_space", "davs TPC pull: ... No space left on device", peer="CERN", mode="pull")
+    assert hints.hint_for(pull, "", DAVS, "/cern/lakeprobe").startswith("CERN has no space left under /cern/lakeprobe")
+
+
+def test_an_endpoint_without_a_port_gets_its_schemes_default():
+    hint = hints.hint_for(_finding("connection", "unreachable", "refuses connections"), "", "davs://se01.example.org/")
+    assert "open port 443 in the firewall" in hint

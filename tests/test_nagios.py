@@ -2,13 +2,18 @@
 exit code and status line, a healthy RSE is OK with performance data, and what is not the site's failure
 (a user's mistake, a broken service, a run out of time) is UNKNOWN, never CRITICAL."""
 
+import os
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 import yaml
 
-from lakeprobe.nagios import Result
-from tests.helpers import lakeprobe_cli
+from lakeprobe.nagios import Result, judge
+from lakeprobe.records import Record
+from tests.helpers import LAKEPROBE, lakeprobe_cli
 
 pytestmark = pytest.mark.lab
 
@@ -116,6 +121,8 @@ def test_a_declared_downtime_is_ok_and_says_so(lab, nagios, tmp_path):
         (("--suite", "nope"), "LAKEPROBE UNKNOWN - no suite 'nope': one of site, services, rucio"),
         (("--protocol", "gsiftp"), "LAKEPROBE UNKNOWN - XRD2: "),
         (("--suite", "rucio", "--rse", ""), "LAKEPROBE UNKNOWN - the rucio suite checks one RSE: give --rse"),
+        (("--rse", "XRD2", "--bogus"), "LAKEPROBE UNKNOWN - unrecognized arguments: --bogus"),
+        (("--suite", "services", "--rse", "XRD2"), "LAKEPROBE UNKNOWN - the services suite checks the lake's services"),
     ],
 )
 def test_a_users_mistake_is_unknown_with_one_line(args, said, nagios):
@@ -124,8 +131,6 @@ def test_a_users_mistake_is_unknown_with_one_line(args, said, nagios):
 
 
 def test_a_check_out_of_time_is_unknown_within_its_deadline(faulty, nagios):
-    import time
-
     faulty(RSE, "hang")
     started = time.monotonic()
     code, out = nagios("--timeout", "30", "-t", "6")
@@ -155,3 +160,41 @@ def test_version_and_help_as_the_plugin_guidelines_ask(lab_env):
     assert version.returncode == 0 and re.fullmatch(r"lakeprobe nagios \d+\.\d+\.\d+\n", version.stdout)
     usage = lakeprobe_cli("nagios", "--help", env=lab_env)
     assert usage.returncode == 0 and "--plugin-timeout" in usage.stdout and "--passive" in usage.stdout
+
+
+def test_a_run_that_probed_nothing_is_unknown():
+    skipped = [Record(run_id="r", suite="site", check=c, rse=RSE, protocol="davs", status="skip") for c in "ab"]
+    result = judge(skipped, RSE, RSE)
+    assert (result.state, result.text) == (3, "XRD2 davs: nothing was probed, 2 checks skipped")
+
+
+def test_a_check_the_monitoring_kills_stops_its_run(lab, lab_env, faulty, tmp_path):
+    """Nagios kills a plugin that outlives its service check timeout (SIGKILL): the run it started must not
+    go on alone."""
+    faulty(RSE, "hang")
+    argv = [LAKEPROBE, "nagios", "--rse", RSE, "--inventory", str(lab.layout.inventory), "--timeout", "60",
+            "-t", "120", "--results-dir", str(tmp_path)]  # fmt: skip
+    plugin = subprocess.Popen(argv, env=lab_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = []
+    for _ in range(100):
+        time.sleep(0.1)
+        run = [p for p in os.listdir("/proc") if p.isdigit() and _is_the_run(p, tmp_path)]
+        if run:
+            break
+    assert run, "the check's pytest run did not start"
+    plugin.send_signal(signal.SIGKILL)
+    plugin.wait()
+    for _ in range(150):
+        if not any(os.path.exists(f"/proc/{p}") and _is_the_run(p, tmp_path) for p in run):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the run went on after its plugin was killed")
+
+
+def _is_the_run(pid: str, results) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().split(b"\0")
+    except OSError:
+        return False
+    return b"pytest" in cmdline and str(results).encode() in cmdline

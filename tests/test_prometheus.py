@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from lakeprobe.prometheus import exposition
+from lakeprobe.prometheus import exposition, push_request
 from lakeprobe.records import Record
 from lakeprobe.schema import STATE
 from tests.helpers import REPO
@@ -108,7 +108,8 @@ def test_a_push_that_fails_costs_one_line_and_loses_no_record(run_suite, tmp_pat
 @pytest.mark.parametrize(
     "option, value, said",
     [
-        ("--prometheus-push", "ftp://pgw:9091", "--prometheus-push must be an http(s):// URL, not 'ftp://pgw:9091'"),
+        ("--prometheus-push", "ftp://pgw:9091", "--prometheus-push: ftp:// is not https:// or http://"),
+        ("--prometheus-push", "http://u:s3cret@pgw:9091", "--prometheus-push: must not carry credentials"),
         ("--prometheus-textfile", "/nonexistent/lakeprobe.prom", "--prometheus-textfile: no directory /nonexistent"),
         (
             "--prometheus-textfile",
@@ -120,6 +121,7 @@ def test_a_push_that_fails_costs_one_line_and_loses_no_record(run_suite, tmp_pat
 def test_a_mistake_stops_the_run_before_it_starts(option, value, said, run_suite):
     proc, records, _ = run_suite(*ONE_RSE, option, value)
     assert proc.returncode == 4 and said in proc.stderr and not records, proc.stderr[-2000:]
+    assert "s3cret" not in proc.stdout + proc.stderr
 
 
 def test_label_values_from_a_storage_cannot_break_the_format():
@@ -149,3 +151,14 @@ def test_every_series_is_one_gauge_with_help(tmp_path):
     }
     (stamp,) = families["lakeprobe_round_timestamp_seconds"].samples
     assert stamp.labels == {"lake": "lake", "shard": "1-of-2"}
+
+
+def test_a_lake_without_a_name_still_has_a_group():
+    assert push_request("http://pgw:9091/", "", "2/4") == (
+        "PUT",
+        "http://pgw:9091/metrics/job/lakeprobe/lake@base64/=/shard/2-of-4",
+        {},
+    )
+    method, url, query = push_request("http://vm:8428/api/v1/import/prometheus", "my lake", "")
+    assert (method, url, query) == ("POST", "http://vm:8428/api/v1/import/prometheus",
+                                    {"extra_label": ["job=lakeprobe", "lake=my lake"]})  # fmt: skip
