@@ -35,11 +35,15 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-def _add_record_source(parser: argparse.ArgumentParser):
-    """Where `report` and `availability` read the lake's records: the results directory, or a SQL sink."""
+def _add_results_dir(parser: argparse.ArgumentParser):
     parser.add_argument(
         "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
     )
+
+
+def _add_record_source(parser: argparse.ArgumentParser):
+    """Where `report` and `availability` read the lake's records: the results directory, or a SQL sink."""
+    _add_results_dir(parser)
     parser.add_argument(
         "--from-sql",
         metavar="URL",
@@ -128,9 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     discard = results.add_parser("discard", help="drop a sink's spooled records (a sink that is gone for good)")
     discard.add_argument("sink", help="the sink's name as `replay` prints it, or `all`")
     for each in (replay, discard):
-        each.add_argument(
-            "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
-        )
+        _add_results_dir(each)
 
     report = sub.add_parser("report", help="write the status page from the lake's records of the last 24 hours")
     _add_record_source(report)
@@ -180,9 +182,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the whole check's deadline, below the monitoring's own service check timeout (default 50 s: "
         "Nagios' is 60 s)",
     )
-    nagios.add_argument(
-        "--results-dir", default=str(paths.results_dir()), help="default: results/ (or LAKEPROBE_RESULTS_DIR)"
-    )
+    _add_results_dir(nagios)
     nagios.add_argument(
         "--passive",
         metavar="HOST",

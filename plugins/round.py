@@ -67,7 +67,7 @@ class RoundPlugin:
         self.positions[throughput.CHECK] = len(self.records)  # last: judged over the others
         self.families[events.CHECK] = "rucio"  # with the services suite's other Rucio checks
         blame.assign(self.records)
-        for record in self.records:  # the ones judged here, over the others, have no hint yet
+        for record in judged + heard:  # the checks' own records got theirs as they settled
             describe(record, self.state)
         if self.records:
             self.jsonl.rewrite(self.records)

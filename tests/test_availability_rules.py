@@ -51,7 +51,7 @@ def chain(run_id, ts, rse, kind, protocol="davs", lake="lake", run_kind="round")
     return records
 
 
-def copy(run_id, ts, source, destination, status, blame, lake="lake") -> Record:
+def copy(run_id, ts, source, destination, status, blame, lake="lake", **fields) -> Record:
     return Record(
         run_id=run_id,
         suite="site",
@@ -64,6 +64,7 @@ def copy(run_id, ts, source, destination, status, blame, lake="lake") -> Record:
         status=status,
         blame=blame,
         ts=ts,
+        **fields,
     )
 
 

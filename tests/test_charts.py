@@ -8,6 +8,7 @@ import time
 
 from lakeprobe import availability, charts, report
 from lakeprobe.records import Record
+from tests.test_availability_rules import chain, copy
 from tests.test_report import _chromium
 
 RSES = ("XRD1", "XRD2", "XRD3")
@@ -22,40 +23,13 @@ def _rounds(now: float) -> list[list[Record]]:
         ts, run_id = now - hours * 3600, f"run-{hours}"
         records = []
         for rse in RSES:
-            if rse == "XRD3" and hours > 20 * 24:
-                continue
-            down = rse == "XRD2" and 100 < hours < 200
-            for check in availability.CHAIN:
-                failed = down and check == "connection"
-                records.append(
-                    Record(
-                        run_id=run_id,
-                        suite="site",
-                        check=check,
-                        rse=rse,
-                        protocol="davs",
-                        lake="lab",
-                        ts=ts,
-                        status="fail" if failed else "pass",
-                        blame=rse if failed else "",
-                    )  # fmt: skip
-                )
+            if rse != "XRD3" or hours <= 20 * 24:
+                records += chain(run_id, ts, rse, "down" if rse == "XRD2" and 100 < hours < 200 else "pass", lake="lab")
         for source in RSES:
             for destination in set(RSES) - {source}:
+                status = "fail" if destination == "XRD3" else "pass"
                 records.append(
-                    Record(
-                        run_id=run_id,
-                        suite="site",
-                        check="davs_pull",
-                        rse=source,
-                        peer=destination,
-                        ts=ts,
-                        protocol="davs",
-                        mode="pull",
-                        lake="lab",
-                        status="fail" if destination == "XRD3" else "pass",
-                        throughput_Bps=THROUGHPUT[source],
-                    )  # fmt: skip
+                    copy(run_id, ts, source, destination, status, "", "lab", throughput_Bps=THROUGHPUT[source])
                 )
         rounds.append(records)
     return rounds
