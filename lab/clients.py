@@ -52,6 +52,8 @@ CLIENTS = {
     # Access by group: its token carries no storage scope, only its group, which the storage maps to a path.
     "probe-group": ("wlcg.groups", 1200, [PROBE_GROUP]),
     "probe-path": (f"storage.read:{PATH_SCOPED_DIR} storage.modify:{PATH_SCOPED_DIR}", 1200, []),
+    # Create alone on the same path: a directory inside it, none in a sibling whose name only begins the same.
+    "probe-path-create": (f"storage.create:{PATH_SCOPED_DIR}", 1200, []),
     # The same path written with a trailing slash (a directory, as the profile allows), and its last name
     # alone (a scope path counts from the storage's root, so this one reaches nothing of the probe area).
     "probe-path-slash": (f"storage.read:{PATH_SCOPED_DIR}/ storage.modify:{PATH_SCOPED_DIR}/", 1200, []),

@@ -12,7 +12,7 @@ import re
 import time
 
 from lab import procs
-from lab.faults import SERVICE_FAULTS
+from lab.faults import SERVICE_FAULTS, corrupting
 from lab.layout import Layout, rse_name
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -77,16 +77,21 @@ class ClusterNode(StorageElement):
     def start(self, extra_env: dict | None = None):
         (self.dir / "xrootd.cfg").write_text(self.config())
         env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir), **(extra_env or {})}
+        # A data server's cmsd listens on a port of its own choosing: nothing to wait for.
+        manager_cmsd = (self.cluster.cmsd_port,) if self.role == "manager" else ()
+        ports = {"xrootd": (self.root_port, self.https_port), "cmsd": manager_cmsd}
         for program in PROGRAMS:
             if procs.pid_of(self.pid_file_of(program)) is None:
                 argv = [program, "-R", XROOTD_USER, "-l", str(self.log_of(program)), "-c", str(self.dir / "xrootd.cfg")]
-                procs.start(argv, pid_file=self.pid_file_of(program), log_file=self.dir / f"{program}.out", env=env)
-        ports = {self.root_port, self.https_port} | ({self.cluster.cmsd_port} if self.role == "manager" else set())
-        for program, port in [("xrootd", p) for p in sorted(ports - {self.cluster.cmsd_port})] + [
-            ("cmsd", p) for p in ports & {self.cluster.cmsd_port}
-        ]:
-            what = f"{self.name} {program}"
-            procs.wait_port(port, what=what, pid_file=self.pid_file_of(program), log_file=self.log_of(program))
+                procs.start_server(
+                    argv,
+                    pid_file=self.pid_file_of(program),
+                    log_file=self.dir / f"{program}.out",
+                    env=env,
+                    ports=ports[program],
+                    what=f"{self.name} {program}",
+                    server_log=self.log_of(program),
+                )
 
     def stop(self):
         for program in reversed(PROGRAMS):
@@ -104,8 +109,9 @@ class ClusterNode(StorageElement):
 
 
 # The faults a cluster takes: those of a lab RSE that live in the configuration, on every node; the whole
-# cluster down; one data server down, as a disk server's machine.
-FAULTS = (*SERVICE_FAULTS, "down", "server-down")
+# cluster down; one data server down, as a disk server's machine; every data server corrupting what it
+# writes (the manager stores nothing).
+FAULTS = (*SERVICE_FAULTS, "down", "server-down", "corrupt")
 
 
 class Cluster:
@@ -154,7 +160,7 @@ class Cluster:
         fault = self.fault if self.fault in SERVICE_FAULTS else ""  # the others are the cluster's, not a node's
         for node in self.nodes:
             node.prepare()
-            node.set_fault(fault)
+            node.set_fault("corrupt" if self.fault == "corrupt" and node.role == "server" else fault)
 
     def start(self):
         if self.fault == "down":
@@ -162,7 +168,7 @@ class Cluster:
         log = self.manager.log_of("cmsd")
         offset = log.stat().st_size if log.exists() else 0
         for node in self.nodes:
-            node.start()
+            node.start(corrupting(node) if node.fault == "corrupt" else None)
         self.wait_logins(len(self.servers), offset)
         if self.fault == "server-down":  # once it has joined: the manager counts on it, as on a machine that died
             self.servers[-1].stop()

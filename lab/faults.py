@@ -87,7 +87,7 @@ def inject(rse: StorageElement, kind: str):
     if kind == "full":
         _mount_full(rse.data)
     if kind == "corrupt":
-        rse.start(_preloaded(rse, "corrupt_writes", LAKEPROBE_CORRUPT_ROOT=str(rse.data)))
+        rse.start(corrupting(rse))
     elif match := NO_ROUTE.match(kind):
         ports = rse.layout.rse_ports(int(match[1]))
         rse.start(_preloaded(rse, "refuse_connects", LAKEPROBE_REFUSED_PORTS=",".join(map(str, ports))))
@@ -135,6 +135,11 @@ def _mount_full(data: Path):
 def _unmount(data: Path):
     while subprocess.run(["mountpoint", "-q", str(data)]).returncode == 0:
         _run(["umount", str(data)], "unmount the `full` fault's tmpfs")
+
+
+def corrupting(rse: StorageElement) -> dict:
+    """The environment of a server that flips a bit of every block it writes under its data directory."""
+    return _preloaded(rse, "corrupt_writes", LAKEPROBE_CORRUPT_ROOT=str(rse.data))
 
 
 def _preloaded(rse: StorageElement, shim: str, **settings: str) -> dict:

@@ -189,14 +189,15 @@ class StorageElement:
             return
         (self.dir / "xrootd.cfg").write_text(self.config())
         env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir), **(extra_env or {})}
-        procs.start(
+        procs.start_server(
             ["xrootd", "-R", XROOTD_USER, "-l", str(self.log_file), "-c", str(self.dir / "xrootd.cfg")],
             pid_file=self.pid_file,
             log_file=self.dir / "xrootd.out",
             env=env,
+            ports=(self.https_port, self.root_port),
+            what=f"{self.name} xrootd",
+            server_log=self.log_file,
         )
-        procs.wait_port(self.https_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
-        procs.wait_port(self.root_port, what=f"{self.name} xrootd", pid_file=self.pid_file, log_file=self.log_file)
 
     def stop(self):
         procs.stop(self.pid_file)

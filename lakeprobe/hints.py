@@ -249,7 +249,7 @@ HINTS = (
         "{rse} accepts tokens from an issuer it must not trust: list only the lake's issuers",
     ),
     Row(
-        "path_scope_boundary",
+        "path_scope_boundary|create_scope_boundary",
         "security",
         "{rse} matches scope paths as plain prefixes (/a reaches /ab): "
         "upgrade its SciTokens library; XRootD 5.5.3's own matching does this",

@@ -100,3 +100,20 @@ def test_a_stopped_data_server_fails_every_mkdir_through_the_manager(extra_clust
         "root_tpc": ("skip", ""),
     }, proc.stdout[-3000:]
     assert {r.status for r in records if r.rse == cluster.name and r.peer} == {"skip"}
+
+
+def test_data_servers_that_corrupt_what_they_write_fail_the_uploads_not_the_manager(
+    extra_cluster, inventory_with, run_suite
+):
+    """Every data server flips a bit of each block it writes: the upload's checksum differs over both
+    protocols, and so do copies into the cluster, blamed on it; the manager's connection passes."""
+    cluster = extra_cluster(INDEX, fault="corrupt")
+    proc, records, _ = _round(cluster, inventory_with, run_suite, "-k", "storage or tpc")
+    own = _own(records, cluster)
+    for protocol in PROTOCOLS:
+        assert (own["upload", protocol].status, own["upload", protocol].error_class) == ("fail", "checksum_mismatch")
+        assert own["connection", protocol].status == "pass"
+    into = {r.check: r for r in records if r.peer == cluster.name}
+    assert {c: (r.status, r.error_class, r.blame) for c, r in into.items()} == {
+        c: ("fail", "checksum_mismatch", cluster.name) for c in ("davs_pull", "davs_push", "root_tpc")
+    }, proc.stdout[-3000:]

@@ -22,6 +22,7 @@ AUTHZ = [
     "no_scope",
     "path_scope",
     "path_scope_boundary",
+    "create_scope_boundary",
     "path_scope_trailing_slash",
     "path_scope_from_root",
     "group_access",
@@ -49,6 +50,7 @@ PASSED_ON_TO_READ = {
     "path_scope_trailing_slash",
     "path_scope_from_root",
 }
+BOTH = ("davs", "root")
 DAVS_ONLY = {"no_token", "expired_token", "unknown_issuer"}
 TPC = {"davs_pull": "pull", "davs_push": "push", "root_tpc": "tpc"}
 FAULTY = "XRD2"
@@ -100,7 +102,7 @@ EXPECTED = {
     "passthrough-read": _leaks(PASSED_ON_TO_READ),
     "passthrough-all": _leaks(PASSED_ON_TO_READ | {"read_scope", "create_scope"}),
     # XRootD 5.5.3's own scope matching, without the lab's boundary wrapper: <prefix>/scoped-beside is reached.
-    "scope-prefix": {("path_scope_boundary", p, ""): "security" for p in ("davs", "root")},
+    "scope-prefix": {(c, p, ""): "security" for c in ("path_scope_boundary", "create_scope_boundary") for p in BOTH},
     # A token naming several audiences, the lake's second among them, is refused as if it named none.
     "single-audience": {("several_audiences", p, ""): "auth_denied" for p in ("davs", "root")},
     # A naive slash boundary keeps the scope path's trailing slash: <prefix>/scoped/ reaches nothing below it.
@@ -180,6 +182,7 @@ def test_the_round_has_the_same_checks_as_before_the_protocol_modules(healthy_ro
         "create_without_read",
         "no_scope",
         "path_scope_boundary",
+        "create_scope_boundary",
         "several_audiences",
         "group_access",
         "path_scope_trailing_slash",

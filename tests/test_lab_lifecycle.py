@@ -136,3 +136,41 @@ def test_a_library_built_by_parallel_starts_is_whole_whenever_seen(tmp_path):
             b.result()
     assert seen <= {lib.stat().st_size}, "a partial library was visible"
     assert [p.name for p in lib.parent.iterdir()] == ["scope_boundary.so"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("crashes, ends", [(1, "serving"), (2, "crashed twice"), (0, "exits")])
+def test_a_server_that_crashes_while_starting_is_started_once_more_and_only_then(tmp_path, crashes, ends):
+    """A server killed by a crash signal during start-up (as XRootD 5.5.3 now and then is) gets one more start;
+    a second crash, or a plain exit (a configuration error), is the start's failure at once."""
+    from lab import procs
+
+    port, starts = _free_port(), tmp_path / "starts"
+    if ends == "exits":
+        script = f"echo x >> {starts}; exit 1"
+    else:  # the first `crashes` starts die of SIGSEGV, the next one serves
+        script = (
+            f"echo x >> {starts}; [ $(wc -l < {starts}) -le {crashes} ] && kill -SEGV $$; "
+            f"exec python3 -m http.server --bind 127.0.0.1 {port}"
+        )
+    pid_file, log = tmp_path / "server.pid", tmp_path / "server.log"
+    start = lambda: procs.start_server(
+        ["sh", "-c", script], pid_file=pid_file, log_file=log, env={}, ports=(port,), what="the server", server_log=log
+    )
+    try:
+        if ends == "serving":
+            start()
+            assert procs.port_open(port)
+        else:
+            with pytest.raises(procs.LabError, match="the server exited during start-up"):
+                start()
+    finally:
+        procs.stop(pid_file)
+    assert len(starts.read_text().splitlines()) == {"serving": 2, "crashed twice": 2, "exits": 1}[ends]

@@ -30,10 +30,10 @@ EXPECTED = {
     "full": (2, "davs_pull XRD1->XRD2 no_space, davs_push XRD1->XRD2 protocol_error, root_tpc XRD1->XRD2"),
     "corrupt": (2, "davs_pull XRD1->XRD2 checksum_mismatch, davs_push XRD1->XRD2 checksum_mismatch, root_tpc"),
     "tpc-off": (2, "root_tpc XRD1->XRD2 protocol_error, root_tpc XRD2->XRD1 protocol_error"),
-    "no-auth": (2, "create_scope davs security, create_without_read davs security"),
+    "no-auth": (2, "create_scope davs security, create_scope_boundary davs security"),
     "passthrough-read": (2, "create_without_read davs security, expired_token davs security"),
     "passthrough-all": (2, "create_scope davs security, create_without_read davs security"),
-    "scope-prefix": (2, "path_scope_boundary davs security, path_scope_boundary root security"),
+    "scope-prefix": (2, "create_scope_boundary davs security, path_scope_boundary davs security"),
     "single-audience": (2, "several_audiences davs auth_denied, several_audiences root auth_denied"),
     "trailing-slash": (2, "path_scope_trailing_slash davs auth_denied, path_scope_trailing_slash root auth_denied"),
     "two-base-paths": (2, "path_scope_from_root davs security, path_scope_from_root root security"),
@@ -64,7 +64,7 @@ def _status_line(line: str) -> tuple[str, list[str]]:
 def test_a_healthy_rse_is_ok_with_a_duration_per_check(nagios, tmp_path):
     code, out = nagios("--tpc-peer", "XRD1")
     text, perf = _status_line(out[0])
-    assert (code, text) == (0, "LAKEPROBE OK - XRD2 davs,root: 66 checks pass"), out
+    assert (code, text) == (0, "LAKEPROBE OK - XRD2 davs,root: 68 checks pass"), out
     assert len(out) == 1  # no findings: no long output
     assert all(PERFDATA.match(p) for p in perf), perf
     labels = {p.split("=")[0] for p in perf}

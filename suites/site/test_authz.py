@@ -87,6 +87,19 @@ def test_path_scope_boundary(area, token_of, run_area):
     )
 
 
+def test_create_scope_boundary(area, token_of, run_area):
+    """storage.create on <prefix>/scoped makes a directory inside it and none in <prefix>/scoped-beside, whose
+    name only begins the same: a create scope ends at a slash as read and modify do."""
+    token, rse, protocol = token_of("probe-path-create"), area.rse, area.protocol
+    scoped, beside = run_area.made(rse, protocol, SCOPED), run_area.made(rse, protocol, BESIDE_SCOPED)
+    name = f"create-{uuid.uuid4().hex[:8]}"
+    must_allow(area.mkdir(f"{scoped}/{name}", token), f"making a directory in {rse.prefix}/scoped with storage.create")
+    must_refuse(
+        area.mkdir(f"{beside}/{name}", token),
+        f"making a directory in {rse.prefix}/scoped-beside with storage.create on {rse.prefix}/scoped",
+    )
+
+
 def test_path_scope_trailing_slash(area, token_of, run_area):
     """A scope path may end with a slash, naming a directory: the client scoped to `<prefix>/scoped/`
     writes and reads below it as the one scoped to `<prefix>/scoped` does, and nothing next to it."""
