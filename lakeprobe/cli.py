@@ -255,7 +255,7 @@ def _run_sweep(args) -> int:
         print(f"{s.rse:<12} {s.outcome:<14} {s.url}  ({s.age_s / 3600:.1f} h old)")
     print(
         f"sweep: {sum(s.outcome in ('removed', 'would remove') for s in swept)} run directories "
-        f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSEs"
+        f"{'would be ' if args.dry_run else ''}removed from {len(rses)} RSE{'s' if len(rses) != 1 else ''}"
     )
     return 1 if any(s.outcome.startswith(("failed", "cannot", "refused")) for s in swept) else 0
 

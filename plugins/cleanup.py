@@ -47,7 +47,7 @@ def remove_run_directories(state: RunState, config) -> str:
     failed = [o for each in outcomes for o in each if o]
     if failed:
         return f"cleanup: {len(failed)} endpoints kept some of this run's files: " + "; ".join(failed[:3])
-    return f"cleanup: this run's directories removed from {len(todo)} RSEs"
+    return f"cleanup: this run's directories removed from {len(todo)} RSE{'s' if len(todo) != 1 else ''}"
 
 
 def _clean(state: RunState, storage: Storage, owner: Storage, tokens: TokenProvider, name: str, protocol: str) -> str:
