@@ -12,7 +12,7 @@ import re
 import time
 
 from lab import procs
-from lab.faults import SERVICE_FAULTS, corrupting
+from lab.faults import NO_ROUTE, SERVICE_FAULTS, preloaded_env
 from lab.layout import Layout, rse_name
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -110,8 +110,8 @@ class ClusterNode(StorageElement):
 
 # The faults a cluster takes: those of a lab RSE that live in the configuration, on every node; the whole
 # cluster down; one data server down, as a disk server's machine; every data server corrupting what it
-# writes (the manager stores nothing).
-FAULTS = (*SERVICE_FAULTS, "down", "server-down", "corrupt")
+# writes (the manager stores nothing); no route from any node to RSE X (`no-route-to-X`).
+FAULTS = (*SERVICE_FAULTS, "down", "server-down", "corrupt", "no-route-to-RSE")
 
 
 class Cluster:
@@ -144,7 +144,7 @@ class Cluster:
         return path.read_text().strip() if path.exists() else ""
 
     def set_fault(self, kind: str):
-        if kind and kind not in FAULTS:
+        if kind and kind not in FAULTS[:-1] and not NO_ROUTE.match(kind):
             raise procs.LabError(f"fault {kind!r} is not one a cluster takes; it takes: {', '.join(FAULTS)}")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "fault").write_text(kind)
@@ -157,10 +157,11 @@ class Cluster:
         self.start()
 
     def prepare(self):
-        fault = self.fault if self.fault in SERVICE_FAULTS else ""  # the others are the cluster's, not a node's
+        # The cluster's own faults (down, server-down) are no node's; the manager stores nothing to corrupt.
+        on_every_node = self.fault in SERVICE_FAULTS or NO_ROUTE.match(self.fault)
         for node in self.nodes:
             node.prepare()
-            node.set_fault("corrupt" if self.fault == "corrupt" and node.role == "server" else fault)
+            node.set_fault(self.fault if on_every_node or (self.fault == "corrupt" and node.role == "server") else "")
 
     def start(self):
         if self.fault == "down":
@@ -168,7 +169,7 @@ class Cluster:
         log = self.manager.log_of("cmsd")
         offset = log.stat().st_size if log.exists() else 0
         for node in self.nodes:
-            node.start(corrupting(node) if node.fault == "corrupt" else None)
+            node.start(preloaded_env(node))
         self.wait_logins(len(self.servers), offset)
         if self.fault == "server-down":  # once it has joined: the manager counts on it, as on a machine that died
             self.servers[-1].stop()

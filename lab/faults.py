@@ -34,6 +34,7 @@ import subprocess
 from pathlib import Path
 
 from lab import procs
+from lab.layout import PORTS_PER_RSE
 from lab.procs import LabError
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -86,13 +87,7 @@ def inject(rse: StorageElement, kind: str):
         return
     if kind == "full":
         _mount_full(rse.data)
-    if kind == "corrupt":
-        rse.start(corrupting(rse))
-    elif match := NO_ROUTE.match(kind):
-        ports = rse.layout.rse_ports(int(match[1]))
-        rse.start(_preloaded(rse, "refuse_connects", LAKEPROBE_REFUSED_PORTS=",".join(map(str, ports))))
-    else:
-        rse.start()
+    rse.start(preloaded_env(rse))
 
 
 def heal(rse: StorageElement):
@@ -137,9 +132,16 @@ def _unmount(data: Path):
         _run(["umount", str(data)], "unmount the `full` fault's tmpfs")
 
 
-def corrupting(rse: StorageElement) -> dict:
-    """The environment of a server that flips a bit of every block it writes under its data directory."""
-    return _preloaded(rse, "corrupt_writes", LAKEPROBE_CORRUPT_ROOT=str(rse.data))
+def preloaded_env(rse: StorageElement) -> dict | None:
+    """The environment that loads the library its fault lives in (`corrupt`, `no-route-to-X`); else None."""
+    if rse.fault == "corrupt":
+        return _preloaded(rse, "corrupt_writes", LAKEPROBE_CORRUPT_ROOT=str(rse.data))
+    if match := NO_ROUTE.match(rse.fault):
+        # Every port of X's block: a cluster's data servers listen there too, beside its door's two.
+        root, _ = rse.layout.rse_ports(int(match[1]))
+        ports = range(root, root + PORTS_PER_RSE)
+        return _preloaded(rse, "refuse_connects", LAKEPROBE_REFUSED_PORTS=",".join(map(str, ports)))
+    return None
 
 
 def _preloaded(rse: StorageElement, shim: str, **settings: str) -> dict:

@@ -13,6 +13,7 @@ from lakeprobe.paths import default_lab_dir, walkable
 
 DEFAULT_BASE_PORT = 20000
 MAX_RSES = 50
+PORTS_PER_RSE = 10  # a block per RSE: a single server uses two, a cluster one per node and its cmsd
 
 SERVICE_PORTS = {
     "issuer": 0,
@@ -57,7 +58,7 @@ class Layout:
         return self.base_port + SERVICE_PORTS[service]
 
     def rse_ports(self, i: int) -> tuple[int, int]:
-        root = self.base_port + 100 + 10 * (i - 1)
+        root = self.base_port + 100 + PORTS_PER_RSE * (i - 1)
         return root, root + 1
 
     @property

@@ -9,12 +9,14 @@
   copy of the same protocol and mode in which it has the same role (source or destination) has a finding
   too; it is *cleared* when such another copy passed. One implicated end and the other
   not: that end. Otherwise the message may say which end refused (our root:// TPC names the step, gfal2
-  says SOURCE or DESTINATION), for an end that is not cleared. Anything else is not decisive: the pair,
-  "SOURCE->DESTINATION", is named rather than a guess.
+  says SOURCE or DESTINATION), for an end that is not cleared; an end that could not be reached is not
+  such a refusal: the connection was the pair's (a firewall between them), its end healthy alone. Anything
+  else is not decisive: the pair, "SOURCE->DESTINATION", is named rather than a guess.
 """
 
 from collections import defaultdict
 
+from lakeprobe.errors import ErrorClass
 from lakeprobe.records import Record, Status
 
 _CHAIN_FAILURES = ("connection", "mkdir", "upload", "download", "stat", "checksum", "delete")
@@ -73,6 +75,8 @@ def _copy_blame(copy: Record, same_kind: list[Record], chain: dict) -> str:
 
 
 def _end_named_in(copy: Record) -> str:
+    if copy.error_class == ErrorClass.UNREACHABLE:  # "refused (source)": where it pointed, not who failed
+        return ""
     text = copy.message.lower()
     if "source" in text and "destination" not in text:
         return copy.rse

@@ -70,3 +70,24 @@ def test_the_message_names_the_end_when_the_copies_cannot_tell():
     ]
     assign(records)
     assert records[0].blame == "A"
+
+
+def test_a_connection_the_copy_could_not_make_names_the_pair_not_the_end_it_pointed_at():
+    """XRootD says "connection refused: (source)" when the destination's agent cannot reach the source: with
+    both ends healthy alone, that is the path between them (a firewall), not the source."""
+    records = [
+        Record(
+            run_id="r",
+            suite="site",
+            check="root_tpc",
+            rse="A",
+            peer="B",
+            protocol="root",
+            mode="tpc",
+            status="fail",
+            error_class="unreachable",
+            message="root TPC: transfer: [FATAL] Socket error: connection refused:  (source)",
+        )
+    ]
+    assign(records)
+    assert records[0].blame == "A->B"

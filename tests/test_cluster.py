@@ -117,3 +117,18 @@ def test_data_servers_that_corrupt_what_they_write_fail_the_uploads_not_the_mana
     assert {c: (r.status, r.error_class, r.blame) for c, r in into.items()} == {
         c: ("fail", "checksum_mismatch", cluster.name) for c in ("davs_pull", "davs_push", "root_tpc")
     }, proc.stdout[-3000:]
+
+
+def test_a_cluster_with_no_route_to_its_peer_fails_only_the_copies_it_makes(extra_cluster, inventory_with, run_suite):
+    """No node of the cluster can connect to XRD1 (as a firewall between the sites): the copies the cluster's
+    data servers make with XRD1 fail, blamed on the pair, and everything else passes."""
+    cluster = extra_cluster(INDEX, fault="no-route-to-XRD1")
+    proc, records, _ = _round(cluster, inventory_with, run_suite, "-k", "storage or tpc")
+    failed = {(r.check, r.rse, r.peer): r.blame for r in records if r.status == "fail"}
+    name = cluster.name
+    assert failed == {
+        ("davs_pull", "XRD1", name): f"XRD1->{name}",
+        ("root_tpc", "XRD1", name): f"XRD1->{name}",
+        ("davs_push", name, "XRD1"): f"{name}->XRD1",
+    }, proc.stdout[-3000:]
+    _assert_known_gaps(_own(records, cluster), checked=set())
