@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from lab.layout import default_run_dir
-from tests.helpers import lakeprobe_cli, one_line_error, status_json, user_env
+from lakeprobe.records import read_jsonl
+from tests.helpers import lakeprobe_cli, one_line_error, run_pytest, status_json, user_env
 
 pytestmark = pytest.mark.lab
 
@@ -83,9 +84,10 @@ def test_bad_input_gets_one_line_and_a_non_zero_exit(own_lab_env, args, says):
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_a_cluster_rse_comes_up_takes_its_faults_and_goes_down(own_lab_env):
-    """`lab up --cluster`: one more RSE, XRD2, that is a manager and two data servers; its faults are a
-    cluster's; `lab up` without it stops it, `lab down` leaves nothing."""
+def test_a_cluster_rse_comes_up_takes_its_faults_and_goes_down(own_lab_env, tmp_path):
+    """`lab up --cluster`: one more RSE, XRD2, that is a manager and two data servers, registered in Rucio
+    (suites/rucio passes on it); its faults are a cluster's; `lab up` without it stops it, `lab down` leaves
+    nothing."""
     import yaml
 
     Path(own_lab_env["LAKEPROBE_LAB_DIR"], "clusters/XRD2/fault").unlink(missing_ok=True)  # an interrupted run's
@@ -96,6 +98,15 @@ def test_a_cluster_rse_comes_up_takes_its_faults_and_goes_down(own_lab_env):
     assert sorted(nodes) == ["XRD2-manager", "XRD2-server1", "XRD2-server2"] and all(c["up"] for c in nodes.values())
     inventory = yaml.safe_load(Path(status_json(own_lab_env)["inventory"]).read_text())
     assert inventory["rses"]["XRD2"]["protocols"]["davs"] == nodes["XRD2-manager"]["url"]  # the door
+    lake = status_json(own_lab_env)["inventory"]
+    rucio = run_pytest(
+        "suites/rucio", "-q", "--inventory", lake, "--rse", "XRD2", "--results-dir", str(tmp_path), env=own_lab_env
+    )
+    records = [r for f in tmp_path.glob("*.jsonl") for r in read_jsonl(f)]
+    assert rucio.returncode == 0, rucio.stdout[-3000:]
+    assert {r.protocol for r in records if r.rse == "XRD2"} == {"davs", "root"}
+    # Without a transfer tool the lab's Rucio moves no data: the rule transfers are skipped, as on every RSE.
+    assert {(r.check, r.status) for r in records if r.status != "pass"} <= {("rucio_rule_transfer", "skip")}
     manager_pid = Path(own_lab_env["LAKEPROBE_LAB_DIR"], "clusters/XRD2/manager/xrootd.pid")
     before = manager_pid.read_text()
     assert lakeprobe_cli("lab", "up", "--rses", "1", "--cluster", env=own_lab_env).returncode == 0
