@@ -21,6 +21,8 @@ BASE = 24000
 @pytest.fixture(scope="module")
 def own_lab_env():
     env = user_env(LAKEPROBE_LAB_DIR=str(default_run_dir()) + "-lifecycle", LAKEPROBE_LAB_BASE_PORT=str(BASE))
+    for name in ("X509_CERT_DIR", "SSL_CERT_FILE", "SSL_CERT_DIR"):  # another lab's CAs: this lab has its own
+        env.pop(name, None)
     yield env
     lakeprobe_cli("lab", "down", env=env)
 
@@ -99,8 +101,19 @@ def test_a_cluster_rse_comes_up_takes_its_faults_and_goes_down(own_lab_env, tmp_
     inventory = yaml.safe_load(Path(status_json(own_lab_env)["inventory"]).read_text())
     assert inventory["rses"]["XRD2"]["protocols"]["davs"] == nodes["XRD2-manager"]["url"]  # the door
     lake = status_json(own_lab_env)["inventory"]
+    # rucio_deletion judges what earlier rounds left to the reaper: a lab just brought up has not had its turn.
     rucio = run_pytest(
-        "suites/rucio", "-q", "--inventory", lake, "--rse", "XRD2", "--results-dir", str(tmp_path), env=own_lab_env
+        "suites/rucio",
+        "-q",
+        "-k",
+        "not rucio_deletion",
+        "--inventory",
+        lake,
+        "--rse",
+        "XRD2",
+        "--results-dir",
+        str(tmp_path),
+        env=own_lab_env,
     )
     records = [r for f in tmp_path.glob("*.jsonl") for r in read_jsonl(f)]
     assert rucio.returncode == 0, rucio.stdout[-3000:]
