@@ -12,7 +12,7 @@ import re
 import time
 
 from lab import procs
-from lab.faults import NO_ROUTE, SERVICE_FAULTS, preloaded_env
+from lab.faults import NO_ROUTE, SERVICE_FAULTS, one_of, preloaded_env
 from lab.layout import Layout, rse_name
 from lab.rse import XROOTD_USER, StorageElement
 
@@ -144,7 +144,7 @@ class Cluster:
         return path.read_text().strip() if path.exists() else ""
 
     def set_fault(self, kind: str):
-        if kind and kind not in FAULTS[:-1] and not NO_ROUTE.match(kind):
+        if kind and not one_of(kind, FAULTS):
             raise procs.LabError(f"fault {kind!r} is not one a cluster takes; it takes: {', '.join(FAULTS)}")
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "fault").write_text(kind)

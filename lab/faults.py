@@ -68,8 +68,15 @@ _SHIMS = Path(__file__).parent / "faults"
 NO_ROUTE = re.compile(r"^no-route-to-XRD(\d+)$")
 
 
+def one_of(kind: str, kinds: tuple[str, ...]) -> bool:
+    """`kind` is among `kinds`, where `no-route-to-RSE` stands for every `no-route-to-XRD<n>`."""
+    if NO_ROUTE.match(kind):
+        return "no-route-to-RSE" in kinds
+    return kind in kinds and kind != "no-route-to-RSE"
+
+
 def inject(rse: StorageElement, kind: str):
-    if kind not in KINDS[:-1] and not NO_ROUTE.match(kind):
+    if not one_of(kind, KINDS):
         raise LabError(f"unknown fault kind {kind!r}; known kinds: {', '.join(KINDS)} (e.g. no-route-to-XRD1)")
     if rse.fault:
         heal(rse)

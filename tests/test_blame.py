@@ -53,21 +53,24 @@ def test_a_service_outage_is_blamed_on_the_service_not_the_storage():
     assert {r.blame for r in records} == {"issuer"}
 
 
+def _lone_root_copy(error_class: str, message: str) -> Record:
+    """A failed root:// TPC from A to B, the round's only record: no other copy tells the ends apart."""
+    return Record(
+        run_id="r",
+        suite="site",
+        check="root_tpc",
+        rse="A",
+        peer="B",
+        protocol="root",
+        mode="tpc",
+        status="fail",
+        error_class=error_class,
+        message=message,
+    )
+
+
 def test_the_message_names_the_end_when_the_copies_cannot_tell():
-    records = [
-        Record(
-            run_id="r",
-            suite="site",
-            check="root_tpc",
-            rse="A",
-            peer="B",
-            protocol="root",
-            mode="tpc",
-            status="fail",
-            error_class="auth_denied",
-            message="root TPC: the source refused the copy: ...",
-        )
-    ]
+    records = [_lone_root_copy("auth_denied", "root TPC: the source refused the copy: ...")]
     assign(records)
     assert records[0].blame == "A"
 
@@ -76,18 +79,7 @@ def test_a_connection_the_copy_could_not_make_names_the_pair_not_the_end_it_poin
     """XRootD says "connection refused: (source)" when the destination's agent cannot reach the source: with
     both ends healthy alone, that is the path between them (a firewall), not the source."""
     records = [
-        Record(
-            run_id="r",
-            suite="site",
-            check="root_tpc",
-            rse="A",
-            peer="B",
-            protocol="root",
-            mode="tpc",
-            status="fail",
-            error_class="unreachable",
-            message="root TPC: transfer: [FATAL] Socket error: connection refused:  (source)",
-        )
+        _lone_root_copy("unreachable", "root TPC: transfer: [FATAL] Socket error: connection refused:  (source)")
     ]
     assign(records)
     assert records[0].blame == "A->B"
