@@ -27,6 +27,10 @@ PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
 WRAPPER_FAULTS = {"single-audience": " single_audience", "trailing-slash": " keep_trailing_slash"}
 SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
 SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes about 16 s
+# Checksum jobs XRootD runs at once. With 5.5.3's default of 4, more queued checksums whose clients then
+# went away (a deadline) leave the checksum queue stuck for good: every later checksum, root:// or davs,
+# never answers while stat and reads still do. A lab round asks for far fewer than 64 at a time.
+CHECKSUM_JOBS = 64
 
 
 class StorageElement:
@@ -159,7 +163,7 @@ class StorageElement:
                 if self.tls
                 else []
             ),
-            f"xrootd.chksum {self.checksum}",
+            f"xrootd.chksum max {CHECKSUM_JOBS} {self.checksum}",
         ]
         if fault != "no-auth" and self.tls:
             wrapper = "base_path=/" + WRAPPER_FAULTS.get(fault, "")

@@ -298,6 +298,23 @@ HINTS = (
         "{rse} refuses what the token's scopes allow: check it trusts the lake's "
         "issuer and maps its scope paths from the right base",
     ),
+    # A door that answers stat and reads but not checksums: its checksum service is stuck or swamped.
+    Row(
+        "*",
+        "timeout",
+        "{rse} did not answer a checksum request in time: its checksum queue is full or stuck (XRootD runs "
+        "`xrootd.chksum max` jobs at once, 4 unless set; 5.5 can stay stuck once clients of queued "
+        "checksums leave): raise `max` and restart it",
+        implementation="xrootd",
+        message="^checksum on ",
+    ),
+    Row(
+        "*",
+        "timeout",
+        "{rse} did not answer a checksum request in time: its checksum service is stuck or swamped "
+        "(very large files, too few checksum workers); look at its log",
+        message="^checksum on ",
+    ),
     # Whatever else: by class.
     Row(
         "*",

@@ -101,6 +101,15 @@ def test_a_pass_gets_none():
             "scitokens.cfg `onmissing = deny`",
         ),
         (
+            "upload",
+            "timeout",
+            "checksum on LAPP root: no answer within its 10 s deadline",
+            "XrootD/v5.5.3",
+            "raise `max` and restart it",
+        ),
+        ("checksum", "timeout", "checksum on LAPP davs: no answer within its 10 s deadline", "dCache/9.2.6", "swamped"),
+        ("stat", "timeout", "stat on LAPP davs: no answer within its 10 s deadline", "XrootD/v5.5.3", "a hung door"),
+        (
             "create_scope",
             "security",
             "let through overwriting with storage.create only",
