@@ -64,6 +64,8 @@ CLIENTS = {
         1200,
         ["/lab/embargo-owners"],
     ),
+    # The lab's XCache reads from its origin with a credential of its own, read-only (lab/cache.py).
+    "xcache": (f"storage.read:{_P}", 86400, []),
     # Rucio's own client (its daemons delete with it): the scopes its reaper asks for, exactly, as Rucio
     # makes them from the RSE's prefix.
     "rucio": (f"storage.read:{RUCIO_PREFIX} storage.modify:{RUCIO_PREFIX}", 3600, []),
@@ -72,8 +74,8 @@ CLIENTS = {
 # Clients whose tokens the issuer signs with its ES256 key (the others: RS256), as the profile allows both.
 ES256_CLIENTS = {"probe-es256"}
 
-# The clients the probes use (the lab's inventory names these); `rucio` is Rucio's own.
-PROBE_CLIENTS = [c for c in CLIENTS if c != "rucio"]
+# The clients the probes use (the lab's inventory names these); `rucio` is Rucio's own, `xcache` the cache's.
+PROBE_CLIENTS = [c for c in CLIENTS if c not in ("rucio", "xcache")]
 
 
 def load_or_create(path: Path) -> list[dict]:

@@ -104,18 +104,23 @@ def heal(rse: StorageElement):
     rse.set_fault("")
     rse.stop()
     if kind == "full":
-        _unmount(rse.data)
+        unmount(rse.data)
     rse.start()
 
 
 def heal_all_mounts(rse: StorageElement):
     """On `lab down`, and on `lab up` for an RSE without the `full` fault: no `full` tmpfs outlives its fault,
     even one left by a process killed halfway through healing."""
-    _unmount(rse.data)
+    unmount(rse.data)
 
 
-def _mount_full(data: Path):
+def _mount_full(data: Path, size: str = "64k"):
     # 64 KiB is room for directories (they cost inodes) but a filler file takes every data block.
+    mount_tmpfs(data, size)
+    fill(data)
+
+
+def mount_tmpfs(data: Path, size: str):
     owner = pwd.getpwnam(XROOTD_USER)
     _run(
         [
@@ -123,18 +128,22 @@ def _mount_full(data: Path):
             "-t",
             "tmpfs",
             "-o",
-            f"size=64k,mode=0755,uid={owner.pw_uid},gid={owner.pw_gid}",
+            f"size={size},mode=0755,uid={owner.pw_uid},gid={owner.pw_gid}",
             "lakeprobe-full",
             str(data),
         ],
         "mount a tmpfs for the `full` fault",
     )
+
+
+def fill(data: Path):
+    """A filler file that takes every free block of the file system `data` is on."""
     subprocess.run(
         ["runuser", "-u", XROOTD_USER, "--", "dd", "if=/dev/zero", f"of={data}/.filler", "bs=4k"], capture_output=True
     )
 
 
-def _unmount(data: Path):
+def unmount(data: Path):
     while subprocess.run(["mountpoint", "-q", str(data)]).returncode == 0:
         _run(["umount", str(data)], "unmount the `full` fault's tmpfs")
 

@@ -9,6 +9,7 @@ import yaml
 from lab import clients, faults, hosts, pki, procs
 from lab.broker import USER as BROKER_USER
 from lab.broker import Broker
+from lab.cache import XCache
 from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_CLIENTS, PROBE_PREFIX
 from lab.cluster import Cluster
 from lab.influxdb import InfluxDB
@@ -53,6 +54,15 @@ class Lab:
         """The RSE that is an XRootD cluster (`lab up --cluster`), numbered after the single servers."""
         return Cluster(self.layout, self.rse_count + 1) if self.layout.read_state().get("cluster") else None
 
+    @property
+    def cache(self) -> XCache | None:
+        """The XCache in front of XRD1, on the ports after every RSE and the cluster's."""
+        return self._cache if self.rse_count else None
+
+    @property
+    def _cache(self) -> XCache:
+        return XCache(self.layout, MAX_RSES + 2, StorageElement(self.layout, 1))
+
     def _clusters_on_disk(self) -> list[Cluster]:
         found = (self.layout.run_dir / "clusters").glob("XRD*")
         return [Cluster(self.layout, int(d.name[3:])) for d in found if d.name[3:].isdigit()]
@@ -90,11 +100,19 @@ class Lab:
             for f in waits + slow:
                 f.result()
         every: list[StorageElement | Cluster] = [*storage, *clusters]
+        self._start_cache()  # once the issuer is up: it asks for the token it reads its origin with
         self.rucio.register(every)
         for daemon in self.daemons:  # they act on the catalogue: started once it holds the lab's RSEs
             daemon.start()
-        self.write_inventory(every)
+        self.write_inventory(every, self.cache)
         return time.monotonic() - started
+
+    def _start_cache(self):
+        cache = self._cache
+        if cache.up():  # running: `lab up` twice changes nothing but the token it reads its origin with
+            cache.write_origin_token()
+        else:
+            cache.inject(cache.fault)  # a fault outlives `lab down` / `lab up` until it is healed
 
     def _start_catalogue(self):
         self.postgres.start()
@@ -108,6 +126,9 @@ class Lab:
                 rse.stop()
         for cluster in self._clusters_on_disk():
             cluster.stop()
+        if self._cache.dir.exists():
+            faults.heal_all_mounts(self._cache)
+            self._cache.stop()
         stopping: list[procs.Service] = [*self.daemons, self.rucio, self.issuer, self.influxdb, self.broker]
         for service in [*stopping, self.postgres]:
             service.stop()
@@ -122,11 +143,15 @@ class Lab:
     def fault(self, name: str, kind: str):
         if (cluster := self.cluster) and name == cluster.name:
             return cluster.inject(kind)
+        if (cache := self.cache) and name == cache.name:
+            return cache.inject(kind)
         faults.inject(self.rse(name), kind)
 
     def heal(self, name: str):
         if (cluster := self.cluster) and name == cluster.name:
             return cluster.inject("")
+        if (cache := self.cache) and name == cache.name:
+            return cache.inject("")
         faults.heal(self.rse(name))
 
     # -- reporting -----------------------------------------------------------------------------------
@@ -143,6 +168,8 @@ class Lab:
         for rse in self.rses():
             components.append({"name": rse.name, "url": rse.davs_url, "up": rse.up(), "fault": rse.fault})
             rses.append({"name": rse.name, "root": rse.root_url, "davs": rse.davs_url, "fault": rse.fault})
+        if cache := self.cache:
+            components.append({"name": cache.name, "url": cache.davs_url, "up": cache.up(), "fault": cache.fault})
         if cluster := self.cluster:
             components += [{**node, "fault": cluster.fault} for node in cluster.status()]
             rses.append(
@@ -158,7 +185,7 @@ class Lab:
             "inventory": str(self.layout.inventory),
         }
 
-    def write_inventory(self, storage: list[StorageElement | Cluster]):
+    def write_inventory(self, storage: list[StorageElement | Cluster], cache: XCache | None = None):
         """The inventory the suites read when they probe the lab (schema in README.md)."""
         inventory = {
             "lake": "lakeprobe-lab",
@@ -195,6 +222,9 @@ class Lab:
                 for r in storage
             },
         }
+        if cache:
+            protocols = {"davs": cache.davs_url, "root": cache.root_url}
+            inventory["caches"] = {cache.name: {"protocols": protocols, "origins": [cache.origin.name]}}
         self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
 
 

@@ -149,22 +149,28 @@ class StorageElement:
     def service_lines(self) -> list[str]:
         """TLS, checksum, token authorization and third-party copy as the lab serves them: shared with the
         nodes of a cluster (lab/cluster.py), which serve the same way."""
+        return [
+            *self.tls_lines(),
+            f"xrootd.chksum max {CHECKSUM_JOBS} {self.checksum}",
+            *self.authorization_lines(),
+            *self.tpc_lines(),
+        ]
+
+    def tls_lines(self) -> list[str]:
+        d, cert = self.dir, "expired" if self.fault == "expired-cert" else self.certificate
+        if not self.tls:
+            return []
+        return [
+            f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
+            f"xrd.tlsca certdir {self.layout.ca_dir}",
+            "xrootd.tls capable all",
+        ]
+
+    def authorization_lines(self) -> list[str]:
         fault, d = self.fault, self.dir
         authdb = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
         scitokens = f"-{fault}" if fault in ("no-groups", "two-base-paths") else ""
-        cert = "expired" if fault == "expired-cert" else self.certificate
-        lines = [
-            *(
-                [
-                    f"xrd.tls {d}/{cert}.pem {d}/{cert}.key",
-                    f"xrd.tlsca certdir {self.layout.ca_dir}",
-                    "xrootd.tls capable all",
-                ]
-                if self.tls
-                else []
-            ),
-            f"xrootd.chksum max {CHECKSUM_JOBS} {self.checksum}",
-        ]
+        lines = []
         if fault != "no-auth" and self.tls:
             wrapper = "base_path=/" + WRAPPER_FAULTS.get(fault, "")
             lines += [
@@ -178,6 +184,10 @@ class StorageElement:
                 f"acc.authdb {d}/authdb{authdb}",
                 "http.header2cgi Authorization authz",
             ]
+        return lines
+
+    def tpc_lines(self) -> list[str]:
+        fault, d, lines = self.fault, self.dir, []
         if fault != "tpc-off" and self.tls:
             # The client's ztn token is handed to the TPC agent as BEARER_TOKEN_FILE, so that root:// TPC
             # works with token enforcement at the source too.

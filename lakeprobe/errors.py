@@ -27,6 +27,7 @@ class ErrorClass(StrEnum):
     SLOW = "slow"
     STUCK = "stuck"  # a Rucio rule not met in time
     NOT_DELETED = "not_deleted"  # a file Rucio should have deleted from the storage is still there
+    NOT_CACHED = "not_cached"  # a cache served a second read from its origin, not from its copy
     UNKNOWN = "unknown"
 
 

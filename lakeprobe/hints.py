@@ -52,6 +52,26 @@ HINTS = (
     Row("rucio_ping", "", "the Rucio server does not answer as it should: check its service and database"),
     Row("rucio_stuck_rules", "", "Rucio has stuck rules: check the conveyor, FTS and the judge-evaluator"),
     Row("downtime_feed", "", "the downtime feed cannot be read: check its URL and that this host reaches it"),
+    # Reading through a cache (suites/cache).
+    Row(
+        "cache_*",
+        "",
+        "the origin {blame} is at fault, not the cache: probe it with `pytest suites/site --rse {blame}`",
+        message="^the origin ",
+    ),
+    Row(
+        "cache_*",
+        "",
+        "{rse} cannot fetch from its origin {origin}, which just took the file: check its `pss.origin`, its "
+        "route to the origin (firewall) and the credential it reads there with, and its log",
+        message=r"did not serve the file from its origin (?P<origin>\S+):",
+    ),
+    Row(
+        "cache_hit",
+        "not_cached",
+        "{rse} keeps nothing of what it reads: check its disk's free space (XCache passes reads through "
+        "when it cannot store) and `pfc.diskusage`, and its log",
+    ),
     # Something else than the storage broke.
     Row("*", "", "not the storage: {blame} broke; the services suite checks it", message="^token issuer "),
     Row("*", "unknown", "lakeprobe's own failure, not the site's: report it with the run's output"),

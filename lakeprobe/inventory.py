@@ -136,6 +136,39 @@ class RSE(_Model):
         return tuple(m for m in modes if self.quirks.tpc_modes is None or m in self.quirks.tpc_modes)
 
 
+class Cache(_Model):
+    """A data cache in front of some of the lake's RSEs (XCache): clients read an origin's files through it,
+    at the same paths. suites/cache probes it per protocol and origin."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    protocols: dict[str, str] = Field(min_length=1)
+    origins: list[str] = Field(min_length=1)  # RSE names
+    timeout_s: float | None = Field(default=None, gt=0, le=24 * 3600)
+    audience: str = Field(default="", max_length=300, pattern=r"^\S*$")  # as an RSE's
+    # It asks its origin whether a file changed on every read: a second read cannot then be told apart
+    # from a fetch from the outside, and `cache_hit` skips.
+    revalidates: bool = False
+
+    _name = field_validator("name")(RSE._name.__func__)
+    _protocols = field_validator("protocols")(RSE._protocols.__func__)
+
+    def __hash__(self):
+        return hash(self.name)
+
+    def endpoint(self, origin: RSE) -> RSE:
+        """The cache as the storage layer sees an endpoint: its URLs, the origin's paths, its own deadline."""
+        return RSE(
+            name=self.name,
+            protocols=self.protocols,
+            prefix=origin.prefix,
+            timeout_s=self.timeout_s,
+            audience=self.audience,
+            quirks=Quirks(no_checksum=True),
+        )
+
+
 def secret_file(value: str, holds: str) -> Path:
     """A file of secrets: it exists, and only its owner reads it."""
     path = Path(value).expanduser()
@@ -292,20 +325,32 @@ class Inventory(_Model):
     broker: Broker | None = None
     downtime_feed: DowntimeFeed | None = None  # ongoing outages declared in GOCDB
     rses: dict[str, RSE] = Field(min_length=1)
+    caches: dict[str, Cache] = {}
     source: str = ""  # where it was read from, for messages
 
     @model_validator(mode="before")
     @classmethod
     def _names(cls, data: Any):
-        if isinstance(data, dict) and isinstance(data.get("rses"), dict):
-            data = {
-                **data,
-                "rses": {
-                    name: {"name": str(name), **spec} if isinstance(spec, dict) else spec
-                    for name, spec in data["rses"].items()
-                },
-            }
+        for section in ("rses", "caches"):
+            if isinstance(data, dict) and isinstance(data.get(section), dict):
+                data = {
+                    **data,
+                    section: {
+                        name: {"name": str(name), **spec} if isinstance(spec, dict) else spec
+                        for name, spec in data[section].items()
+                    },
+                }
         return data
+
+    @model_validator(mode="after")
+    def _caches_front_known_rses(self):
+        for cache in self.caches.values():
+            if cache.name in self.rses:
+                raise ValueError(f"cache {cache.name}: an RSE has that name too")
+            unknown = [o for o in cache.origins if o not in self.rses]
+            if unknown:
+                raise ValueError(f"cache {cache.name}: unknown origin {', '.join(unknown)}; origins are RSEs")
+        return self
 
     @field_validator("ca_dir")
     @classmethod
@@ -315,10 +360,19 @@ class Inventory(_Model):
         return value
 
     def select(self, names: list[str]) -> list[RSE]:
-        unknown = [n for n in names if n not in self.rses]
+        """The RSEs `names` (--rse) chooses: every one when it names none; none when it names caches only."""
+        unknown = [n for n in names if n not in self.rses and n not in self.caches]
         if unknown:
-            raise InventoryError(f"unknown RSE {', '.join(unknown)}; known: {', '.join(sorted(self.rses))}")
-        return [self.rses[n] for n in (names or sorted(self.rses))]
+            known = ", ".join([*sorted(self.rses), *(f"{c} (a cache)" for c in sorted(self.caches))])
+            raise InventoryError(f"unknown RSE {', '.join(unknown)}; known: {known}")
+        chosen = [n for n in names if n in self.rses]
+        if names and not chosen:
+            return []
+        return [self.rses[n] for n in (chosen or sorted(self.rses))]
+
+    def select_caches(self, names: list[str]) -> list[Cache]:
+        """The caches `names` (--rse) chooses: every one when it names nothing, else those it names."""
+        return [self.caches[n] for n in (names or sorted(self.caches)) if n in self.caches]
 
 
 def lab_inventory() -> Path:
@@ -364,8 +418,8 @@ def describe(error: Mapping[str, Any], source: str, line_of) -> str:
     loc = [str(part) for part in error["loc"] if not str(part).startswith(("function-", "function_"))]
     line = line_of(loc)
     where = f"inventory {source}" + (f" line {line}" if line else "")
-    if loc[:1] == ["rses"] and len(loc) >= 2:
-        where += f": RSE {loc[1]}"
+    if loc[:1] in (["rses"], ["caches"]) and len(loc) >= 2:
+        where += f": {'RSE' if loc[0] == 'rses' else 'cache'} {loc[1]}"
         loc = loc[2:]
     key = ".".join(loc)
     if error["type"] == "extra_forbidden":

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from lakeprobe.breaker import Breaker
 from lakeprobe.errors import InDowntime
-from lakeprobe.inventory import RSE, Inventory
+from lakeprobe.inventory import RSE, Cache, Inventory, InventoryError
 from lakeprobe.options import RunOptions
 from lakeprobe.protocols import registry
 from lakeprobe.records import run_started
@@ -33,16 +33,20 @@ class Selection:
     protocols: tuple[str, ...]
     tpc_peers: list[str] = field(default_factory=list)
     rotation: tuple[int, int] | None = None  # (hour of the round, peers per round) with --tpc-pairs rotate
+    caches: list[Cache] = field(default_factory=list)
 
     @classmethod
     def of(cls, inventory: Inventory, options: RunOptions, run_id: str = "") -> "Selection":
         rses = inventory.select(options.rse)
         inventory.select(options.tpc_peer)  # unknown peers are an error too
+        if caches := [p for p in options.tpc_peer if p in inventory.caches]:
+            raise InventoryError(f"--tpc-peer {caches[0]}: a cache takes no third-party copies")
         rotation = None
         if options.tpc_pairs == "rotate":
             started = run_started(run_id) or time.time()
             rotation = (int(started // 3600), options.rotate_peers)
-        return cls(inventory, rses, tuple(options.protocol) or registry.schemes(), options.tpc_peer, rotation)
+        protocols = tuple(options.protocol) or registry.schemes()
+        return cls(inventory, rses, protocols, options.tpc_peer, rotation, inventory.select_caches(options.rse))
 
     def protocols_of(self, rse: RSE) -> list[str]:
         return [p for p in self.protocols if p in rse.protocols]

@@ -86,9 +86,12 @@ def _block(records: list[Record], families: dict[str, str], width: int, order_of
 
 def finding(r: Record) -> str:
     what = f"{r.rse}->{r.peer} {r.protocol} {r.mode}" if r.peer else " ".join(r.grid_row).strip()
-    blame = f" [blame {r.blame}]" if r.peer and r.blame else ""
     kind = f"{r.status} {r.error_class}".strip()
-    return f"{what} {r.check}: {kind}: {r.message}{blame}"
+    if r.peer:  # a copy names whom it blames
+        return f"{what} {r.check}: {kind}: {r.message}" + (f" [blame {r.blame}]" if r.blame else "")
+    if r.blame and r.blame not in (r.rse, "lakeprobe"):  # not its own row's fault (a cache's origin), up front
+        kind += f" [blame {r.blame}]"
+    return f"{what} {r.check}: {kind}: {r.message}"
 
 
 def _hint_lines(hint: str, width: int) -> list[str]:

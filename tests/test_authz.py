@@ -29,7 +29,7 @@ def _issued(lab) -> int:
 
 
 def test_a_stopped_issuer_is_blamed_not_the_storage(issuer_stopped, run_suite):
-    proc, records, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD2", "--timeout", "10")
+    proc, records, _ = run_suite("--rse", "XRD1", "--tpc-peer", "XRD2", "--timeout", "30")
     assert proc.returncode == 1
     assert not [r for r in records if r.status == "fail"], "a storage was blamed for the issuer's outage"
     errors = [r for r in records if r.status == "error"]

@@ -47,6 +47,7 @@ def lake(lab, lab_env, run_suite, mariadb, tmp_path_factory):
     directory = tmp_path_factory.mktemp("availability")
     data = yaml.safe_load(lab.layout.inventory.read_text())
     data.update(lake=LAKE, sql={"url": mariadb.url()})  # the lab's `postgres:` stays: both SQL sinks get it
+    data.pop("caches", None)
     data["rses"] = {
         n: {**s, "protocols": {"davs": s["protocols"]["davs"]}}
         for n, s in data["rses"].items()

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.lab
 def test_a_round_leaves_nothing_however_it_is_run(suite, args, fault, lab, lab_env, faulty, run_suite):
     if fault:
         faulty("XRD2", fault)
-    proc, records, _ = run_suite(*args, "--timeout", "15", suite=suite)
+    proc, records, _ = run_suite(*args, "--timeout", "60", suite=suite)
     assert records, proc.stdout[-3000:]
     run_id = records[0].run_id
     left = left_on_storage(lab, run_id)

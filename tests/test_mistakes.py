@@ -103,6 +103,21 @@ INVENTORY_MISTAKES = [
         lambda data, tmp: data["rses"].update({"LAPP site": data["rses"].pop("DISK1")}),
         ["RSE LAPP site", "not an RSE name"],
     ),
+    (
+        "cache-of-unknown-origin",
+        lambda data, tmp: data.update(caches={"XC1": {"protocols": {"root": "root://c:1094/"}, "origins": ["X"]}}),
+        ["cache XC1", "unknown origin X"],
+    ),
+    (
+        "cache-unknown-protocol",
+        lambda data, tmp: data.update(caches={"XC1": {"protocols": {"s3": "s3://c/"}, "origins": ["DISK1"]}}),
+        ["cache XC1", "unknown protocol 's3'"],
+    ),
+    (
+        "cache-named-as-an-rse",
+        lambda data, tmp: data.update(caches={"DISK1": {"protocols": {"root": "root://c:1/"}, "origins": ["DISK1"]}}),
+        ["cache DISK1", "an RSE has that name"],
+    ),
     ("missing-ca-dir", lambda data, tmp: data.update(ca_dir="/etc/no-such-ca-dir"), ["ca_dir", "not a directory"]),
     ("no-rses", lambda data, tmp: data.update(rses={}), ["rses"]),
     (

@@ -100,7 +100,7 @@ def test_a_slow_rse_warns(faulty, nagios):
 def test_a_broken_token_issuer_leaves_the_site_unknown(lab, nagios):
     lab.stop_service("issuer")
     try:
-        code, out = nagios("--tpc-peer", "XRD1", "--timeout", "15")
+        code, out = nagios("--tpc-peer", "XRD1", "--timeout", "30")
         services_code, services_out = nagios("--suite", "services", "--timeout", "15", rse=None)
     finally:
         lab.issuer.start()

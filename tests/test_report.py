@@ -79,6 +79,7 @@ def history(lab, lab_env, run_suite, tmp_path_factory):
     results = tmp_path_factory.mktemp("report")
     data = yaml.safe_load(lab.layout.inventory.read_text())
     data.update(lake=LAKE)
+    data.pop("caches", None)
     data["rses"] = {
         n: {**s, "protocols": {"davs": s["protocols"]["davs"]}}
         for n, s in data["rses"].items()

@@ -30,7 +30,7 @@ HOSTILE = (
 
 
 def _site(run_suite, lake, rse, **kwargs):
-    return run_suite("--inventory", lake, "--rse", rse, "--tpc-peer", "XRD2", "--timeout", "15", **kwargs)
+    return run_suite("--inventory", lake, "--rse", rse, "--tpc-peer", "XRD2", "--timeout", "30", **kwargs)
 
 
 def _one(records, rse, check):
@@ -119,11 +119,12 @@ def hostile_round(lab, run_suite, tmp_path_factory):
 
     results = tmp_path_factory.mktemp("hostile")
     data = yaml.safe_load(lab.layout.inventory.read_text())
+    data.pop("caches", None)
     with Door(_hostile, lab.layout.pki) as door:
         data["lake"], data["rses"] = own_lake("hostile"), {"HOSTILE": rse_entry(f"davs://localhost:{door.port}/", None)}
         lake = results / "lake.yaml"
         lake.write_text(yaml.safe_dump(data))
-        proc, records, _ = run_suite("--inventory", str(lake), "--timeout", "15", results=results)
+        proc, records, _ = run_suite("--inventory", str(lake), "--timeout", "30", results=results)
     return proc, records, results
 
 
