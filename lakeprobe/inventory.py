@@ -79,6 +79,23 @@ class Quirks(_Model):
         return value
 
 
+def endpoint_name(value: str) -> str:
+    if not RSE_NAME.match(value):
+        raise ValueError(f"{value!r} is not an RSE name (letters, digits, and - _ . between them)")
+    return value
+
+
+def endpoint_protocols(value: dict[str, str]) -> dict[str, str]:
+    for scheme, url in value.items():
+        if scheme not in registry.schemes():
+            raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(registry.schemes())}")
+        try:
+            registry.get(scheme).check_base(url)
+        except ValueError as e:
+            raise ValueError(f"{scheme}: {e}") from None
+    return value
+
+
 class RSE(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -95,24 +112,8 @@ class RSE(_Model):
     # than the lake's (issuer.audience): every token for it is asked for this audience.
     audience: str = Field(default="", max_length=300, pattern=r"^\S*$")
 
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value):
-        if not RSE_NAME.match(value):
-            raise ValueError(f"{value!r} is not an RSE name (letters, digits, and - _ . between them)")
-        return value
-
-    @field_validator("protocols")
-    @classmethod
-    def _protocols(cls, value):
-        for scheme, url in value.items():
-            if scheme not in registry.schemes():
-                raise ValueError(f"unknown protocol {scheme!r}; known: {', '.join(registry.schemes())}")
-            try:
-                registry.get(scheme).check_base(url)
-            except ValueError as e:
-                raise ValueError(f"{scheme}: {e}") from None
-        return value
+    _name = field_validator("name")(endpoint_name)
+    _protocols = field_validator("protocols")(endpoint_protocols)
 
     @field_validator("prefix")
     @classmethod
@@ -151,8 +152,8 @@ class Cache(_Model):
     # from a fetch from the outside, and `cache_hit` skips.
     revalidates: bool = False
 
-    _name = field_validator("name")(RSE._name.__func__)
-    _protocols = field_validator("protocols")(RSE._protocols.__func__)
+    _name = field_validator("name")(endpoint_name)
+    _protocols = field_validator("protocols")(endpoint_protocols)
 
     def __hash__(self):
         return hash(self.name)
