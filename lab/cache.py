@@ -66,10 +66,10 @@ class XCache(StorageElement):
         self.set_fault(kind)
         self.stop()
         faults.unmount(self.data)
-        self.prepare()
         if kind == "full":
+            self.data.mkdir(parents=True, exist_ok=True)
             faults.mount_tmpfs(self.data, "16m")
-            self.prepare()
+        self.prepare()
         self.start()
         if kind == "full":
             faults.fill(self.data)

@@ -114,9 +114,9 @@ def heal_all_mounts(rse: StorageElement):
     unmount(rse.data)
 
 
-def _mount_full(data: Path, size: str = "64k"):
+def _mount_full(data: Path):
     # 64 KiB is room for directories (they cost inodes) but a filler file takes every data block.
-    mount_tmpfs(data, size)
+    mount_tmpfs(data, "64k")
     fill(data)
 
 

@@ -126,9 +126,9 @@ class Lab:
                 rse.stop()
         for cluster in self._clusters_on_disk():
             cluster.stop()
-        if self._cache.dir.exists():
-            faults.heal_all_mounts(self._cache)
-            self._cache.stop()
+        if (cache := self._cache).dir.exists():
+            faults.heal_all_mounts(cache)
+            cache.stop()
         stopping: list[procs.Service] = [*self.daemons, self.rucio, self.issuer, self.influxdb, self.broker]
         for service in [*stopping, self.postgres]:
             service.stop()

@@ -104,9 +104,8 @@ class CacheChain(Steps):
         except ProbeFailure as e:
             if not ANSWERED.search(str(e)):
                 raise
-            refused = e.error_class in (ErrorClass.UNREACHABLE, ErrorClass.TIMEOUT, ErrorClass.TLS)
             raise ProbeFailure(
-                e.error_class if refused or e.error_class != ErrorClass.UNKNOWN else ErrorClass.PROTOCOL_ERROR,
+                e.error_class if e.error_class != ErrorClass.UNKNOWN else ErrorClass.PROTOCOL_ERROR,
                 f"{self.through.cache.name} answered but did not serve the file from its origin "
                 f"{self.through.origin.name}: {e}",
             ) from None
