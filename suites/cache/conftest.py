@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from lakeprobe import preflight
 from lakeprobe.areas import RunArea, random_file, same_content
-from lakeprobe.errors import ErrorClass, InDowntime, ProbeFailure
+from lakeprobe.errors import ErrorClass, InDowntime, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, Cache
-from lakeprobe.records import Record
+from lakeprobe.records import Record, Status
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
@@ -67,6 +68,7 @@ class CacheChain(Steps):
     the origin was last given."""
 
     through: Through
+    endpoint: RSE  # the cache, as the storage layer sees it
     storage: Storage
     area: RunArea
     origin_dir: str
@@ -77,6 +79,16 @@ class CacheChain(Steps):
 
     def __post_init__(self):
         Steps.__init__(self)
+
+    def reach_cache(self):
+        """The cache's door, as the preflight reaches an RSE's (TLS first): no token goes to a root:// door
+        that offers no TLS, and a door that does not answer fails here, once."""
+        timeout = self.endpoint.timeout_s or self.storage.timeout_s
+        reached = preflight.connect(self.endpoint, self.through.protocol, self.storage.tokens, timeout)
+        if reached["status"] == Status.ERROR:
+            raise ProbeError(reached["error_class"], reached["message"], reached["blame"])
+        if reached["status"] == Status.FAIL:
+            raise ProbeFailure(reached["error_class"], reached["message"])
 
     def write_at_origin(self, size: int, record: Record) -> str:
         """New random bytes at the origin (a failure there is the origin's, not the cache's): the local copy."""
@@ -152,6 +164,7 @@ def cache_chain(through: Through, cache_chains, tokens, run: RunState, record) -
         directory = f"{run.area(origin)}/cache-{cache.name}-{protocol}"
         cache_chains[through.id] = CacheChain(
             through,
+            endpoint,
             storage,
             RunArea(run, storage),
             origin.url(through.origin_protocol, directory),

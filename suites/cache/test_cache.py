@@ -11,6 +11,7 @@ FILE_SIZE = 64 * 1024
 def test_cache_read(step, record):
     """A file written at the origin just now reads through the cache, byte for byte: a cache that fails to
     fetch it, or serves other bytes, fails; when the origin itself holds other bytes, the origin is blamed."""
+    step.reach_cache()
     written = step.write_at_origin(FILE_SIZE, record)
     got = step.read_through()
     if not same_content(got, written):
