@@ -20,8 +20,17 @@ from lab.rse import XROOTD_USER, StorageElement
 from lakeprobe.tokens import TokenProvider
 
 NAME = "CACHE1"
-# The faults a cache takes: stopped; its disk a tiny, filled tmpfs; no route from it to its origin.
-FAULTS = ("down", "full", "no-route-to-RSE")
+EVICT_CLIENT = "cache-evict"  # the issuer's client whose token may evict (lab/clients.py)
+# The faults a cache takes: stopped; its disk a tiny, filled tmpfs; no route from it to its origin; its
+# remove command off (it evicts nothing); XRootD's client defaults towards its origin (a refused origin is
+# tried for up to 10 minutes while the reader waits).
+FAULTS = ("down", "full", "no-route-to-RSE", "no-evict", "patient")
+# How long it tries its origin before it answers a client that it cannot (`ConnectTimeout` sets XRootD's
+# client's connection window): by default a lost origin gets 5 tries in 120 s windows, and the reader
+# waits up to 10 minutes. `patient` writes those defaults out, as a server may inherit other XRD_* settings
+# from the process that starts it.
+ORIGIN_PATIENCE = {"ConnectTimeout": 1, "ConnectionRetry": 1}
+DEFAULT_PATIENCE = {"ConnectTimeout": 120, "ConnectionRetry": 5}
 RAM = "1g"  # XRootD 5.5's least: less and the file cache does not start
 
 
@@ -44,12 +53,17 @@ class XCache(StorageElement):
             "ofs.osslib libXrdPss.so",
             "pss.cachelib libXrdPfc.so",
             f"pss.origin roots://localhost:{self.origin.root_port}",
+            *(f"pss.setopt {name} {value}" for name, value in self.patience().items()),
             f"pfc.ram {RAM}",
             "pfc.diskusage 0.90 0.95",
+            *(["pfc.allow_xrdpfc_command"] if self.fault != "no-evict" else []),
             *self.tls_lines(),
             *self.authorization_lines(),
         ]
         return "\n".join(lines) + "\n"
+
+    def patience(self) -> dict:
+        return DEFAULT_PATIENCE if self.fault == "patient" else ORIGIN_PATIENCE
 
     @property
     def token_file(self):
@@ -78,7 +92,15 @@ class XCache(StorageElement):
         if self.fault == "down":
             return
         self.write_origin_token()
-        env = {"BEARER_TOKEN_FILE": str(self.token_file), **(faults.preloaded_env(self) or {}), **(extra_env or {})}
+        # Its patience is its configuration's alone: XRootD's client lets XRD_* variables win over
+        # `pss.setopt`, and the process that starts the lab may have set some for its own client.
+        inherited = {name: None for name in os.environ if name.startswith("XRD_")}
+        env = {
+            **inherited,
+            "BEARER_TOKEN_FILE": str(self.token_file),
+            **(faults.preloaded_env(self) or {}),
+            **(extra_env or {}),
+        }
         super().start(env)
 
     def write_origin_token(self):

@@ -9,6 +9,8 @@ import json
 import secrets
 from pathlib import Path
 
+from lakeprobe.xcache import REMOVE_COMMAND
+
 # The audience every lab storage element accepts. Tokens for any other audience must be refused.
 AUDIENCE = "https://lakeprobe.lab"
 # The audience Rucio asks the issuer for when it acts on a storage itself (its reaper deleting): the host names
@@ -66,6 +68,8 @@ CLIENTS = {
     ),
     # The lab's XCache reads from its origin with a credential of its own, read-only (lab/cache.py).
     "xcache": (f"storage.read:{_P}", 86400, []),
+    # Who may evict a file from it: XCache's remove command is a read of its path (lakeprobe/xcache.py).
+    "cache-evict": (f"storage.read:{REMOVE_COMMAND}", 1200, []),
     # Rucio's own client (its daemons delete with it): the scopes its reaper asks for, exactly, as Rucio
     # makes them from the RSE's prefix.
     "rucio": (f"storage.read:{RUCIO_PREFIX} storage.modify:{RUCIO_PREFIX}", 3600, []),

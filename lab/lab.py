@@ -9,7 +9,7 @@ import yaml
 from lab import clients, faults, hosts, pki, procs
 from lab.broker import USER as BROKER_USER
 from lab.broker import Broker
-from lab.cache import XCache
+from lab.cache import EVICT_CLIENT, XCache
 from lab.clients import AUDIENCE, CLIENTS, EMBARGO_DIR, PROBE_CLIENTS, PROBE_PREFIX
 from lab.cluster import Cluster
 from lab.influxdb import InfluxDB
@@ -224,7 +224,9 @@ class Lab:
         }
         if cache:
             protocols = {"davs": cache.davs_url, "root": cache.root_url}
-            inventory["caches"] = {cache.name: {"protocols": protocols, "origins": [cache.origin.name]}}
+            inventory["caches"] = {
+                cache.name: {"protocols": protocols, "origins": [cache.origin.name], "evict_client": EVICT_CLIENT}
+            }
         self.layout.inventory.write_text(yaml.safe_dump(inventory, sort_keys=False))
 
 

@@ -30,14 +30,16 @@ CRASHES = (signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT, signal.SIGILL)
 
 
 def start(argv: list[str], *, pid_file: Path, log_file: Path, env: dict | None = None, cwd: Path | None = None):
-    """Start a server in its own session (so its helpers die with it) and record its pid."""
+    """Start a server in its own session (so its helpers die with it) and record its pid. `env` adds to
+    this process's environment; a name given None is left out of it."""
+    merged = {**os.environ, **(env or {})}
     with open(log_file, "ab") as log:  # the server keeps its own descriptor of it
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env={name: value for name, value in merged.items() if value is not None},
             cwd=cwd,
             start_new_session=True,
         )

@@ -28,6 +28,7 @@ class ErrorClass(StrEnum):
     STUCK = "stuck"  # a Rucio rule not met in time
     NOT_DELETED = "not_deleted"  # a file Rucio should have deleted from the storage is still there
     NOT_CACHED = "not_cached"  # a cache served a second read from its origin, not from its copy
+    STALE_COPY = "stale_copy"  # a cache served its old copy of a file after it should have dropped it
     UNKNOWN = "unknown"
 
 

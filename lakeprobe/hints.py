@@ -72,6 +72,24 @@ HINTS = (
         "{rse} keeps nothing of what it reads: check its disk's free space (XCache passes reads through "
         "when it cannot store) and `pfc.diskusage`, and its log",
     ),
+    Row(
+        "cache_origin_down",
+        "timeout",
+        "{rse} keeps its readers waiting on an origin out of reach: XRootD's client tries a refused origin 5 "
+        "times in 120 s windows; give it less (`pss.setopt ConnectTimeout`, `pss.setopt ConnectionRetry`)",
+    ),
+    Row(
+        "cache_evict",
+        "stale_copy",
+        "{rse} took no eviction: XCache's remove command needs `pfc.allow_xrdpfc_command`, and the token of "
+        "the inventory's `evict_client` must read its path (storage.read:/xrdpfc_command/remove_file)",
+    ),
+    Row(
+        "cache_consistency",
+        "stale_copy",
+        "{rse} does not ask its origin again as declared: check its `revalidate_s` in the inventory against "
+        "its configuration (XCache never asks again: declare none)",
+    ),
     # Something else than the storage broke.
     Row("*", "", "not the storage: {blame} broke; the services suite checks it", message="^token issuer "),
     Row("*", "unknown", "lakeprobe's own failure, not the site's: report it with the run's output"),

@@ -148,9 +148,13 @@ class Cache(_Model):
     origins: list[str] = Field(min_length=1)  # RSE names
     timeout_s: float | None = Field(default=None, gt=0, le=24 * 3600)
     audience: str = Field(default="", max_length=300, pattern=r"^\S*$")  # as an RSE's
-    # It asks its origin whether a file changed on every read: a second read cannot then be told apart
-    # from a fetch from the outside, and `cache_hit` skips.
-    revalidates: bool = False
+    # How long it serves its copy of a file before it asks the origin whether the file changed: 0 on every
+    # read (a second read cannot then be told from a fetch, and cache_hit skips); none: never, until it
+    # purges or evicts the copy (XCache). cache_consistency holds it to this.
+    revalidate_s: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    # The issuer client whose token may evict a file from it (XCache's remove command); none: it evicts
+    # nothing on request, and cache_evict skips.
+    evict_client: str = Field(default="", max_length=100, pattern=r"^[\w.@:-]*$")
 
     _name = field_validator("name")(endpoint_name)
     _protocols = field_validator("protocols")(endpoint_protocols)
@@ -351,6 +355,9 @@ class Inventory(_Model):
             unknown = [o for o in cache.origins if o not in self.rses]
             if unknown:
                 raise ValueError(f"cache {cache.name}: unknown origin {', '.join(unknown)}; origins are RSEs")
+            clients = self.issuer.scopes if self.issuer else {}
+            if cache.evict_client and clients and cache.evict_client not in clients:
+                raise ValueError(f"cache {cache.name}: evict_client {cache.evict_client} is not a client of the issuer")
         return self
 
     @field_validator("ca_dir")

@@ -154,12 +154,15 @@ def render(
     chain = [r for r in latest.values() if r.suite == "site" and not r.peer]
     copies = [r for r in latest.values() if r.peer and r.suite == "site"]  # rucio_rule_transfer has a peer too
     through_rucio = [r for r in latest.values() if r.suite == "rucio"]
+    caches = [r for r in latest.values() if r.suite == "cache"]
     rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
     grids = [_grid(chain, cell, "RSE x check", "grid")]
     if through_rucio:
         grids.append(_grid(through_rucio, cell, "Through Rucio: RSE x check", "rucio-grid"))
+    if caches:
+        grids.append(_grid(caches, cell, "Caches: cache x check", "cache-grid"))
     return _TEMPLATES.get_template("status.html").render(
         style=Markup(STYLE),  # ours, constant: CSS, not text
         lake=lake,

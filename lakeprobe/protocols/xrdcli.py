@@ -58,7 +58,9 @@ def path(url: str) -> str:
 
 
 def plain(url: str) -> str:
-    return f"{server(url)}/{quote(path(url))}"
+    """The URL without its query, for xrdcp: a path's `?` or `#` quoted, its spaces kept (xrdcp decodes no
+    %XX: a quoted space would reach the server as `%20`)."""
+    return f"{server(url)}/{quote(path(url), safe='/ ')}"
 
 
 def xrdfs(url: str, token: str | None, timeout_s: float, *command: str) -> str:

@@ -3,19 +3,25 @@ id `CACHE@ORIGIN-protocol`). A file fresh at the origin is read through the cach
 replaced and the file read through the cache again.
 
 The files are written at the origin in the run's directory there, which plugins/cleanup.py removes as any
-other. What the cache keeps of them it purges by its own rules: lakeprobe cannot delete from a cache.
+other; what the cache keeps of them it purges by its own rules. One file outlives the run: the cache's held
+file, `<prefix>/cache-held/<cache>.dat` at each origin, 4 KiB of the same bytes every round, which every
+round reads through the cache so that it holds it when a round finds the origin out of reach.
 """
 
+import hashlib
 import os
 import re
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 
-from lakeprobe import preflight
+from lakeprobe import preflight, xcache
 from lakeprobe.areas import RunArea, random_file, same_content
-from lakeprobe.errors import ErrorClass, InDowntime, ProbeError, ProbeFailure
+from lakeprobe.deadline import call_with_deadline
+from lakeprobe.errors import ErrorClass, InDowntime, NotProbed, ProbeError, ProbeFailure
 from lakeprobe.inventory import RSE, Cache
+from lakeprobe.protocols import registry
 from lakeprobe.records import Record, Status
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
@@ -25,6 +31,15 @@ from plugins.run import run_state
 
 # The cache itself answered the read (an error from the server, an HTTP 5xx), rather than not being reached.
 ANSWERED = re.compile(r"Server responded with an error|HTTP 5\d\d")
+# What says the probe cannot reach the origin either (rather than that the origin refused something).
+OUT_OF_REACH = (ErrorClass.UNREACHABLE, ErrorClass.TIMEOUT, ErrorClass.TLS)
+HELD_SIZE = 4096
+
+
+def held_bytes(cache: str) -> bytes:
+    """The held file's bytes, the same in every round: what the cache serves of it is judged without its
+    origin."""
+    return hashlib.shake_256(f"lakeprobe: the file {cache} holds".encode()).digest(HELD_SIZE)
 
 
 @dataclass(frozen=True)
@@ -71,10 +86,14 @@ class CacheChain(Steps):
     endpoint: RSE  # the cache, as the storage layer sees it
     storage: Storage
     area: RunArea
+    path: str  # the probe's file, at the origin and through the cache
     origin_dir: str
     origin_url: str
     cache_url: str
+    held_at_origin: str
+    held_in_cache: str
     written: str = ""  # a local file: what the origin holds now, as far as the probe knows
+    served: str = ""  # a local file: what the cache served last
     files: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -92,8 +111,7 @@ class CacheChain(Steps):
 
     def write_at_origin(self, size: int, record: Record) -> str:
         """New random bytes at the origin (a failure there is the origin's, not the cache's): the local copy."""
-        local = random_file(size, "cache-")
-        self.files.append(local)
+        local = self.local("cache-", size=size)
         try:
             if not self.written:
                 self.area.mkdir(self.through.origin, self.through.origin_protocol, self.origin_dir)
@@ -109,8 +127,7 @@ class CacheChain(Steps):
     def read_through(self) -> str:
         """The file read through the cache: a cache that answers but cannot serve it failed to fetch it from
         its origin, which just took it (its route or its credential there)."""
-        local = random_file(0, "cache-read-")
-        self.files.append(local)
+        local = self.local("cache-read-")
         try:
             self.storage.get(self.cache_url, local)
         except ProbeFailure as e:
@@ -121,13 +138,66 @@ class CacheChain(Steps):
                 f"{self.through.cache.name} answered but did not serve the file from its origin "
                 f"{self.through.origin.name}: {e}",
             ) from None
+        self.served = local
         return local
+
+    def local(self, prefix: str, data: bytes = b"", size: int = 0) -> str:
+        """A new local file, removed at the end of the session: `size` random bytes, or `data`."""
+        local = random_file(size, prefix)
+        self.files.append(local)
+        if data:
+            with open(local, "wb") as f:
+                f.write(data)
+        return local
+
+    def origin_out_of_reach(self) -> tuple[str, bool]:
+        """Why the probe cannot reach the origin either ('' when it can, and then the held file is there),
+        and whether the origin hangs (took a request and never answered) rather than refusing."""
+        origin = self.through.origin.name
+        try:
+            if self.storage.stat(self.held_at_origin).size == HELD_SIZE:
+                return "", False
+        except NotProbed as e:
+            return str(e), "timed out" in str(e)
+        except ProbeFailure as e:
+            if e.error_class in OUT_OF_REACH:
+                return str(e), e.error_class == ErrorClass.TIMEOUT
+            if e.error_class != ErrorClass.NOT_FOUND:
+                raise ProbeError(e.error_class, f"the origin {origin} cannot stat the held file: {e}", origin) from None
+        self.storage.mkdir(self.held_at_origin.rsplit("/", 1)[0])
+        self.storage.put(self.local("cache-held-", held_bytes(self.through.cache.name)), self.held_at_origin)
+        return "", False
+
+    def read_held(self) -> str:
+        """The held file read through the cache; a read that fails raises, other bytes fail."""
+        got = self.local("cache-held-read-")
+        self.storage.get(self.held_in_cache, got)
+        with open(got, "rb") as f:
+            if f.read() != held_bytes(self.through.cache.name):
+                raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "it served other bytes of its held file")
+        return got
+
+    def never_written(self) -> str:
+        """Through the cache, a path at the origin nobody wrote."""
+        return self.endpoint.url(self.through.protocol, f"{self.path}.never-written-{uuid.uuid4().hex[:12]}")
+
+    def evict(self, token: str, timeout_s: float) -> str:
+        """Asks the cache to drop its copy of the probe's file (XCache's remove command): what it answered.
+        The reads after it judge (XCache answers the command with an error; a cache with the command off
+        passes it to its origin, which refuses or does not find the path)."""
+        url = self.endpoint.url(self.through.protocol, xcache.remove_path(self.path))
+        try:
+            outcome = call_with_deadline(
+                lambda: registry.for_url(url).read_as(url, token, timeout_s), timeout_s, "an eviction"
+            )
+        except ProbeFailure as e:
+            return str(e)
+        return "it read the command's path as a file" if outcome else "refused, on authorization grounds"
 
     def judge_other_bytes(self, got: str, record: Record):
         """The cache served other bytes than the origin was given: the origin's own copy says whose fault."""
         origin = self.through.origin.name
-        direct = random_file(0, "cache-origin-")
-        self.files.append(direct)
+        direct = self.local("cache-origin-")
         self.storage.get(self.origin_url, direct)
         if not same_content(direct, self.written):
             record.blame = origin
@@ -162,14 +232,18 @@ def cache_chain(through: Through, cache_chains, tokens, run: RunState, record) -
         endpoint = cache.endpoint(origin)
         storage = Storage(tokens, run.options.timeout, [origin, endpoint], run.slots, run.breaker)
         directory = f"{run.area(origin)}/cache-{cache.name}-{protocol}"
+        path, held = f"{directory}/probe.dat", f"{origin.prefix}/cache-held/{cache.name}.dat"
         cache_chains[through.id] = CacheChain(
             through,
             endpoint,
             storage,
             RunArea(run, storage),
-            origin.url(through.origin_protocol, directory),
-            origin.url(through.origin_protocol, f"{directory}/probe.dat"),
-            endpoint.url(protocol, f"{directory}/probe.dat"),
+            path=path,
+            origin_dir=origin.url(through.origin_protocol, directory),
+            origin_url=origin.url(through.origin_protocol, path),
+            cache_url=endpoint.url(protocol, path),
+            held_at_origin=origin.url(through.origin_protocol, held),
+            held_in_cache=endpoint.url(protocol, held),
         )
     return cache_chains[through.id]
 

@@ -1,11 +1,20 @@
 """Reading through a cache, per cache x origin x protocol: a fresh file comes through with the bytes the
-origin was given (`cache_read`), and a second read is served from what the cache holds (`cache_hit`)."""
+origin was given (`cache_read`); a second read is served from what the cache holds (`cache_hit`); a file
+replaced at the origin is served new within what the cache is declared to allow (`cache_consistency`) and
+once evicted (`cache_evict`); with its origin out of reach, the cache serves what it holds and promptly
+fails what it does not (`cache_origin_down`)."""
+
+import time
 
 from lakeprobe.areas import same_content
 from lakeprobe.errors import ErrorClass, NotProbed, ProbeFailure
 
-# Small on purpose: the cache keeps a copy of each, and lakeprobe cannot delete it there.
+# Small on purpose: the cache keeps a copy of each until it purges it.
 FILE_SIZE = 64 * 1024
+# The longest a round waits for a cache to ask its origin again (`revalidate_s`).
+REVALIDATE_WAIT_MAX_S = 30
+# Evictions asked before the old copy counts as kept, each a second after the last read and before the next.
+EVICT_ATTEMPTS, EVICT_SETTLE_S = 3, 1
 
 
 def test_cache_read(step, record):
@@ -22,11 +31,11 @@ def test_cache_read(step, record):
 def test_cache_hit(step, record):
     """The second read comes from the cache's copy, shown without timing: the origin's copy is replaced by
     other bytes of the same size first, and the cache must go on serving those it holds. A cache that
-    asks its origin on every read (`revalidates: true` in the inventory) cannot show this and skips."""
+    asks its origin on every read (`revalidate_s: 0` in the inventory) cannot show this and skips."""
     step.needs("cache_read")
-    if step.through.cache.revalidates:
-        raise NotProbed(f"not tried: {step.through.cache.name} revalidates every read (inventory)")
-    first = step.written
+    if step.through.cache.revalidate_s == 0:
+        raise NotProbed(f"not tried: {step.through.cache.name} asks its origin on every read (inventory)")
+    first = step.served
     replacement = step.write_at_origin(FILE_SIZE, record)
     got = step.read_through()
     if same_content(got, first):
@@ -39,6 +48,115 @@ def test_cache_hit(step, record):
         raise ProbeFailure(
             ErrorClass.NOT_CACHED,
             f"the second read came from the origin {step.through.origin.name}, not from the cache's copy: "
-            "it kept nothing of the first read, or asks the origin again (then declare `revalidates: true`)",
+            "it kept nothing of the first read, or asks the origin again (then declare `revalidate_s`)",
         )
     raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "the second read gave bytes neither read nor written")
+
+
+def test_cache_consistency(step, record):
+    """A file replaced at the origin is served with its new bytes once the cache's `revalidate_s` has
+    passed (inventory): after that, the old bytes are `stale_copy`. A cache declared with none never asks
+    its origin again (XCache): it is allowed the old bytes until it purges or evicts them, and skips."""
+    step.needs("cache_read")
+    cache, allowed = step.through.cache.name, step.through.cache.revalidate_s
+    if allowed is None:
+        raise NotProbed(
+            f"not tried: {cache} never asks its origin again (no `revalidate_s`): it serves a replaced "
+            "file's old bytes until it purges or evicts them (cache_evict)"
+        )
+    if allowed > REVALIDATE_WAIT_MAX_S:
+        raise NotProbed(f"not tried: {cache} may serve old bytes {allowed} s, longer than a round waits")
+    old = step.served
+    new = step.write_at_origin(FILE_SIZE, record)
+    time.sleep(allowed + 1)
+    got = step.read_through()
+    if same_content(got, new):
+        record.message = f"served the origin's new bytes {allowed + 1} s after they were written"
+        return
+    if same_content(got, old):
+        raise ProbeFailure(
+            ErrorClass.STALE_COPY,
+            f"{cache} served a replaced file's old bytes {allowed + 1} s after the origin's copy changed: it "
+            f"is declared to ask its origin again after {allowed} s (`revalidate_s`)",
+        )
+    raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "it served bytes neither read nor written")
+
+
+def test_cache_evict(step, record, tokens):
+    """An eviction drops the cache's copy: the origin's copy is replaced, the cache shown to serve its old
+    one, then asked to evict it with the token of the inventory's `evict_client` (XCache's remove command),
+    and a read after one of three requests must serve the new bytes. No `evict_client`: skipped."""
+    step.needs("cache_read")
+    cache = step.through.cache
+    if not cache.evict_client:
+        raise NotProbed(f"not tried: no `evict_client` for {cache.name} in the inventory")
+    held = step.served
+    new = step.write_at_origin(FILE_SIZE, record)
+    if not same_content(step.read_through(), held):
+        raise NotProbed(f"not tried: {cache.name} served the origin's new copy before any eviction")
+    timeout = step.endpoint.timeout_s or step.storage.timeout_s
+    token = tokens.token(cache.evict_client, step.endpoint.audience or None)
+    for attempt in range(1, EVICT_ATTEMPTS + 1):
+        time.sleep(EVICT_SETTLE_S)  # XCache drops no file still open, and a read leaves it open a moment
+        answer = step.evict(token, timeout)
+        time.sleep(EVICT_SETTLE_S)  # the command runs after its answer
+        got = step.read_through()
+        if same_content(got, new):
+            record.message = f"evicted on request (attempt {attempt}): the next read served the origin's new copy"
+            return
+        if not same_content(got, held):
+            raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "after the eviction it served bytes never written")
+    raise ProbeFailure(
+        ErrorClass.STALE_COPY,
+        f"{cache.name} served its old copy after {EVICT_ATTEMPTS} requests to evict it (its answer: {answer})",
+    )
+
+
+def test_cache_origin_down(step, record):
+    """With its origin out of reach, the cache serves the file it holds and fails at once, before the
+    deadline, a file it does not hold: that failure is the origin's. An origin that hangs rather than
+    refuses may keep that read waiting, as it would any reader. Tried in a round where the probe finds the
+    origin out of reach too; in every other round the held file is read through the cache, so that it holds
+    it then, and the check skips."""
+    cache, origin = step.through.cache.name, step.through.origin.name
+    why, hangs = step.origin_out_of_reach()
+    if not why:
+        try:
+            step.read_held()
+        except ProbeFailure as e:
+            raise NotProbed(f"not tried: the origin {origin} answers; its held file did not read: {e}") from None
+        raise NotProbed(f"not tried: the origin {origin} answers; {cache} holds its held file for a round when not")
+    without = f"with its origin {origin} out of reach, {cache}"
+    try:
+        step.storage.stat(step.held_in_cache)
+    except ProbeFailure as e:
+        if e.error_class != ErrorClass.TIMEOUT:
+            raise NotProbed(
+                f"not tried: {cache} holds no copy of its held file, and its origin is out of reach"
+            ) from None
+        if hangs:
+            raise NotProbed(f"not tried: {cache}'s stat of its held file waited on its hung origin") from None
+        raise ProbeFailure(e.error_class, f"{without} held a stat of its held file to the deadline: {e}") from None
+    try:
+        step.read_held()
+    except ProbeFailure as e:
+        raise ProbeFailure(e.error_class, f"{without} did not serve the file it holds: {e}") from None
+    started = time.monotonic()
+    try:
+        step.storage.get(step.never_written(), step.local("cache-never-"))
+    except ProbeFailure as e:
+        if e.error_class == ErrorClass.TIMEOUT and hangs:
+            record.message = (
+                f"{without} served the file it holds; its origin hangs, and a file it does not hold waited on it"
+            )
+        elif e.error_class == ErrorClass.TIMEOUT:
+            raise ProbeFailure(
+                e.error_class, f"{without} held a read of a file it does not hold to the deadline: {e}"
+            ) from None
+        else:
+            record.message = (
+                f"{without} served the file it holds, and failed one it does not hold in "
+                f"{time.monotonic() - started:.1f} s (the origin's fault): {e}"
+            )
+        return
+    raise ProbeFailure(ErrorClass.PROTOCOL_ERROR, f"{without} served a file nobody wrote")
