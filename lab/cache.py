@@ -23,14 +23,19 @@ NAME = "CACHE1"
 EVICT_CLIENT = "cache-evict"  # the issuer's client whose token may evict (lab/clients.py)
 # The faults a cache takes: stopped; its disk a tiny, filled tmpfs; no route from it to its origin; its
 # remove command off (it evicts nothing); XRootD's client defaults towards its origin (a refused origin is
-# tried for up to 10 minutes while the reader waits).
-FAULTS = ("down", "full", "no-route-to-RSE", "no-evict", "patient")
+# tried for up to 10 minutes while the reader waits); its patience without its error window (once it gave
+# up on its origin, it fails reads for 30 minutes, the origin back or not).
+FAULTS = ("down", "full", "no-route-to-RSE", "no-evict", "patient", "stuck-after-outage")
 # How long it tries its origin before it answers a client that it cannot (`ConnectTimeout` sets XRootD's
 # client's connection window): by default a lost origin gets 5 tries in 120 s windows, and the reader
 # waits up to 10 minutes. `patient` writes those defaults out, as a server may inherit other XRD_* settings
 # from the process that starts it.
 ORIGIN_PATIENCE = {"ConnectTimeout": 1, "ConnectionRetry": 1}
 DEFAULT_PATIENCE = {"ConnectTimeout": 120, "ConnectionRetry": 5}
+# How long, once it gave up on its origin, it goes on failing reads over the connections that did, the
+# origin back or not: XRootD's client's StreamErrorWindow, 1800 s unless set. `pss.setopt ReconnectWait`
+# should set it and does not (5.5.3, measured): it is set in the environment.
+ERROR_WINDOW_S = 1
 RAM = "1g"  # XRootD 5.5's least: less and the file cache does not start
 
 
@@ -92,16 +97,22 @@ class XCache(StorageElement):
         if self.fault == "down":
             return
         self.write_origin_token()
-        # Its patience is its configuration's alone: XRootD's client lets XRD_* variables win over
-        # `pss.setopt`, and the process that starts the lab may have set some for its own client.
-        inherited = {name: None for name in os.environ if name.startswith("XRD_")}
         env = {
-            **inherited,
+            **self.client_env(),
             "BEARER_TOKEN_FILE": str(self.token_file),
             **(faults.preloaded_env(self) or {}),
             **(extra_env or {}),
         }
         super().start(env)
+
+    def client_env(self) -> dict:
+        """The environment of its XRootD client towards the origin: nothing inherited (XRootD's client lets
+        XRD_* variables win over `pss.setopt`, and the process that starts the lab may have set some for its
+        own client), and its error window."""
+        env: dict = {name: None for name in os.environ if name.startswith("XRD_")}
+        if self.fault not in ("patient", "stuck-after-outage"):
+            env["XRD_STREAMERRORWINDOW"] = str(ERROR_WINDOW_S)
+        return env
 
     def write_origin_token(self):
         secrets = json.loads(self.layout.clients_file.read_text())

@@ -63,7 +63,8 @@ HINTS = (
         "cache_*",
         "",
         "{rse} cannot fetch from its origin {origin}, which just took the file: check its `pss.origin`, its "
-        "route to the origin (firewall) and the credential it reads there with, and its log",
+        "route to the origin (firewall), the credential it reads there with, and, after an outage of the "
+        "origin, its client's error window (XRD_STREAMERRORWINDOW, 1800 s unless set)",
         message=r"did not serve the file from its origin (?P<origin>\S+):",
     ),
     Row(

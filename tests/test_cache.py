@@ -24,9 +24,9 @@ CHECKS = ("cache_read", "cache_hit", "cache_consistency", "cache_evict", "cache_
 
 @pytest.fixture
 def origin_lost(lab):
-    """An origin fault for one test, and a cache restarted after it: XCache 5.5 goes on failing reads on
-    the connections that met its origin gone, long after the origin is back (README), and the next test
-    would meet that."""
+    """An origin fault for one test, and a cache restarted after it: a cache that gave up on its origin may
+    go on failing reads over the connections that did, the origin back (`stuck-after-outage`), and the next
+    test would meet that."""
     lost = []
 
     def inject(kind: str):
@@ -129,6 +129,19 @@ def test_a_cache_that_keeps_readers_waiting_on_its_lost_origin_fails_origin_down
     assert proc.returncode == 1
     assert _findings(records) == {("cache_origin_down", p): ("timeout", CACHE) for p in PROTOCOLS}
     assert "pss.setopt ConnectTimeout" in records[("cache_origin_down", "root")].hint
+
+
+def test_a_cache_that_goes_on_failing_after_its_origin_is_back_fails_cache_read(faulty, origin_lost, lab, run_suite):
+    """Once it gave up on its lost origin, XCache fails reads over the same connections for XRootD's
+    client's error window (1800 s unless set): the origin back, cache_read says so, blamed on the cache."""
+    faulty(CACHE, "stuck-after-outage")
+    _round(run_suite)
+    origin_lost("down")
+    _round(run_suite, "-k", "origin_down")
+    lab.heal(ORIGIN)
+    proc, records, _ = _round(run_suite, "-k", "cache_read")
+    assert proc.returncode == 1
+    assert {r.blame for r in records.values() if r.status == "fail"} == {CACHE}, proc.stdout[-3000:]
 
 
 def test_a_cache_held_to_what_the_inventory_claims_fails_for_each_claim(lab, run_suite, tmp_path):
