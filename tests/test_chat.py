@@ -82,3 +82,18 @@ def test_a_finding_is_announced_under_whom_it_blames():
         records[0].rse, records[0].peer, records[0].mode = "XRD1", "XRD2", "pull"
     due = changes(rounds, confirm=2)
     assert [(c.blame, c.series) for c in due] == [("XRD2", "XRD1->XRD2 pull upload")]
+
+
+def test_a_cache_finding_is_announced_under_the_cache_or_under_its_origin():
+    for blame in ("CACHE1", "XRD1"):
+        rounds = _rounds(["fail", "fail"], blame=blame)
+        for records in rounds:
+            records[0].suite, records[0].check, records[0].rse, records[0].protocol = (
+                "cache",
+                "cache_read",
+                "CACHE1",
+                "root",
+            )
+        due = changes(rounds, confirm=2)
+        assert [(c.blame, c.health) for c in due] == [(blame, "failing")]
+        assert "CACHE1" in due[0].series and "cache_read" in due[0].series
