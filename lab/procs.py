@@ -1,6 +1,7 @@
 """Starting, watching and stopping the lab's server processes, each tracked by a pid file."""
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -48,15 +49,29 @@ def start(argv: list[str], *, pid_file: Path, log_file: Path, env: dict | None =
     return proc.pid
 
 
-def start_server(argv: list[str], *, pid_file: Path, log_file: Path, env: dict, ports, what: str, server_log: Path):
-    """Start a server and wait for its ports; once more if it crashed while starting. XRootD 5.5.3 now and
-    then dies of a general protection fault in libc while it sets up HTTPS (the kernel log shows it): seen
-    once in a `make test`, which starts some thousands; it would fail a lab start or a fault's restart."""
+def start_server(
+    argv: list[str],
+    *,
+    pid_file: Path,
+    log_file: Path,
+    env: dict,
+    ports,
+    what: str,
+    server_log: Path,
+    ready: str = "",
+):
+    """Start a server and wait for its ports, then for a line of its log matching `ready` when given; once
+    more if it crashed while starting. XRootD 5.5.3 now and then dies of a general protection fault in libc
+    while it sets up HTTPS (the kernel log shows it): seen once in a `make test`, which starts some
+    thousands; it would fail a lab start or a fault's restart."""
     for again in (False, True):
+        offset = server_log.stat().st_size if server_log.exists() else 0
         start(argv, pid_file=pid_file, log_file=log_file, env=env)
         try:
             for port in ports:
                 wait_port(port, what=what, pid_file=pid_file, log_file=server_log)
+            if ready:
+                wait_log(server_log, offset, ready, what=what, pid_file=pid_file)
             return
         except LabError:
             if again or not crashed(pid_file):
@@ -129,6 +144,26 @@ def wait_port(
             raise LabError(f"{what} exited during start-up{_log_hint(log_file)}")
         time.sleep(0.05)
     raise LabError(f"{what} did not open port {port} within {timeout:.0f} s{_log_hint(log_file)}")
+
+
+def wait_log(log_file: Path, offset: int, pattern: str, *, what: str, pid_file: Path, timeout: float = 30.0):
+    """Until a line matching `pattern` is in `log_file` after `offset`: XRootD opens its ports before it has
+    set up what serves them, and holds the first connections unanswered until then (5 s and more, measured
+    under load: a request sent at once timed out)."""
+    found = re.compile(pattern.encode(), re.M)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(log_file, "rb") as f:
+                f.seek(offset if os.fstat(f.fileno()).st_size >= offset else 0)  # started anew
+                if found.search(f.read()):
+                    return
+        except FileNotFoundError:  # the server has not written it yet
+            pass
+        if pid_of(pid_file) is None:
+            raise LabError(f"{what} exited during start-up{_log_hint(log_file)}")
+        time.sleep(0.05)
+    raise LabError(f"{what} did not finish starting within {timeout:.0f} s{_log_hint(log_file)}")
 
 
 def wait_port_closed(port: int, timeout: float = 10.0):

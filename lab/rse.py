@@ -31,6 +31,8 @@ SLOW_RATE_BPS = 65536  # the `slow` fault: 64 KiB/s, a 1 MiB transfer takes abou
 # went away (a deadline) leave the checksum queue stuck for good: every later checksum, root:// or davs,
 # never answers while stat and reads still do. A lab round asks for far fewer than 64 at a time.
 CHECKSUM_JOBS = 64
+# XRootD's last line of its start-up: it serves from then on (its ports are open well before).
+READY = r"^------ xrootd \S+ initialization completed\."
 
 
 class StorageElement:
@@ -211,6 +213,7 @@ class StorageElement:
             ports=(self.https_port, self.root_port),
             what=f"{self.name} xrootd",
             server_log=self.log_file,
+            ready=READY,
         )
 
     def stop(self):

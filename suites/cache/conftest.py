@@ -102,8 +102,7 @@ class CacheChain(Steps):
     def reach_cache(self):
         """The cache's door, as the preflight reaches an RSE's (TLS first): no token goes to a root:// door
         that offers no TLS, and a door that does not answer fails here, once."""
-        timeout = self.endpoint.timeout_s or self.storage.timeout_s
-        reached = preflight.connect(self.endpoint, self.through.protocol, self.storage.tokens, timeout)
+        reached = preflight.connect(self.endpoint, self.through.protocol, self.storage.tokens, self.timeout_s)
         if reached["status"] == Status.ERROR:
             raise ProbeError(reached["error_class"], reached["message"], reached["blame"])
         if reached["status"] == Status.FAIL:
@@ -112,17 +111,20 @@ class CacheChain(Steps):
     def write_at_origin(self, size: int, record: Record) -> str:
         """New random bytes at the origin (a failure there is the origin's, not the cache's): the local copy."""
         local = self.local("cache-", size=size)
+        self.put_at_origin(local, self.origin_url, record)
+        self.written = local
+        return local
+
+    def put_at_origin(self, local: str, url: str, record: Record):
         try:
             if not self.written:
                 self.area.mkdir(self.through.origin, self.through.origin_protocol, self.origin_dir)
-            self.storage.put(local, self.origin_url)
+            self.storage.put(local, url)
         except ProbeFailure as e:
             record.blame = self.through.origin.name
             raise ProbeFailure(
                 e.error_class, f"the origin {self.through.origin.name} did not take the file: {e}"
             ) from None
-        self.written = local
-        return local
 
     def read_through(self) -> str:
         """The file read through the cache: a cache that answers but cannot serve it failed to fetch it from
@@ -181,18 +183,33 @@ class CacheChain(Steps):
         """Through the cache, a path at the origin nobody wrote."""
         return self.endpoint.url(self.through.protocol, f"{self.path}.never-written-{uuid.uuid4().hex[:12]}")
 
-    def evict(self, token: str, timeout_s: float) -> str:
-        """Asks the cache to drop its copy of the probe's file (XCache's remove command): what it answered.
-        The reads after it judge (XCache answers the command with an error; a cache with the command off
-        passes it to its origin, which refuses or does not find the path)."""
-        url = self.endpoint.url(self.through.protocol, xcache.remove_path(self.path))
+    def read_alone(self, path: str) -> bytes:
+        """`path` read through the cache with the probe's token, on a connection of its own closed after
+        it: a connection kept open (a client's pool) keeps the file open at the cache, and XCache evicts no
+        file that is open."""
+        url, timeout = self.endpoint.url(self.through.protocol, path), self.timeout_s
+        token = self.storage.tokens.token("probe", self.endpoint.audience or None)
+        done = call_with_deadline(lambda: registry.for_url(url).read_as(url, token, timeout), timeout, "a read")
+        if not done:
+            raise ProbeFailure(ErrorClass.AUTH_DENIED, f"{self.through.cache.name} refused the probe's token")
+        return done.value
+
+    def evict(self, path: str, token: str) -> str:
+        """Asks the cache to drop its copy of `path` (XCache's remove command): what it answered. The reads
+        after it judge (XCache answers the command with an error; a cache with the command off passes it to
+        its origin, which refuses or does not find the path)."""
+        url, timeout = self.endpoint.url(self.through.protocol, xcache.remove_path(path)), self.timeout_s
         try:
-            outcome = call_with_deadline(
-                lambda: registry.for_url(url).read_as(url, token, timeout_s), timeout_s, "an eviction"
+            done = call_with_deadline(
+                lambda: registry.for_url(url).read_as(url, token, timeout), timeout, "an eviction"
             )
         except ProbeFailure as e:
             return str(e)
-        return "it read the command's path as a file" if outcome else "refused, on authorization grounds"
+        return "it read the command's path as a file" if done else "refused, on authorization grounds"
+
+    @property
+    def timeout_s(self) -> float:
+        return self.endpoint.timeout_s or self.storage.timeout_s
 
     def judge_other_bytes(self, got: str, record: Record):
         """The cache served other bytes than the origin was given: the origin's own copy says whose fault."""

@@ -83,33 +83,44 @@ def test_cache_consistency(step, record):
 
 
 def test_cache_evict(step, record, tokens):
-    """An eviction drops the cache's copy: the origin's copy is replaced, the cache shown to serve its old
-    one, then asked to evict it with the token of the inventory's `evict_client` (XCache's remove command),
-    and a read after one of three requests must serve the new bytes. No `evict_client`: skipped."""
+    """An eviction drops the cache's copy: a file of the check's own is read through the cache, replaced at
+    the origin, shown to be served old, then the cache is asked to evict it with the token of the
+    inventory's `evict_client` (XCache's remove command), and a read after one of three requests must serve
+    the new bytes. Every read of it is on a connection of its own: XCache evicts no open file. No
+    `evict_client`: skipped."""
     step.needs("cache_read")
     cache = step.through.cache
     if not cache.evict_client:
         raise NotProbed(f"not tried: no `evict_client` for {cache.name} in the inventory")
-    held = step.served
-    new = step.write_at_origin(FILE_SIZE, record)
-    if not same_content(step.read_through(), held):
+    path = f"{step.path}.evict"
+    origin_url = step.through.origin.url(step.through.origin_protocol, path)
+    old, new = (step.local("cache-evict-", size=FILE_SIZE) for _ in range(2))
+    step.put_at_origin(old, origin_url, record)
+    if step.read_alone(path) != _bytes(old):
+        raise NotProbed(f"not tried: {cache.name} did not serve the file as written (cache_read says more)")
+    step.put_at_origin(new, origin_url, record)
+    if step.read_alone(path) != _bytes(old):
         raise NotProbed(f"not tried: {cache.name} served the origin's new copy before any eviction")
-    timeout = step.endpoint.timeout_s or step.storage.timeout_s
     token = tokens.token(cache.evict_client, step.endpoint.audience or None)
     for attempt in range(1, EVICT_ATTEMPTS + 1):
-        time.sleep(EVICT_SETTLE_S)  # XCache drops no file still open, and a read leaves it open a moment
-        answer = step.evict(token, timeout)
+        time.sleep(EVICT_SETTLE_S)  # a read leaves the file open at the cache a moment
+        answer = step.evict(path, token)
         time.sleep(EVICT_SETTLE_S)  # the command runs after its answer
-        got = step.read_through()
-        if same_content(got, new):
+        got = step.read_alone(path)
+        if got == _bytes(new):
             record.message = f"evicted on request (attempt {attempt}): the next read served the origin's new copy"
             return
-        if not same_content(got, held):
+        if got != _bytes(old):
             raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "after the eviction it served bytes never written")
     raise ProbeFailure(
         ErrorClass.STALE_COPY,
         f"{cache.name} served its old copy after {EVICT_ATTEMPTS} requests to evict it (its answer: {answer})",
     )
+
+
+def _bytes(local: str) -> bytes:
+    with open(local, "rb") as f:
+        return f.read()
 
 
 def test_cache_origin_down(step, record):
