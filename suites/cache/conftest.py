@@ -185,8 +185,8 @@ class CacheChain(Steps):
 
     def read_alone(self, path: str) -> bytes:
         """`path` read through the cache with the probe's token, on a connection of its own closed after
-        it: a connection kept open (a client's pool) keeps the file open at the cache, and XCache evicts no
-        file that is open."""
+        it: XCache evicts no file that is open, and a file read over the probe's pooled clients was once
+        seen to stay so."""
         url, timeout = self.endpoint.url(self.through.protocol, path), self.timeout_s
         token = self.storage.tokens.token("probe", self.endpoint.audience or None)
         done = call_with_deadline(lambda: registry.for_url(url).read_as(url, token, timeout), timeout, "a read")
