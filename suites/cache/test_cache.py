@@ -35,7 +35,7 @@ def test_cache_hit(step, record):
     step.needs("cache_read")
     if step.through.cache.revalidate_s == 0:
         raise NotProbed(f"not tried: {step.through.cache.name} asks its origin on every read (inventory)")
-    first, served_at = step.served, step.served_at
+    first = step.served
     replacement = step.write_at_origin(FILE_SIZE, record)
     got = step.read_through()
     if same_content(got, first):
@@ -43,10 +43,6 @@ def test_cache_hit(step, record):
             "served from the cache's copy: the origin's was replaced, and it served the bytes it holds "
             "(a cache that never asks its origin again serves a replaced file's old bytes until purged)"
         )
-        return
-    allowed = step.through.cache.revalidate_s
-    if same_content(got, replacement) and allowed is not None and time.monotonic() - served_at >= allowed:
-        record.message = f"served the origin's new copy: {allowed} s had passed, after which it asks again"
         return
     if same_content(got, replacement):
         raise ProbeFailure(
@@ -70,15 +66,14 @@ def test_cache_consistency(step, record):
         )
     if allowed > REVALIDATE_WAIT_MAX_S:
         raise NotProbed(f"not tried: {cache} may serve old bytes {allowed} s, longer than a round waits")
-    earlier = [step.served, *step.versions]
-    # Another size: a cache that compares size and modification time (1 s apart at best) sees the change.
-    new = step.write_at_origin(FILE_SIZE + 1, record)
+    old = step.served
+    new = step.write_at_origin(FILE_SIZE, record)
     time.sleep(allowed + 1)
     got = step.read_through()
     if same_content(got, new):
         record.message = f"served the origin's new bytes {allowed + 1} s after they were written"
         return
-    if any(same_content(got, old) for old in earlier):
+    if same_content(got, old):
         raise ProbeFailure(
             ErrorClass.STALE_COPY,
             f"{cache} served a replaced file's old bytes {allowed + 1} s after the origin's copy changed: it "
@@ -97,8 +92,6 @@ def test_cache_evict(step, record, tokens):
     cache = step.through.cache
     if not cache.evict_client:
         raise NotProbed(f"not tried: no `evict_client` for {cache.name} in the inventory")
-    if "root" not in cache.protocols:
-        raise NotProbed(f"not tried: {cache.name} has no root://, the only protocol an eviction is asked over")
     path = f"{step.path}.evict"
     origin_url = step.through.origin.url(step.through.origin_protocol, path)
     old, new = (step.local("cache-evict-", size=FILE_SIZE) for _ in range(2))
@@ -148,22 +141,20 @@ def test_cache_origin_down(step, record):
     try:
         step.storage.stat(step.held_in_cache)
     except ProbeFailure as e:
-        if e.error_class == ErrorClass.TIMEOUT and hangs:
+        if e.error_class != ErrorClass.TIMEOUT:
+            raise NotProbed(
+                f"not tried: {cache} holds no copy of its held file, and its origin is out of reach"
+            ) from None
+        if hangs:
             raise NotProbed(f"not tried: {cache}'s stat of its held file waited on its hung origin") from None
-        if e.error_class == ErrorClass.TIMEOUT:
-            raise ProbeFailure(e.error_class, f"{without} held a stat of its held file to the deadline: {e}") from None
-        if not step.answered(e):  # the cache itself out of reach: its own failure
-            raise
-        raise NotProbed(f"not tried: {cache} holds no copy of its held file, and its origin is out of reach") from None
+        raise ProbeFailure(e.error_class, f"{without} held a stat of its held file to the deadline: {e}") from None
     try:
-        served = step.read_held()
+        step.read_held()
     except ProbeFailure as e:
         raise ProbeFailure(e.error_class, f"{without} did not serve the file it holds: {e}") from None
-    if served != step.held:  # what it fetched once; its origin may have stored other bytes then
-        raise NotProbed(f"not tried: {cache}'s copy of its held file is not the probe's bytes")
     started = time.monotonic()
     try:
-        step.read_alone(step.never_written())
+        step.storage.get(step.never_written(), step.local("cache-never-"))
     except ProbeFailure as e:
         if e.error_class == ErrorClass.TIMEOUT and hangs:
             record.message = (
