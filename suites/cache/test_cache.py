@@ -92,6 +92,8 @@ def test_cache_evict(step, record, tokens):
     cache = step.through.cache
     if not cache.evict_client:
         raise NotProbed(f"not tried: no `evict_client` for {cache.name} in the inventory")
+    if "root" not in cache.protocols:
+        raise NotProbed(f"not tried: {cache.name} has no root://, the only protocol an eviction is asked over")
     path = f"{step.path}.evict"
     origin_url = step.through.origin.url(step.through.origin_protocol, path)
     old, new = (step.local("cache-evict-", size=FILE_SIZE) for _ in range(2))
