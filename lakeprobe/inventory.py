@@ -159,6 +159,13 @@ class Cache(_Model):
     _name = field_validator("name")(endpoint_name)
     _protocols = field_validator("protocols")(endpoint_protocols)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_revalidates(cls, data: Any):
+        if isinstance(data, dict) and "revalidates" in data:
+            raise ValueError("`revalidates` is now `revalidate_s`: 0 asks the origin on every read, none never")
+        return data
+
     def __hash__(self):
         return hash(self.name)
 
@@ -356,8 +363,11 @@ class Inventory(_Model):
             if unknown:
                 raise ValueError(f"cache {cache.name}: unknown origin {', '.join(unknown)}; origins are RSEs")
             clients = self.issuer.scopes if self.issuer else {}
-            if cache.evict_client and clients and cache.evict_client not in clients:
-                raise ValueError(f"cache {cache.name}: evict_client {cache.evict_client} is not a client of the issuer")
+            if cache.evict_client and cache.evict_client not in clients:
+                raise ValueError(
+                    f"cache {cache.name}: evict_client {cache.evict_client} is not a client of the issuer "
+                    "(issuer: scopes)"
+                )
         return self
 
     @field_validator("ca_dir")

@@ -111,7 +111,7 @@ def test_each_fault_fails_its_check_blamed_on_the_cache_or_the_origin(element, k
         ("hang", "10", "its origin hangs"),  # it took the connection: a read waits on it, as any reader's
     ],
 )
-def test_with_its_origin_lost_the_cache_serves_what_it_holds(kind, timeout, says, origin_lost, run_suite):
+def test_with_its_origin_lost_the_cache_serves_what_it_holds(kind, timeout, says, origin_lost, lab, run_suite):
     _round(run_suite)  # a round with the origin up: the cache holds its held file after it
     origin_lost(kind)
     proc, records, _ = _round(run_suite, "--timeout", timeout)
@@ -119,6 +119,9 @@ def test_with_its_origin_lost_the_cache_serves_what_it_holds(kind, timeout, says
     lost = {p: records.pop(("cache_origin_down", p)) for p in PROTOCOLS}
     assert all(r.status == "pass" and says in r.message for r in lost.values()), proc.stdout[-3000:]
     assert all(r.status == "skip" and ORIGIN in r.message for r in records.values())  # the rest: untried
+    lab.heal(ORIGIN)  # the origin back, the same cache serves fresh files again at once (its error window)
+    proc, records, _ = _round(run_suite, "-k", "cache_read")
+    assert proc.returncode == 0 and len(records) == len(PROTOCOLS), proc.stdout[-3000:]
 
 
 def test_a_cache_that_keeps_readers_waiting_on_its_lost_origin_fails_origin_down(faulty, origin_lost, run_suite):
@@ -128,6 +131,7 @@ def test_a_cache_that_keeps_readers_waiting_on_its_lost_origin_fails_origin_down
     proc, records, _ = _round(run_suite, "--timeout", "15", "-k", "origin_down")
     assert proc.returncode == 1
     assert _findings(records) == {("cache_origin_down", p): ("timeout", CACHE) for p in PROTOCOLS}
+    assert all("to the deadline" in r.message for r in records.values()), proc.stdout[-3000:]
     assert "pss.setopt ConnectTimeout" in records[("cache_origin_down", "root")].hint
 
 

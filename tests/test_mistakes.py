@@ -118,6 +118,20 @@ INVENTORY_MISTAKES = [
         lambda data, tmp: data.update(caches={"DISK1": {"protocols": {"root": "root://c:1/"}, "origins": ["DISK1"]}}),
         ["cache DISK1", "an RSE has that name"],
     ),
+    (
+        "cache-old-revalidates",
+        lambda data, tmp: data.update(
+            caches={"XC1": {"protocols": {"root": "root://c:1/"}, "origins": ["DISK1"], "revalidates": False}}
+        ),
+        ["cache", "`revalidates` is now `revalidate_s`"],
+    ),
+    (
+        "cache-evict-client-without-issuer",
+        lambda data, tmp: data.update(
+            caches={"XC1": {"protocols": {"root": "root://c:1/"}, "origins": ["DISK1"], "evict_client": "evictor"}}
+        ),
+        ["cache XC1", "evict_client evictor is not a client of the issuer"],
+    ),
     ("missing-ca-dir", lambda data, tmp: data.update(ca_dir="/etc/no-such-ca-dir"), ["ca_dir", "not a directory"]),
     ("no-rses", lambda data, tmp: data.update(rses={}), ["rses"]),
     (

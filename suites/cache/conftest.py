@@ -11,6 +11,7 @@ round reads through the cache so that it holds it when a round finds the origin 
 import hashlib
 import os
 import re
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -40,6 +41,11 @@ def held_bytes(cache: str) -> bytes:
     """The held file's bytes, the same in every round: what the cache serves of it is judged without its
     origin."""
     return hashlib.shake_256(f"lakeprobe: the file {cache} holds".encode()).digest(HELD_SIZE)
+
+
+def _content(local: str) -> bytes:
+    with open(local, "rb") as f:
+        return f.read()
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,8 @@ class CacheChain(Steps):
     held_in_cache: str
     written: str = ""  # a local file: what the origin holds now, as far as the probe knows
     served: str = ""  # a local file: what the cache served last
+    served_at: float = 0.0  # when it did (time.monotonic)
+    versions: list[str] = field(default_factory=list)  # every local file the origin was given, in order
     files: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -113,6 +121,7 @@ class CacheChain(Steps):
         local = self.local("cache-", size=size)
         self.put_at_origin(local, self.origin_url, record)
         self.written = local
+        self.versions.append(local)
         return local
 
     def put_at_origin(self, local: str, url: str, record: Record):
@@ -133,14 +142,14 @@ class CacheChain(Steps):
         try:
             self.storage.get(self.cache_url, local)
         except ProbeFailure as e:
-            if not ANSWERED.search(str(e)):
+            if not self.answered(e):
                 raise
             raise ProbeFailure(
                 e.error_class if e.error_class != ErrorClass.UNKNOWN else ErrorClass.PROTOCOL_ERROR,
                 f"{self.through.cache.name} answered but did not serve the file from its origin "
                 f"{self.through.origin.name}: {e}",
             ) from None
-        self.served = local
+        self.served, self.served_at = local, time.monotonic()
         return local
 
     def local(self, prefix: str, data: bytes = b"", size: int = 0) -> str:
@@ -153,11 +162,15 @@ class CacheChain(Steps):
         return local
 
     def origin_out_of_reach(self) -> tuple[str, bool]:
-        """Why the probe cannot reach the origin either ('' when it can, and then the held file is there),
-        and whether the origin hangs (took a request and never answered) rather than refusing."""
+        """Why the probe cannot reach the origin either ('' when it can, and then the origin holds the held
+        file's bytes), and whether the origin hangs (took a request and never answered) rather than refusing.
+        The origin's failing to keep the held file is not the cache's: the check is then not tried."""
         origin = self.through.origin.name
         try:
-            if self.storage.stat(self.held_at_origin).size == HELD_SIZE:
+            self.storage.stat(self.held_at_origin)
+            there = self.local("cache-held-origin-")
+            self.storage.get(self.held_at_origin, there)
+            if _content(there) == self.held:
                 return "", False
         except NotProbed as e:
             return str(e), "timed out" in str(e)
@@ -165,41 +178,42 @@ class CacheChain(Steps):
             if e.error_class in OUT_OF_REACH:
                 return str(e), e.error_class == ErrorClass.TIMEOUT
             if e.error_class != ErrorClass.NOT_FOUND:
-                raise ProbeError(e.error_class, f"the origin {origin} cannot stat the held file: {e}", origin) from None
-        self.storage.mkdir(self.held_at_origin.rsplit("/", 1)[0])
-        self.storage.put(self.local("cache-held-", held_bytes(self.through.cache.name)), self.held_at_origin)
+                raise NotProbed(f"not tried: the origin {origin} cannot give the held file: {e}") from None
+        try:
+            self.storage.mkdir(self.held_at_origin.rsplit("/", 1)[0])
+            self.storage.put(self.local("cache-held-", self.held), self.held_at_origin)
+        except (ProbeFailure, NotProbed) as e:
+            raise NotProbed(f"not tried: the origin {origin} did not take the held file: {e}") from None
         return "", False
 
-    def read_held(self) -> str:
-        """The held file read through the cache; a read that fails raises, other bytes fail."""
+    def read_held(self) -> bytes:
+        """The held file read through the cache (a read that fails raises): its bytes."""
         got = self.local("cache-held-read-")
         self.storage.get(self.held_in_cache, got)
-        with open(got, "rb") as f:
-            if f.read() != held_bytes(self.through.cache.name):
-                raise ProbeFailure(ErrorClass.CONTENT_MISMATCH, "it served other bytes of its held file")
-        return got
+        return _content(got)
 
     def never_written(self) -> str:
-        """Through the cache, a path at the origin nobody wrote."""
-        return self.endpoint.url(self.through.protocol, f"{self.path}.never-written-{uuid.uuid4().hex[:12]}")
+        """A path at the origin nobody wrote."""
+        return f"{self.path}.never-written-{uuid.uuid4().hex[:12]}"
 
     def read_alone(self, path: str) -> bytes:
         """`path` read through the cache with the probe's token, on a connection of its own closed after
         it: XCache evicts no file that is open, and a file read over the probe's pooled clients was once
         seen to stay so."""
         url, timeout = self.endpoint.url(self.through.protocol, path), self.timeout_s
-        token = self.storage.tokens.token("probe", self.endpoint.audience or None)
-        done = call_with_deadline(lambda: registry.for_url(url).read_as(url, token, timeout), timeout, "a read")
+        protocol = registry.for_url(url)
+        token = self.storage.token_for(self.endpoint, protocol)
+        done = call_with_deadline(lambda: protocol.read_as(url, token, timeout), timeout, "a read")
         if not done:
             raise ProbeFailure(ErrorClass.AUTH_DENIED, f"{self.through.cache.name} refused the probe's token")
         return done.value
 
     def evict(self, path: str, token: str) -> str:
-        """Asks the cache to drop its copy of `path` (XCache's remove command): what it answered. The reads
-        after it judge (XCache answers the command with an error; a cache with the command off passes it to
-        its origin, which refuses or does not find the path)."""
-        # root:// only: there the token is the connection's login, which the cache does not pass on; over
-        # davs XrdHttp puts it into the query, which a cache with the command off hands to its origin.
+        """Asks the cache over root:// to drop its copy of `path` (XCache's remove command): what it answered.
+        root:// only: there the token is the connection's login, which the cache does not pass on, where over
+        davs XrdHttp puts it into the query that a cache with the command off hands to its origin with the
+        path. The reads after it judge (XCache answers the command with an error; with the command off,
+        the origin refuses or does not find the path)."""
         url, timeout = self.endpoint.url("root", xcache.remove_path(path)), self.timeout_s
         try:
             done = call_with_deadline(
@@ -208,6 +222,15 @@ class CacheChain(Steps):
         except ProbeFailure as e:
             return str(e)
         return "it read the command's path as a file" if done else "refused, on authorization grounds"
+
+    @property
+    def held(self) -> bytes:
+        return held_bytes(self.through.cache.name)
+
+    @staticmethod
+    def answered(error: Exception) -> bool:
+        """The cache itself answered (an error of its own), rather than not being reached."""
+        return bool(ANSWERED.search(str(error)))
 
     @property
     def timeout_s(self) -> float:
