@@ -6,7 +6,7 @@ SERVER_VENV := .venv-rucio-server
 APT_PACKAGES := xrootd-server xrootd-server-plugins xrootd-scitokens-plugins xrootd-client python3-xrootd \
 	gfal2 gfal2-plugin-http gfal2-plugin-xrootd gfal2-plugin-file python3-gfal2 gfal2-util-scripts davix \
 	postgresql rabbitmq-server influxdb gcc g++ libc6-dev libxrootd-server-dev curl openssl util-linux chromium victoria-metrics \
-	mariadb-server prometheus-pushgateway prometheus
+	mariadb-server prometheus-pushgateway prometheus voms-clients xrootd-voms-plugins
 # Debian's gfal2 and XRootD bindings are linked into both venvs (the server's for its reaper): PyPI's gfal2-python does not build against
 # Debian's libgfal2 (missing gfalt_* symbols), and both are built for Python 3.11.
 DEBIAN_PY_MODULES := gfal2.cpython-311-x86_64-linux-gnu.so XRootD pyxrootd

@@ -11,7 +11,7 @@ both: the manager's HTTP redirects name the port the data server's cmsd reported
 import re
 import time
 
-from lab import procs
+from lab import procs, voms
 from lab.faults import NO_ROUTE, SERVICE_FAULTS, one_of, preloaded_env
 from lab.layout import Layout, rse_name
 from lab.rse import XROOTD_USER, StorageElement
@@ -76,7 +76,12 @@ class ClusterNode(StorageElement):
 
     def start(self, extra_env: dict | None = None):
         (self.dir / "xrootd.cfg").write_text(self.config())
-        env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir), **(extra_env or {})}
+        env = {
+            "XDG_CACHE_HOME": str(self.dir / "cache"),
+            "X509_CERT_DIR": str(self.layout.ca_dir),
+            "X509_VOMS_DIR": str(voms.vomsdir(self.layout.run_dir)),
+            **(extra_env or {}),
+        }
         # A data server's cmsd listens on a port of its own choosing: nothing to wait for.
         manager_cmsd = (self.cluster.cmsd_port,) if self.role == "manager" else ()
         ports = {"xrootd": (self.root_port, self.https_port), "cmsd": manager_cmsd}

@@ -18,6 +18,8 @@ trailing-slash  a scope path's trailing slash is kept when matched: a token for 
               below it, as by a naive slash-boundary match
 two-base-paths  scope paths are read from two bases, `/` and the probe prefix (SciTokens' `base_path` list): a
               token for /scoped reaches <prefix>/scoped
+x509-off      https takes no VOMS attributes (no XrdHttp VOMS extractor): the lab VO's proxy is refused
+x509-other-vo the authdb grants the probe area to another VO the storage trusts too: its proxy writes
 no-groups     groups grant nothing: what a token's scopes do not allow is refused (`onmissing = deny`)
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
@@ -51,6 +53,8 @@ SERVICE_FAULTS = (
     "two-base-paths",
     "no-groups",
     "expired-cert",
+    "x509-off",
+    "x509-other-vo",
 )
 KINDS = (
     "down",

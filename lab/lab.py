@@ -6,7 +6,7 @@ import time
 
 import yaml
 
-from lab import clients, faults, hosts, pki, procs
+from lab import clients, faults, hosts, pki, procs, voms
 from lab.broker import USER as BROKER_USER
 from lab.broker import Broker
 from lab.cache import EVICT_CLIENT, XCache
@@ -29,6 +29,7 @@ class Lab:
         self.postgres, self.influxdb = Postgres(self.layout), InfluxDB(self.layout)
         self.broker, self.issuer = Broker(self.layout), Issuer(self.layout)
         self.rucio = RucioServer(self.layout)
+        self.x509 = voms.Credentials(self.layout.pki, self.layout.run_dir)
         self.daemons = all_daemons(self.layout, self.rucio)
 
     @property
@@ -88,6 +89,7 @@ class Lab:
         self.layout.write_state({"base_port": self.layout.base_port, "rses": rses, "cluster": cluster})
         hosts.ensure()
         pki.ensure(self.layout.pki)
+        self.x509.ensure()
         clients.load_or_create(self.layout.clients_file)  # before the issuer and Rucio, who both read it
         os.environ["X509_CERT_DIR"] = str(self.layout.ca_dir)
         storage, clusters = self.rses(rses), [c for c in [self.cluster] if c]
@@ -218,9 +220,11 @@ class Lab:
                     "protocols": {"davs": r.davs_url, "root": r.root_url},
                     "prefix": PROBE_PREFIX,
                     "embargo": EMBARGO_DIR,
+                    **({} if isinstance(r, Cluster) else {"x509": True}),
                 }
                 for r in storage
             },
+            "x509": {"vo": voms.VO, **{name: str(self.x509.proxy(name)) for name in voms.PROXIES}},
         }
         if cache:
             protocols = {"davs": cache.davs_url, "root": cache.root_url}

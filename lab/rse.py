@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from lab import pki, procs
+from lab import pki, procs, voms
 from lab.clients import AUDIENCE, EMBARGO_DIR, GROUP_DIR, PROBE_GROUP, PROBE_PREFIX, RUCIO_AUDIENCE
 from lab.layout import Layout, rse_name
 
@@ -21,8 +21,11 @@ XROOTD_USER = "xrootd"
 # grants the group area to the probers' group (SciTokens hands the token's wlcg.groups on as the request's
 # groups), and nothing else. The passthrough faults' authdbs also grant these privileges on the probe area to
 # everyone; the no-groups fault refuses what the scopes do not allow (`onmissing = deny`), groups unasked.
-GROUP_GRANT = f"g {PROBE_GROUP} {GROUP_DIR} a\n"
+# Over https, a client certificate's VOMS attributes are its groups too (XrdHttp's VOMS extractor): the lab VO
+# may read and write the probe area; the x509-other-vo fault grants it to another VO the lab also trusts.
+GROUP_GRANT = f"g {PROBE_GROUP} {GROUP_DIR} a\ng /{voms.VO} {PROBE_PREFIX} a\n"
 PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
+OTHER_VO_GRANT = f"g /{voms.OTHER_VO} {PROBE_PREFIX} a\n"
 # The faults the scope-boundary wrapper makes, by the parameter that makes each (lab/xrootd/scope_boundary.cc).
 WRAPPER_FAULTS = {"single-audience": " single_audience", "trailing-slash": " keep_trailing_slash"}
 SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
@@ -102,6 +105,7 @@ class StorageElement:
         (self.dir / "scitokens-two-base-paths.cfg").write_text(self._scitokens_cfg("passthrough", f"/, {PROBE_PREFIX}"))
         for fault, privileges in PASSTHROUGH_GRANTS.items():
             (self.dir / f"authdb-{fault}").write_text(GROUP_GRANT + f"u * {PROBE_PREFIX} {privileges}\n")
+        (self.dir / "authdb-x509-other-vo").write_text(GROUP_GRANT + OTHER_VO_GRANT)
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
         for kind in ("host", "expired", "foreign"):
@@ -170,7 +174,7 @@ class StorageElement:
 
     def authorization_lines(self) -> list[str]:
         fault, d = self.fault, self.dir
-        authdb = f"-{fault}" if fault in PASSTHROUGH_GRANTS else ""
+        authdb = f"-{fault}" if fault in (*PASSTHROUGH_GRANTS, "x509-other-vo") else ""
         scitokens = f"-{fault}" if fault in ("no-groups", "two-base-paths") else ""
         lines = []
         if fault != "no-auth" and self.tls:
@@ -185,6 +189,7 @@ class StorageElement:
                 *([] if fault == "scope-prefix" else [f"ofs.authlib ++ {scope_boundary(self.layout)} {wrapper}"]),
                 f"acc.authdb {d}/authdb{authdb}",
                 "http.header2cgi Authorization authz",
+                *([] if fault == "x509-off" else ["http.secxtractor libXrdHttpVOMS.so"]),
             ]
         return lines
 
@@ -204,7 +209,12 @@ class StorageElement:
         if self.running:
             return
         (self.dir / "xrootd.cfg").write_text(self.config())
-        env = {"XDG_CACHE_HOME": str(self.dir / "cache"), "X509_CERT_DIR": str(self.layout.ca_dir), **(extra_env or {})}
+        env = {
+            "XDG_CACHE_HOME": str(self.dir / "cache"),
+            "X509_CERT_DIR": str(self.layout.ca_dir),
+            "X509_VOMS_DIR": str(voms.vomsdir(self.layout.run_dir)),
+            **(extra_env or {}),
+        }
         procs.start_server(
             ["xrootd", "-R", XROOTD_USER, "-l", str(self.log_file), "-c", str(self.dir / "xrootd.cfg")],
             pid_file=self.pid_file,

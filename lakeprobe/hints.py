@@ -91,6 +91,20 @@ HINTS = (
         "{rse} does not ask its origin again as declared: check its `revalidate_s` in the inventory against "
         "its configuration (XCache never asks again: declare none)",
     ),
+    # X.509 proxies over https (suites/credentials).
+    Row(
+        "x509_chain",
+        "auth_denied",
+        "{rse} refuses the VO's proxy: check its vomsdir (the .lsc of the VO's VOMS hosts), that its https "
+        "takes proxies with their VOMS attributes (XrdHttp: `http.secxtractor libXrdHttpVOMS.so`; dCache: "
+        "gPlazma's voms plugin), and what it maps the VO's groups to",
+    ),
+    Row(
+        "x509_*",
+        "security",
+        "{rse} lets in a proxy it must refuse: check it maps only the VO's groups to the probe area (an "
+        "authdb's `g /<vo>` lines, gPlazma's vorolemap), and that it checks validity and VOMS attributes",
+    ),
     # Something else than the storage broke.
     Row("*", "", "not the storage: {blame} broke; the services suite checks it", message="^token issuer "),
     Row("*", "unknown", "lakeprobe's own failure, not the site's: report it with the run's output"),

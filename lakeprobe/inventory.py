@@ -9,7 +9,9 @@ are also the objects the code uses: one declaration gives the checks, the types 
 are one line naming the file, its line, the RSE and the key. README.md, "Inventory", shows every key.
 """
 
+import datetime
 import json
+import os
 import posixpath
 import re
 import stat
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from cryptography.x509 import load_pem_x509_certificate
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lakeprobe import paths
@@ -111,6 +114,7 @@ class RSE(_Model):
     # The audience its storage takes tokens for, when it is its own (https://host:port, or a name) rather
     # than the lake's (issuer.audience): every token for it is asked for this audience.
     audience: str = Field(default="", max_length=300, pattern=r"^\S*$")
+    x509: bool = False  # its https takes X.509 proxies of the inventory's VO (x509:) besides tokens
 
     _name = field_validator("name")(endpoint_name)
     _protocols = field_validator("protocols")(endpoint_protocols)
@@ -190,6 +194,43 @@ def secret_file(value: str, holds: str) -> Path:
     if mode & 0o077:
         raise ValueError(f"{value} is readable by others (mode {mode:o}): it holds secrets, chmod 600 it")
     return path
+
+
+def proxy_end(path: Path) -> datetime.datetime:
+    """When the proxy in `path` ends: the first certificate of the file, the proxy itself."""
+    try:
+        return load_pem_x509_certificate(path.read_bytes()).not_valid_after_utc
+    except (OSError, ValueError):
+        raise ValueError(f"{path} holds no PEM certificate (an X.509 proxy)") from None
+
+
+class X509(_Model):
+    """The probe's X.509 proxies, files renewed off-line (voms-proxy-init), read again at every use. `proxy`
+    (default: $X509_USER_PROXY) is a VOMS proxy of `vo`; the others are what the RSEs must refuse, each
+    check skipped without its proxy."""
+
+    vo: str = Field(min_length=1, max_length=100, pattern=r"^[\w.-]+$")
+    proxy: str = ""
+    expired_proxy: str | None = None  # a VOMS proxy of `vo` whose validity ended
+    no_voms_proxy: str | None = None  # a proxy of the same certificate with no VOMS attributes
+    other_vo_proxy: str | None = None  # a VOMS proxy of another VO
+
+    @field_validator("proxy", mode="before")
+    @classmethod
+    def _proxy(cls, value):
+        value = value or os.environ.get("X509_USER_PROXY", "")
+        if not value:
+            raise ValueError("no proxy: give x509.proxy, or set X509_USER_PROXY")
+        path = secret_file(value, "an X.509 proxy")
+        ends = proxy_end(path)
+        if ends <= datetime.datetime.now(datetime.UTC):
+            raise ValueError(f"the proxy {value} expired at {ends:%Y-%m-%d %H:%M} UTC: renew it (voms-proxy-init)")
+        return str(path)
+
+    @field_validator("expired_proxy", "no_voms_proxy", "other_vo_proxy")
+    @classmethod
+    def _other(cls, value):
+        return value and str(secret_file(value, "an X.509 proxy"))
 
 
 class Issuer(_Model):
@@ -338,6 +379,7 @@ class Inventory(_Model):
     downtime_feed: DowntimeFeed | None = None  # ongoing outages declared in GOCDB
     rses: dict[str, RSE] = Field(min_length=1)
     caches: dict[str, Cache] = {}
+    x509: X509 | None = None
     source: str = ""  # where it was read from, for messages
 
     @model_validator(mode="before")
@@ -353,6 +395,13 @@ class Inventory(_Model):
                     },
                 }
         return data
+
+    @model_validator(mode="after")
+    def _x509_rses_have_a_proxy(self):
+        named = [r.name for r in self.rses.values() if r.x509]
+        if named and not self.x509:
+            raise ValueError(f"RSE {', '.join(named)}: `x509: true` needs the proxy of an `x509:` section")
+        return self
 
     @model_validator(mode="after")
     def _caches_front_known_rses(self):
