@@ -108,9 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     fault.add_argument(
         "kind",
         help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, passthrough-read, passthrough-all, "
-        "scope-prefix, single-audience, trailing-slash, two-base-paths, no-groups, expired-cert, x509-off, x509-other-vo, ipv6-off, "
-        "ipv4-off, or no-route-to-RSE (e.g. no-route-to-XRD1); on the cluster: down, server-down, corrupt, "
-        "no-route-to-RSE, tpc-off, expired-cert or a token fault",
+        "scope-prefix, single-audience, trailing-slash, two-base-paths, no-groups, expired-cert, x509-off, "
+        "x509-other-vo, ipv6-off, ipv4-off, or no-route-to-RSE (e.g. no-route-to-XRD1); on the cluster: down, "
+        "server-down, corrupt, no-route-to-RSE, tpc-off, expired-cert or a token fault",
     )
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 
