@@ -20,6 +20,8 @@ two-base-paths  scope paths are read from two bases, `/` and the probe prefix (S
               token for /scoped reaches <prefix>/scoped
 x509-off      https takes no VOMS attributes (no XrdHttp VOMS extractor): the lab VO's proxy is refused
 x509-other-vo the authdb grants the probe area to another VO the storage trusts too: its proxy writes
+macaroons-off no macaroon service: a macaroon request is a plain POST, which XrdHttp refuses
+macaroons-not-taken  macaroons are issued but not taken (no libXrdMacaroons authorization): refused
 no-groups     groups grant nothing: what a token's scopes do not allow is refused (`onmissing = deny`)
 expired-cert  the server presents a host certificate that expired yesterday
 no-route-to-X the server (and its TPC agent) cannot connect to RSE X's ports, as a firewall between two sites
@@ -55,6 +57,8 @@ SERVICE_FAULTS = (
     "expired-cert",
     "x509-off",
     "x509-other-vo",
+    "macaroons-off",
+    "macaroons-not-taken",
 )
 KINDS = (
     "down",

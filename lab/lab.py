@@ -220,7 +220,7 @@ class Lab:
                     "protocols": {"davs": r.davs_url, "root": r.root_url},
                     "prefix": PROBE_PREFIX,
                     "embargo": EMBARGO_DIR,
-                    **({} if isinstance(r, Cluster) else {"x509": True}),
+                    **({} if isinstance(r, Cluster) else {"x509": True, "macaroons": True}),
                 }
                 for r in storage
             },

@@ -5,7 +5,9 @@ The configuration is rendered from the RSE's current fault (none when healthy), 
 lives in the configuration is a restart with another rendering; see lab/faults.py for the rest.
 """
 
+import base64
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -106,10 +108,13 @@ class StorageElement:
         for fault, privileges in PASSTHROUGH_GRANTS.items():
             (self.dir / f"authdb-{fault}").write_text(GROUP_GRANT + f"u * {PROBE_PREFIX} {privileges}\n")
         (self.dir / "authdb-x509-other-vo").write_text(GROUP_GRANT + OTHER_VO_GRANT)
+        if not (self.dir / "macaroon-secret").exists():  # kept: macaroons it issued stay valid over restarts
+            (self.dir / "macaroon-secret").write_text(base64.b64encode(os.urandom(48)).decode() + "\n")
         self._seed_issuer_keys()
         subprocess.run(["chown", "-R", f"{XROOTD_USER}:{XROOTD_USER}", str(self.dir)], check=True)
         for kind in ("host", "expired", "foreign"):
             (self.dir / f"{kind}.key").chmod(0o400)
+        (self.dir / "macaroon-secret").chmod(0o400)
         (self.dir / "tpccreds").chmod(0o700)
 
     def _seed_issuer_keys(self):
@@ -190,8 +195,20 @@ class StorageElement:
                 f"acc.authdb {d}/authdb{authdb}",
                 "http.header2cgi Authorization authz",
                 *([] if fault == "x509-off" else ["http.secxtractor libXrdHttpVOMS.so"]),
+                *([] if fault == "macaroons-off" else self.macaroon_lines(taken=fault != "macaroons-not-taken")),
             ]
         return lines
+
+    def macaroon_lines(self, taken: bool = True) -> list[str]:
+        """Macaroons issued over https (a POST of application/macaroon-request) and, when `taken`, taken as
+        bearer tokens: asked before SciTokens, each holds its requester's identity, restricted by its
+        caveats. Not taken, a macaroon goes to SciTokens, which refuses it as no JWT."""
+        return [
+            f"all.sitename {self.name}",
+            f"macaroons.secretkey {self.dir}/macaroon-secret",
+            *(["ofs.authlib ++ libXrdMacaroons.so"] if taken else []),
+            "http.exthandler xrdmacaroons libXrdMacaroons.so",
+        ]
 
     def tpc_lines(self) -> list[str]:
         fault, d, lines = self.fault, self.dir, []

@@ -105,6 +105,26 @@ HINTS = (
         "{rse} lets in a proxy it must refuse: check it maps only the VO's groups to the probe area (an "
         "authdb's `g /<vo>` lines, gPlazma's vorolemap), and that it checks validity and VOMS attributes",
     ),
+    # Macaroons (suites/credentials).
+    Row(
+        "macaroon_issue",
+        "protocol_error",
+        "{rse} issues no macaroons: XRootD needs `http.exthandler xrdmacaroons libXrdMacaroons.so`, "
+        "`macaroons.secretkey` and `all.sitename`; dCache, macaroons enabled on its WebDAV door",
+    ),
+    Row(
+        "macaroon_read",
+        "auth_denied",
+        "{rse} does not honour the macaroon it issued: XRootD needs `ofs.authlib ++ libXrdMacaroons.so` "
+        "after its other authorization libraries (asked first); before 5.6 a macaroon asked for with a token "
+        "grants metadata only: mark the RSE `x509: true` to ask with the proxy",
+    ),
+    Row(
+        "macaroon_caveats",
+        "security",
+        "{rse} does not hold a macaroon to its caveats: a bearer macaroon leaked from a transfer then does "
+        "more than it was issued for; check the storage's macaroon library version and its secret",
+    ),
     # Something else than the storage broke.
     Row("*", "", "not the storage: {blame} broke; the services suite checks it", message="^token issuer "),
     Row("*", "unknown", "lakeprobe's own failure, not the site's: report it with the run's output"),

@@ -115,6 +115,7 @@ class RSE(_Model):
     # than the lake's (issuer.audience): every token for it is asked for this audience.
     audience: str = Field(default="", max_length=300, pattern=r"^\S*$")
     x509: bool = False  # its https takes X.509 proxies of the inventory's VO (x509:) besides tokens
+    macaroons: bool = False  # it issues macaroons over https (suites/credentials)
 
     _name = field_validator("name")(endpoint_name)
     _protocols = field_validator("protocols")(endpoint_protocols)

@@ -155,6 +155,7 @@ def render(
     copies = [r for r in latest.values() if r.peer and r.suite == "site"]  # rucio_rule_transfer has a peer too
     through_rucio = [r for r in latest.values() if r.suite == "rucio"]
     caches = [r for r in latest.values() if r.suite == "cache"]
+    credentials = [r for r in latest.values() if r.suite == "credentials"]
     rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
     cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
@@ -163,6 +164,8 @@ def render(
         grids.append(_grid(through_rucio, cell, "Through Rucio: RSE x check", "rucio-grid"))
     if caches:
         grids.append(_grid(caches, cell, "Caches: cache x check", "cache-grid"))
+    if credentials:
+        grids.append(_grid(credentials, cell, "Other credentials (X.509): RSE x check", "credentials-grid"))
     return _TEMPLATES.get_template("status.html").render(
         style=Markup(STYLE),  # ours, constant: CSS, not text
         lake=lake,
@@ -218,7 +221,7 @@ def _services(latest, records, rses, cell: _Cells) -> list[tuple[str, dict]]:
         newest = max(own + blamed, key=lambda r: r.ts, default=None)
         status = _worst(r.status for r in own + blamed) if own + blamed else None
         rows.append((name, cell.of(newest, status, component=name)))
-    storage = [r for r in latest.values() if r.suite == "site" and r.blame not in SERVICES]
+    storage = [r for r in latest.values() if r.suite in ("site", "credentials") and r.blame not in SERVICES]
     newest = max(storage, key=lambda r: r.ts, default=None)
     status = _worst(r.status for r in storage) if storage else None
     if status in (None, "pass") and any(key[0] == "site" for key in cell.hidden):

@@ -41,10 +41,8 @@ class ProxyClient:
         try:
             reply = call_with_deadline(send, self.timeout_s, f"an X.509 {method}")
         except ProbeFailure as e:
-            # Refused as the handshake ends (TLS 1.3 sends the alert after it, which a client may see as the
-            # connection closed); the client's own verification of the storage is the storage's certificate.
-            if e.error_class == ErrorClass.TLS and "CERTIFICATE_VERIFY_FAILED" not in str(e):
-                return Outcome(False, f"refused in the TLS handshake: {_tls_reason(str(e))}")
+            if refused := refused_in_handshake(e):
+                return Outcome(False, refused)
             raise
         if reply.status_code in _REFUSED:
             return Outcome(False, f"HTTP {reply.status_code}", reply.via)
@@ -52,6 +50,15 @@ class ProxyClient:
             reason = f"HTTP {reply.status_code} {inert(reply.text.strip(), 120)}"
             raise ProbeFailure(classify(reason), f"{method} {url}{reply.via}: {reason}")
         return Outcome(True, reply.content, reply.via)
+
+
+def refused_in_handshake(error: ProbeFailure) -> str:
+    """Why the storage refused the client certificate in the TLS handshake ('' when it did not): TLS 1.3
+    sends the alert after the handshake, which a client may see as the connection closed; the client's own
+    verification of the storage is about the storage's certificate, not the proxy."""
+    if error.error_class != ErrorClass.TLS or "CERTIFICATE_VERIFY_FAILED" in str(error):
+        return ""
+    return f"refused in the TLS handshake: {_tls_reason(str(error))}"
 
 
 def _tls_reason(message: str) -> str:

@@ -1,8 +1,9 @@
-"""The credentials suite's parameters and shared fixtures: one set of X.509 checks per RSE x https protocol
-of the RSEs the inventory marks `x509: true`, with the proxies of its `x509:` section.
+"""The credentials suite's parameters and shared fixtures: each module's checks per RSE x https protocol of
+the RSEs the inventory marks for it (the module's RSES_WITH: `x509: true`, `macaroons: true`), with the
+proxies of the inventory's `x509:` section.
 
-The checks write in the run's directory on the RSE, `<prefix>/<run id>/x509`, which the probe's token
-makes and plugins/cleanup.py removes as any other.
+The checks write in the run's directory on the RSE, `<prefix>/<run id>/<RSES_WITH>`, which the probe's
+token makes and plugins/cleanup.py removes as any other.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from lakeprobe.areas import RunArea
 from lakeprobe.errors import InDowntime, NotProbed
 from lakeprobe.ids import CheckId
 from lakeprobe.inventory import RSE
+from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
@@ -25,21 +27,28 @@ def pytest_generate_tests(metafunc):
     state = run_state(metafunc.config)
     if state is None or "endpoint" not in metafunc.fixturenames:
         return
-    selection = state.selection
+    selection, marked = state.selection, metafunc.module.RSES_WITH
     endpoints = [
-        (rse, p) for rse in selection.rses if rse.x509 for p in selection.protocols_of(rse) if p in HTTPS_PROTOCOLS
+        (rse, p)
+        for rse in selection.rses
+        if getattr(rse, marked)
+        for p in selection.protocols_of(rse)
+        if p in HTTPS_PROTOCOLS
     ]
     metafunc.parametrize("endpoint", [pytest.param(e, id=str(CheckId(e[0].name, e[1]))) for e in endpoints])
 
 
 @dataclass
-class X509Endpoint(Steps):
-    """One RSE x protocol under X.509: where its checks write, and how each step ended."""
+class CredentialEndpoint(Steps):
+    """One RSE x protocol for one module's checks: where they write, and how each step ended."""
 
     rse: RSE
     protocol: str
     directory: str
-    client: ProxyClient
+    client: ProxyClient | None  # None: the inventory has no `x509:` section
+    token: str  # the probe's token for this RSE
+    timeout_s: float
+    macaroon: str = ""  # the one the storage issued (test_macaroons.py): a secret, never shown
 
     def __post_init__(self):
         Steps.__init__(self)
@@ -49,37 +58,40 @@ class X509Endpoint(Steps):
 
     def proxy(self, kind: str) -> str:
         """The inventory's proxy of this kind; without it, the check is not tried."""
-        path = getattr(self.client.x509, kind)
+        path = getattr(self.client.x509, kind) if self.client else None
         if not path:
             raise NotProbed(f"not tried: no `x509.{kind}` in the inventory")
         return path
 
 
 @pytest.fixture(scope="session")
-def x509_endpoints():
+def credential_endpoints():
     return {}
 
 
 @pytest.fixture
-def x509_endpoint(endpoint, x509_endpoints, tokens, run: RunState, record) -> X509Endpoint:
+def credential_endpoint(endpoint, credential_endpoints, tokens, run: RunState, record, request) -> CredentialEndpoint:
     rse, protocol = endpoint
     record.rse, record.protocol = rse.name, protocol
     if rse.downtime:
         raise InDowntime(f"downtime: {rse.downtime}")
-    key = (rse.name, protocol)
-    if key not in x509_endpoints:
+    marked = request.module.RSES_WITH
+    key = (marked, rse.name, protocol)
+    if key not in credential_endpoints:
         storage = Storage(tokens, run.options.timeout, [rse], run.slots, run.breaker)
         area = RunArea(run, storage)
-        directory = area.directory(rse, protocol, "x509")
-        client = ProxyClient(run.inventory.x509, rse.timeout_s or run.options.timeout)
-        x509_endpoints[key] = X509Endpoint(rse, protocol, directory, client)
+        directory = area.directory(rse, protocol, marked)
+        timeout_s = rse.timeout_s or run.options.timeout
+        client = ProxyClient(run.inventory.x509, timeout_s) if run.inventory.x509 else None
+        token = storage.token_for(rse, registry.get(protocol))
+        credential_endpoints[key] = CredentialEndpoint(rse, protocol, directory, client, token, timeout_s)
         area.mkdir(rse, protocol, area.directory(rse, protocol))
         area.mkdir(rse, protocol, directory)
-    return x509_endpoints[key]
+    return credential_endpoints[key]
 
 
 @pytest.fixture
-def step(x509_endpoint, record, request):
+def step(credential_endpoint, record, request):
     """Notes how this step ended for the steps behind it."""
-    yield x509_endpoint
-    note_step(x509_endpoint, record, request.node)
+    yield credential_endpoint
+    note_step(credential_endpoint, record, request.node)

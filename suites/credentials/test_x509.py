@@ -7,6 +7,7 @@ import os
 
 from lakeprobe.errors import ErrorClass, ProbeFailure
 
+RSES_WITH = "x509"  # the RSEs these checks run on: those marked `x509: true`
 FILE_SIZE = 64 * 1024
 
 

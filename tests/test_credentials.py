@@ -1,0 +1,107 @@
+"""suites/credentials against the test lab's RSEs, whose https takes VOMS proxies of the lab VO (lab/voms.py:
+made with voms-proxy-fake, signed by a lab VOMS host certificate) and issues macaroons (libXrdMacaroons):
+healthy, with an RSE that grants the probe area to another VO it trusts, one whose https takes no VOMS
+attributes, one with no macaroon service, one that issues macaroons but does not take them, and with
+proxies the inventory does not give. No byte of a proxy, and no macaroon, reaches any output."""
+
+import base64
+import re
+
+import pytest
+import yaml
+
+from lab.voms import PROXIES
+from tests.helpers import lakeprobe_cli
+
+pytestmark = pytest.mark.lab
+
+X509_CHECKS = ("x509_chain", "x509_expired", "x509_no_voms", "x509_other_vo")
+CHECKS = (*X509_CHECKS, "macaroon_issue", "macaroon_read", "macaroon_caveats")
+MACAROON = re.compile(r"MDA[A-Za-z0-9+/_-]{20,}")  # a v1 macaroon's base64 ("0019location ...")
+RSES = ("XRD1", "XRD2", "XRD3")
+FAULTY = "XRD2"
+
+
+def _round(run_suite, *args, **kwargs):
+    proc, records, _ = run_suite("--timeout", "30", *args, suite="suites/credentials", **kwargs)
+    return proc, {(r.rse, r.check): r for r in records}
+
+
+def _findings(records: dict) -> dict:
+    return {key: r.error_class for key, r in records.items() if r.status in ("fail", "error")}
+
+
+def test_a_healthy_lab_takes_the_vo_proxy_and_refuses_the_others(run_suite, lab):
+    proc, records = _round(run_suite)
+    assert f"influxdb-v1 {lab.layout.influxdb_url} lakeprobe: {len(RSES) * len(CHECKS)} records written" in proc.stdout
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert set(records) == {(rse, c) for rse in RSES for c in CHECKS}
+    assert {r.protocol for r in records.values()} == {"davs"}  # X.509 over https only
+    assert all(r.status == "pass" for r in records.values())
+    assert "refused in the TLS handshake" in records[("XRD1", "x509_expired")].message
+    assert "HTTP 403" in records[("XRD1", "x509_other_vo")].message
+    assert "to the probe's VOMS proxy" in records[("XRD1", "macaroon_issue")].message
+    assert "asked for with no credential reads nothing" in records[("XRD1", "macaroon_caveats")].message
+    assert re.search(r"XRD1 davs +\.\.\. +\.\.\.\.", proc.stdout)  # a column of each in the summary
+    output = proc.stdout + proc.stderr + repr(list(records.values()))
+    _no_proxy_bytes(lab, output)
+    assert not MACAROON.search(output)
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        # The authdb grants the probe area to another VO the storage trusts too.
+        ("x509-other-vo", {(FAULTY, "x509_other_vo"): "security"}),
+        # https takes no VOMS attributes: the VO's own proxy is refused, and what needs it is not tried; a
+        # macaroon asked for with the proxy holds an identity with no groups, and reads nothing.
+        ("x509-off", {(FAULTY, "x509_chain"): "auth_denied", (FAULTY, "macaroon_read"): "auth_denied"}),
+        # No macaroon service: the request is a POST XrdHttp does not take.
+        ("macaroons-off", {(FAULTY, "macaroon_issue"): "protocol_error"}),
+        # Issued, but no authorization library takes them: the storage's own macaroon reads nothing.
+        ("macaroons-not-taken", {(FAULTY, "macaroon_read"): "auth_denied"}),
+    ],
+)
+def test_each_fault_fails_its_check_on_its_rse_only(kind, expected, faulty, run_suite, lab_env, tmp_path):
+    faulty(FAULTY, kind)
+    proc, records = _round(run_suite, results=tmp_path)
+    assert proc.returncode == 1
+    assert _findings(records) == expected, proc.stdout[-3000:]
+    assert all(r.status == "pass" for (rse, _), r in records.items() if rse != FAULTY)
+    if kind == "x509-off":
+        untried = {c for (rse, c), r in records.items() if rse == FAULTY and r.status == "skip"}
+        assert untried == {"x509_expired", "x509_no_voms", "x509_other_vo", "macaroon_caveats"}
+        assert "libXrdHttpVOMS" in records[(FAULTY, "x509_chain")].hint
+    elif kind == "x509-other-vo":
+        assert "g /<vo>" in records[(FAULTY, "x509_other_vo")].hint
+    elif kind == "macaroons-off":
+        assert "libXrdMacaroons" in records[(FAULTY, "macaroon_issue")].hint
+    else:
+        assert "ofs.authlib ++ libXrdMacaroons.so" in records[(FAULTY, "macaroon_read")].hint
+    made = lakeprobe_cli("report", "--results-dir", str(tmp_path), env=lab_env)
+    assert made.returncode == 0, made.stderr
+    page = (tmp_path / "status.html").read_text()  # a table of its own, and the storage not green
+    grid = page[page.index('<table id="credentials-grid">') :].split("</table>", 1)[0]
+    assert grid.count(f'data-rse="{FAULTY}"') == len(CHECKS) and 'class="fail"' in grid
+    assert 'class="fail" data-status="fail" data-component="storage"' in page  # a hole in the storage is red
+
+
+def test_a_proxy_the_inventory_does_not_give_skips_its_check(run_suite, lab, tmp_path):
+    data = yaml.safe_load(lab.layout.inventory.read_text())
+    del data["x509"]["other_vo_proxy"]
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    proc, records = _round(run_suite, "--rse", "XRD1", inventory=inventory)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    other = records[("XRD1", "x509_other_vo")]
+    assert other.status == "skip" and "x509.other_vo_proxy" in other.message
+
+
+def _no_proxy_bytes(lab, output: str):
+    """Neither a proxy's key nor its certificates, PEM or their base64 body, are anywhere in the output."""
+    for name in PROXIES:
+        pem = lab.x509.proxy(name).read_text()
+        assert "PRIVATE KEY" not in output and "BEGIN CERTIFICATE" not in output
+        for block in re.findall(r"-----BEGIN [^-]+-----\n(.*?)-----END", pem, re.S):
+            body = block.replace("\n", "")
+            assert body[:40] not in output and base64.b64decode(body)[:32].hex() not in output
