@@ -20,6 +20,10 @@ LISTED_BY_ONE = ("list", "embargo_owner")
 #   storage.create (right), and from then on the manager finds no server holding it, so the DELETE it
 #   must refuse is answered 404 (root:// is refused at the manager, which authorizes rm before locating).
 NO_SERVER_AFTER_REFUSED_OVERWRITE = "HTTP 404 No servers are available to read the file"
+# - embargo_publish: the read of the file just moved to the open area was answered not_found through the
+#   manager in 2 of 5 clean-clone CI runs (protocol not recorded; not reproduced by hand). Suspected: the
+#   manager remembering the destination path as on no server (`cms.fxhold`) from a lookup before the move.
+MOVED_NOT_FOUND_YET = "embargo_publish"
 
 
 def _round(cluster, inventory_with, run_suite, *args):
@@ -41,6 +45,8 @@ def _assert_known_gaps(own: dict, checked: set):
             assert (r.status, r.error_class) == ("warn", "not_found") and "one server of a cluster" in r.message
         elif (check, protocol) == ("create_scope", "davs") and r.status != "pass":
             assert (r.status, r.error_class) == ("fail", "not_found") and NO_SERVER_AFTER_REFUSED_OVERWRITE in r.message
+        elif check == MOVED_NOT_FOUND_YET and r.status != "pass":
+            assert (r.status, r.error_class) == ("fail", "not_found"), r.message
         else:
             assert r.status == "pass", r
 
