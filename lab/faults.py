@@ -20,6 +20,8 @@ two-base-paths  scope paths are read from two bases, `/` and the probe prefix (S
               token for /scoped reaches <prefix>/scoped
 x509-off      https takes no VOMS attributes (no XrdHttp VOMS extractor): the lab VO's proxy is refused
 x509-other-vo the authdb grants the probe area to another VO the storage trusts too: its proxy writes
+x509-any-proxy a grid-mapfile maps the lab user's DN to a local user the authdb grants the probe area: any
+              proxy of that user writes, with the VO's attributes or without, of any VO
 macaroons-off no macaroon service: a macaroon request is a plain POST, which XrdHttp refuses
 macaroons-not-taken  macaroons are issued but not taken (no libXrdMacaroons authorization): refused
 no-groups     groups grant nothing: what a token's scopes do not allow is refused (`onmissing = deny`)
@@ -57,6 +59,7 @@ SERVICE_FAULTS = (
     "expired-cert",
     "x509-off",
     "x509-other-vo",
+    "x509-any-proxy",
     "macaroons-off",
     "macaroons-not-taken",
 )

@@ -28,6 +28,10 @@ XROOTD_USER = "xrootd"
 GROUP_GRANT = f"g {PROBE_GROUP} {GROUP_DIR} a\ng /{voms.VO} {PROBE_PREFIX} a\n"
 PASSTHROUGH_GRANTS = {"passthrough-read": "rl", "passthrough-all": "a"}
 OTHER_VO_GRANT = f"g /{voms.OTHER_VO} {PROBE_PREFIX} a\n"
+# The x509-any-proxy fault: authorization by the certificate's DN (a grid-mapfile), as before VOMS, whatever
+# attributes its proxy holds or lacks.
+MAPPED_USER = "labuser"
+MAPPED_USER_GRANT = f"u {MAPPED_USER} {PROBE_PREFIX} a\n"
 # The faults the scope-boundary wrapper makes, by the parameter that makes each (lab/xrootd/scope_boundary.cc).
 WRAPPER_FAULTS = {"single-audience": " single_audience", "trailing-slash": " keep_trailing_slash"}
 SCOPE_BOUNDARY_SOURCE = Path(__file__).parent / "xrootd" / "scope_boundary.cc"
@@ -108,6 +112,8 @@ class StorageElement:
         for fault, privileges in PASSTHROUGH_GRANTS.items():
             (self.dir / f"authdb-{fault}").write_text(GROUP_GRANT + f"u * {PROBE_PREFIX} {privileges}\n")
         (self.dir / "authdb-x509-other-vo").write_text(GROUP_GRANT + OTHER_VO_GRANT)
+        (self.dir / "authdb-x509-any-proxy").write_text(GROUP_GRANT + MAPPED_USER_GRANT)
+        (self.dir / "grid-mapfile").write_text(f'"{voms.user_dn()}" {MAPPED_USER}\n')
         if not (self.dir / "macaroon-secret").exists():  # kept: macaroons it issued stay valid over restarts
             (self.dir / "macaroon-secret").write_text(base64.b64encode(os.urandom(48)).decode() + "\n")
         self._seed_issuer_keys()
@@ -179,7 +185,7 @@ class StorageElement:
 
     def authorization_lines(self) -> list[str]:
         fault, d = self.fault, self.dir
-        authdb = f"-{fault}" if fault in (*PASSTHROUGH_GRANTS, "x509-other-vo") else ""
+        authdb = f"-{fault}" if fault in (*PASSTHROUGH_GRANTS, "x509-other-vo", "x509-any-proxy") else ""
         scitokens = f"-{fault}" if fault in ("no-groups", "two-base-paths") else ""
         lines = []
         if fault != "no-auth" and self.tls:
@@ -195,6 +201,7 @@ class StorageElement:
                 f"acc.authdb {d}/authdb{authdb}",
                 "http.header2cgi Authorization authz",
                 *([] if fault == "x509-off" else ["http.secxtractor libXrdHttpVOMS.so"]),
+                *([f"http.gridmap {d}/grid-mapfile"] if fault == "x509-any-proxy" else []),
                 *([] if fault == "macaroons-off" else self.macaroon_lines(taken=fault != "macaroons-not-taken")),
             ]
         return lines

@@ -54,6 +54,11 @@ def vomsdir(run_dir: Path) -> Path:
     return run_dir / "vomsdir"
 
 
+def user_dn() -> str:
+    """The lab user's DN, as grid-mapfiles write it."""
+    return _dn(USER_CN)
+
+
 def _dn(cn: str) -> str:
     return f"/O=lakeprobe lab/CN={cn}"
 

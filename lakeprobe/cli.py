@@ -109,9 +109,9 @@ def _parser() -> argparse.ArgumentParser:
         "kind",
         help="down, hang, readonly, full, slow, tpc-off, corrupt, no-auth, passthrough-read, passthrough-all, "
         "scope-prefix, single-audience, trailing-slash, two-base-paths, no-groups, expired-cert, x509-off, "
-        "x509-other-vo, macaroons-off, macaroons-not-taken, ipv6-off, ipv4-off, or no-route-to-RSE (e.g. "
-        "no-route-to-XRD1); on the cluster: down, server-down, corrupt, no-route-to-RSE, tpc-off, expired-cert "
-        "or a token fault",
+        "x509-other-vo, x509-any-proxy, macaroons-off, macaroons-not-taken, ipv6-off, ipv4-off, or "
+        "no-route-to-RSE (e.g. no-route-to-XRD1); on the cluster: down, server-down, corrupt, no-route-to-RSE, "
+        "tpc-off, expired-cert or a token fault",
     )
     lab.add_parser("heal", help="remove an RSE's fault").add_argument("rse")
 

@@ -125,6 +125,18 @@ HINTS = (
         "{rse} does not hold a macaroon to its caveats: a bearer macaroon leaked from a transfer then does "
         "more than it was issued for; check the storage's macaroon library version and its secret",
     ),
+    Row(
+        "davs_pull_macaroon",
+        "auth_denied",
+        "{source} refuses its own DOWNLOAD macaroon from the puller's agent, as FTS hands it over: it must take "
+        "its macaroons as bearer tokens (XRootD: `ofs.authlib ++ libXrdMacaroons.so`)",
+    ),
+    Row(
+        "davs_push_macaroon",
+        "auth_denied",
+        "{destination} refuses its own UPLOAD,DELETE macaroon from the pusher's agent, as FTS hands it over: it "
+        "must take its macaroons as bearer tokens (XRootD: `ofs.authlib ++ libXrdMacaroons.so`)",
+    ),
     # Something else than the storage broke.
     Row("*", "", "not the storage: {blame} broke; the services suite checks it", message="^token issuer "),
     Row("*", "unknown", "lakeprobe's own failure, not the site's: report it with the run's output"),

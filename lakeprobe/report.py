@@ -155,8 +155,10 @@ def render(
     copies = [r for r in latest.values() if r.peer and r.suite == "site"]  # rucio_rule_transfer has a peer too
     through_rucio = [r for r in latest.values() if r.suite == "rucio"]
     caches = [r for r in latest.values() if r.suite == "cache"]
-    credentials = [r for r in latest.values() if r.suite == "credentials"]
-    rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in copies} | {r.peer for r in copies})
+    credentials = [r for r in latest.values() if r.suite == "credentials" and not r.peer]
+    macaroon_copies = [r for r in latest.values() if r.suite == "credentials" and r.peer]  # columns of the TPC matrix
+    every_copy = copies + macaroon_copies
+    rses = sorted({r.rse for r in chain + through_rucio} | {r.rse for r in every_copy} | {r.peer for r in every_copy})
     cell = _Cells(now, stale_after_s, hidden)
     newest = max((r.ts for r in records), default=0)
     grids = [_grid(chain, cell, "RSE x check", "grid")]
@@ -179,7 +181,7 @@ def render(
         services=_services(visible, records, rses, cell),
         grids=grids,
         findings=_findings(visible, rounds, now),
-        tpc=_matrix(copies, rses, cell),
+        tpc=_matrix(every_copy, rses, cell),
         heatmap=charts.throughput_heatmap(rses, [r for r in copies if cell.current(r)]) if copies else None,
         history=_history(records, rses, now, ar or {}, days or {}),
     )

@@ -129,13 +129,19 @@ class Storage:
     def refresh(self, url: str) -> bool:
         return self._run("locate", url, lambda p, token, t: p.refresh(url, token, t)).value
 
-    def copy(self, source: str, destination: str, mode: str) -> Timed:
-        """`token` is the destination's; a source that takes tokens for another audience gets its own."""
+    def copy(self, source: str, destination: str, mode: str, macaroon: str | None = None) -> Timed:
+        """`token` is the destination's; a source that takes tokens for another audience gets its own. With a
+        `macaroon`, the end the probe does not talk to (a pull's source, a push's destination) is given it,
+        and no token, as FTS does: that end's own macaroon alone authorizes its side of the copy."""
         source_rse = self.locate(source)[0]
         another = self._audience(source_rse) != self._audience(self.locate(destination)[0])
 
         def tpc(p: Protocol, token: str | None, t: float):
-            source_token = self.token_for(source_rse, p) if another else None
+            source_token = self.token_for(source_rse, p) if another or macaroon else None
+            if macaroon and mode == "pull":
+                source_token = macaroon
+            elif macaroon:
+                token = macaroon
             return p.copy(source, destination, mode, token, t, source_token)
 
         return self._run(f"{mode} copy", destination, tpc, source)

@@ -1,6 +1,7 @@
 """The credentials suite's parameters and shared fixtures: each module's checks per RSE x https protocol of
-the RSEs the inventory marks for it (the module's RSES_WITH: `x509: true`, `macaroons: true`), with the
-proxies of the inventory's `x509:` section.
+the RSEs the inventory marks for it (the module's RSES_WITH: `x509: true`, `macaroons: true`), or per
+ordered pair of them x copy mode over davs (`macaroon_copy`), with the proxies of the inventory's `x509:`
+section.
 
 The checks write in the run's directory on the RSE, `<prefix>/<run id>/<RSES_WITH>`, which the probe's
 token makes and plugins/cleanup.py removes as any other.
@@ -14,6 +15,7 @@ from lakeprobe.areas import RunArea
 from lakeprobe.errors import InDowntime, NotProbed
 from lakeprobe.ids import CheckId
 from lakeprobe.inventory import RSE
+from lakeprobe.macaroons import request
 from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
@@ -25,17 +27,44 @@ from plugins.run import run_state
 
 def pytest_generate_tests(metafunc):
     state = run_state(metafunc.config)
-    if state is None or "endpoint" not in metafunc.fixturenames:
+    if state is None:
         return
-    selection, marked = state.selection, metafunc.module.RSES_WITH
-    endpoints = [
-        (rse, p)
-        for rse in selection.rses
-        if getattr(rse, marked)
-        for p in selection.protocols_of(rse)
-        if p in HTTPS_PROTOCOLS
-    ]
-    metafunc.parametrize("endpoint", [pytest.param(e, id=str(CheckId(e[0].name, e[1]))) for e in endpoints])
+    selection, marked = state.selection, getattr(metafunc.module, "RSES_WITH", "")
+    if "endpoint" in metafunc.fixturenames:
+        endpoints = [
+            (rse, p)
+            for rse in selection.rses
+            if getattr(rse, marked)
+            for p in selection.protocols_of(rse)
+            if p in HTTPS_PROTOCOLS
+        ]
+        metafunc.parametrize("endpoint", [pytest.param(e, id=str(CheckId(e[0].name, e[1]))) for e in endpoints])
+    if "macaroon_copy" in metafunc.fixturenames:
+        copies = [
+            MacaroonCopy(a, b, mode)
+            for a, b in selection.tpc_pairs()
+            if getattr(a, marked) and getattr(b, marked) and all("davs" in selection.protocols_of(r) for r in (a, b))
+            for mode in MacaroonCopy.MODES
+        ]
+        metafunc.parametrize("macaroon_copy", [pytest.param(c, id=c.id) for c in copies])
+
+
+@dataclass(frozen=True)
+class MacaroonCopy:
+    """An HTTP third-party copy over davs whose other end is authorized by a macaroon it issued."""
+
+    MODES = ("pull", "push")
+    source: RSE
+    destination: RSE
+    mode: str
+
+    @property
+    def check(self) -> str:
+        return f"davs_{self.mode}_macaroon"
+
+    @property
+    def id(self) -> str:
+        return str(CheckId(self.destination.name, "davs", source=self.source.name, mode=f"{self.mode}_macaroon"))
 
 
 @dataclass
@@ -56,6 +85,13 @@ class CredentialEndpoint(Steps):
     def url(self, name: str) -> str:
         return f"{self.directory}/{name}"
 
+    def ask_macaroon(self, url: str, activities: str, validity_s: int, anonymous: bool = False) -> str:
+        """A macaroon the storage issues for `url`, asked for with the probe's VOMS proxy where the RSE takes
+        X.509, else its token; `anonymous`, with no credential at all."""
+        proxy = self.proxy("proxy") if self.rse.x509 and not anonymous else None
+        token = None if proxy or anonymous else self.token
+        return request(url, activities, validity_s, self.timeout_s, token=token, proxy=proxy)
+
     def proxy(self, kind: str) -> str:
         """The inventory's proxy of this kind; without it, the check is not tried."""
         path = getattr(self.client.x509, kind) if self.client else None
@@ -65,29 +101,34 @@ class CredentialEndpoint(Steps):
 
 
 @pytest.fixture(scope="session")
-def credential_endpoints():
-    return {}
+def credential_endpoint_of(tokens, run: RunState):
+    """The CredentialEndpoint of (RSE, protocol, the module's RSES_WITH), its directories made on first use."""
+    made: dict = {}
+
+    def endpoint_of(rse: RSE, protocol: str, marked: str) -> CredentialEndpoint:
+        key = (marked, rse.name, protocol)
+        if key not in made:
+            storage = Storage(tokens, run.options.timeout, [rse], run.slots, run.breaker)
+            area = RunArea(run, storage)
+            directory = area.directory(rse, protocol, marked)
+            timeout_s = rse.timeout_s or run.options.timeout
+            client = ProxyClient(run.inventory.x509, timeout_s) if run.inventory.x509 else None
+            token = storage.token_for(rse, registry.get(protocol))
+            made[key] = CredentialEndpoint(rse, protocol, directory, client, token, timeout_s)
+            area.mkdir(rse, protocol, area.directory(rse, protocol))
+            area.mkdir(rse, protocol, directory)
+        return made[key]
+
+    return endpoint_of
 
 
 @pytest.fixture
-def credential_endpoint(endpoint, credential_endpoints, tokens, run: RunState, record, request) -> CredentialEndpoint:
+def credential_endpoint(endpoint, credential_endpoint_of, record, request) -> CredentialEndpoint:
     rse, protocol = endpoint
     record.rse, record.protocol = rse.name, protocol
     if rse.downtime:
         raise InDowntime(f"downtime: {rse.downtime}")
-    marked = request.module.RSES_WITH
-    key = (marked, rse.name, protocol)
-    if key not in credential_endpoints:
-        storage = Storage(tokens, run.options.timeout, [rse], run.slots, run.breaker)
-        area = RunArea(run, storage)
-        directory = area.directory(rse, protocol, marked)
-        timeout_s = rse.timeout_s or run.options.timeout
-        client = ProxyClient(run.inventory.x509, timeout_s) if run.inventory.x509 else None
-        token = storage.token_for(rse, registry.get(protocol))
-        credential_endpoints[key] = CredentialEndpoint(rse, protocol, directory, client, token, timeout_s)
-        area.mkdir(rse, protocol, area.directory(rse, protocol))
-        area.mkdir(rse, protocol, directory)
-    return credential_endpoints[key]
+    return credential_endpoint_of(rse, protocol, request.module.RSES_WITH)
 
 
 @pytest.fixture

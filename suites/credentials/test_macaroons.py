@@ -9,7 +9,6 @@ XRootD before 5.6 grants a macaroon asked for with a token no more than metadata
 import time
 
 from lakeprobe.errors import ErrorClass, ProbeFailure
-from lakeprobe.macaroons import request
 from lakeprobe.protocols import registry
 
 RSES_WITH = "macaroons"  # the RSEs these checks run on: those marked `macaroons: true`
@@ -18,9 +17,7 @@ EXPIRED_AFTER_S = 1  # the validity of the macaroon shown refused once it has pa
 
 
 def _request(step, activities: str, validity_s: int, anonymous: bool = False) -> str:
-    proxy = step.proxy("proxy") if step.rse.x509 and not anonymous else None
-    token = None if proxy or anonymous else step.token
-    return request(step.url(""), activities, validity_s, step.timeout_s, token=token, proxy=proxy)
+    return step.ask_macaroon(step.url(""), activities, validity_s, anonymous)
 
 
 def _as(step, verb: str, url: str, credential: str | None, *args):
