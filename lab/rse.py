@@ -193,7 +193,8 @@ class StorageElement:
             lines += [
                 "xrootd.seclib libXrdSec.so",
                 "sec.protocol ztn",
-                "sec.protbind * only ztn",
+                *self.gsi_lines(),
+                "sec.protbind * only ztn gsi",
                 "ofs.authorize 1",
                 f"ofs.authlib ++ libXrdAccSciTokens.so config={d}/scitokens{scitokens}.cfg",
                 # Asked before SciTokens: scope paths end at a slash boundary, as from XRootD 5.6 on.
@@ -205,6 +206,16 @@ class StorageElement:
                 *([] if fault == "macaroons-off" else self.macaroon_lines(taken=fault != "macaroons-not-taken")),
             ]
         return lines
+
+    def gsi_lines(self) -> list[str]:
+        """X.509 proxies over root:// (gsi), offered after tokens: their VOMS attributes are the request's
+        groups (XrdVoms), as over https, and its user the DN's hash, unless the x509-any-proxy fault maps DNs
+        to users (`-gmapopt:1`: the grid-mapfile, else the hash); x509-off extracts no attributes."""
+        fault, d = self.fault, self.dir
+        mapping = f"-gridmap:{d}/grid-mapfile -gmapopt:1" if fault == "x509-any-proxy" else "-gmapopt:0"
+        extractor = "" if fault == "x509-off" else " -vomsat:extract -vomsfun:libXrdVoms.so"
+        options = f"-certdir:{self.layout.ca_dir} -cert:{d}/host.pem -key:{d}/host.key {mapping}{extractor}"
+        return [f"sec.protocol gsi {options}"]
 
     def macaroon_lines(self, taken: bool = True) -> list[str]:
         """Macaroons issued over https (a POST of application/macaroon-request) and, when `taken`, taken as

@@ -1,22 +1,26 @@
-"""Requests made with an X.509 proxy as the TLS client certificate, no token: what a storage did with each.
+"""Requests made with an X.509 proxy and no token: what a storage did with each. Over https the proxy is the
+TLS client certificate; over root:// it is gsi's credential (XrdCl, X509_USER_PROXY).
 
 A proxy file holds its certificate, its private key and the chain to the user certificate, as
 voms-proxy-init writes it; it is read again at every request, so that a renewal off-line takes effect. A
-storage refuses a proxy either in the TLS handshake (an alert: an expired proxy, an unknown CA) or in
-its answer (401, 403): both are refusals here. Nothing of a proxy is ever in a message.
+storage refuses a proxy in the TLS handshake (an alert: an expired proxy, an unknown CA), in its answer
+(401, 403) or, over root://, in the login or the request (permission denied): all are refusals here.
+Nothing of a proxy is ever in a message.
 """
 
 import re
+from urllib.parse import urlsplit
 
 from lakeprobe.classify import classify
 from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.inventory import X509
-from lakeprobe.protocols import https
+from lakeprobe.protocols import https, xrdcli
 from lakeprobe.protocols.base import Outcome
 from lakeprobe.untrusted import inert
 
 HTTPS_PROTOCOLS = ("davs", "https")
+X509_PROTOCOLS = (*HTTPS_PROTOCOLS, "root", "roots")
 _REFUSED = (401, 403)
 READ_BYTES = 2**20  # more than any file the checks write
 
@@ -26,13 +30,30 @@ class ProxyClient:
         self.x509, self.timeout_s = x509, timeout_s
 
     def put(self, url: str, proxy: str, data: bytes) -> Outcome:
+        if _over_root(url):
+            return self._xrd(["xrdcp", "-s", "-f", "-", xrdcli.plain(url)], proxy, data)
         return self._send("PUT", url, proxy, data=data)
 
     def get(self, url: str, proxy: str) -> Outcome:
+        if _over_root(url):
+            return self._xrd(["xrdcp", "-s", "-f", xrdcli.plain(url), "-"], proxy)
         return self._send("GET", url, proxy, limit=READ_BYTES)
 
     def delete(self, url: str, proxy: str) -> Outcome:
+        if _over_root(url):
+            return self._xrd(["xrdfs", xrdcli.server(url), "rm", xrdcli.path(url)], proxy)
         return self._send("DELETE", url, proxy)
+
+    def _xrd(self, argv: list[str], proxy: str, stdin: bytes = b"") -> Outcome:
+        try:
+            done = xrdcli.run(argv, None, self.timeout_s, stdin, proxy=proxy)
+        except ProbeFailure as e:
+            if e.error_class != ErrorClass.AUTH_DENIED:
+                raise
+            said = str(e).partition(": ")[2].removeprefix("[ERROR] Server responded with an error: ")
+            return Outcome(False, inert(said, 160))  # XrdCl's words, without the URL
+        assert done is not None
+        return Outcome(True, done.stdout)
 
     def _send(self, method: str, url: str, proxy: str, **kwargs) -> Outcome:
         def send():
@@ -50,6 +71,10 @@ class ProxyClient:
             reason = f"HTTP {reply.status_code} {inert(reply.text.strip(), 120)}"
             raise ProbeFailure(classify(reason), f"{method} {url}{reply.via}: {reason}")
         return Outcome(True, reply.content, reply.via)
+
+
+def _over_root(url: str) -> bool:
+    return urlsplit(url).scheme in ("root", "roots")
 
 
 def refused_in_handshake(error: ProbeFailure) -> str:

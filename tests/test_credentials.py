@@ -1,9 +1,9 @@
-"""suites/credentials against the test lab's RSEs, whose https takes VOMS proxies of the lab VO (lab/voms.py:
-made with voms-proxy-fake, signed by a lab VOMS host certificate) and issues macaroons (libXrdMacaroons):
-healthy, with an RSE that grants the probe area to another VO it trusts, one that maps any proxy of the
-user's DN to a user the area is granted to, one whose https takes no VOMS attributes, one with no macaroon
-service, one that issues macaroons but does not take them (its macaroon copies fail), and with proxies the
-inventory does not give. No byte of a proxy, and no macaroon, reaches any output."""
+"""suites/credentials against the test lab's RSEs, whose https and root:// (gsi) take VOMS proxies of the lab
+VO (lab/voms.py: made with voms-proxy-fake, signed by a lab VOMS host certificate) and whose https issues
+macaroons (libXrdMacaroons): healthy, with an RSE that grants the probe area to another VO it trusts, one
+that maps any proxy of the user's DN to a user the area is granted to, one that takes no VOMS attributes,
+one with no macaroon service, one that issues macaroons but does not take them (its macaroon copies fail),
+and with proxies the inventory does not give. No byte of a proxy, and no macaroon, reaches any output."""
 
 import base64
 import re
@@ -21,6 +21,10 @@ CHECKS = (*X509_CHECKS, "macaroon_issue", "macaroon_read", "macaroon_caveats")
 MACAROON = re.compile(r"MDA[A-Za-z0-9+/_-]{20,}")  # a v1 macaroon's base64 ("0019location ...")
 RSES = ("XRD1", "XRD2", "XRD3")
 FAULTY = "XRD2"
+DAVS, ROOT = f"{FAULTY} davs", f"{FAULTY} root"
+ENDPOINTS = {(f"{rse} davs", c) for rse in RSES for c in CHECKS} | {
+    (f"{rse} root", c) for rse in RSES for c in X509_CHECKS
+}
 COPIES = {(f"{a}>{b}", f"davs_{mode}_macaroon") for a in RSES for b in RSES if a != b for mode in ("pull", "push")}
 # The macaroon copies whose other end, the one given a macaroon it issued, is the faulty RSE.
 GIVEN_FAULTYS = {(f"{FAULTY}>{b}", "davs_pull_macaroon") for b in RSES if b != FAULTY} | {
@@ -29,9 +33,9 @@ GIVEN_FAULTYS = {(f"{FAULTY}>{b}", "davs_pull_macaroon") for b in RSES if b != F
 
 
 def _round(run_suite, *args, **kwargs):
-    """The round's records by (RSE, check), a copy's RSE being `SOURCE>DESTINATION`."""
+    """The round's records by ("RSE protocol", check); a copy's by ("SOURCE>DESTINATION", check)."""
     proc, records, _ = run_suite("--timeout", "30", *args, suite="suites/credentials", **kwargs)
-    return proc, {(f"{r.rse}>{r.peer}" if r.peer else r.rse, r.check): r for r in records}
+    return proc, {(f"{r.rse}>{r.peer}" if r.peer else f"{r.rse} {r.protocol}", r.check): r for r in records}
 
 
 def _findings(records: dict) -> dict:
@@ -40,19 +44,22 @@ def _findings(records: dict) -> dict:
 
 def test_a_healthy_lab_takes_the_vo_proxy_and_refuses_the_others(run_suite, lab):
     proc, records = _round(run_suite)
-    written = len(RSES) * len(CHECKS) + len(COPIES)
+    written = len(ENDPOINTS) + len(COPIES)
     assert f"influxdb-v1 {lab.layout.influxdb_url} lakeprobe: {written} records written" in proc.stdout
     assert proc.returncode == 0, proc.stdout[-3000:]
-    assert set(records) == {(rse, c) for rse in RSES for c in CHECKS} | COPIES
-    assert {r.protocol for r in records.values()} == {"davs"}  # X.509 over https only
-    assert all(r.status == "pass" for r in records.values())
-    assert "refused in the TLS handshake" in records[("XRD1", "x509_expired")].message
-    assert "HTTP 403" in records[("XRD1", "x509_other_vo")].message
-    assert "to the probe's VOMS proxy" in records[("XRD1", "macaroon_issue")].message
-    assert "asked for with no credential reads nothing" in records[("XRD1", "macaroon_caveats")].message
+    assert set(records) == ENDPOINTS | COPIES
+    # XrdCl sends no expired proxy: over root:// that check cannot be made, and says so.
+    assert {key for key, r in records.items() if r.status != "pass"} == {(f"{r} root", "x509_expired") for r in RSES}
+    assert "XrdCl sends no expired proxy" in records[("XRD1 root", "x509_expired")].message
+    assert "refused in the TLS handshake" in records[("XRD1 davs", "x509_expired")].message
+    assert "HTTP 403" in records[("XRD1 davs", "x509_other_vo")].message
+    assert "permission denied" in records[("XRD1 root", "x509_other_vo")].message
+    assert "to the probe's VOMS proxy" in records[("XRD1 davs", "macaroon_issue")].message
+    assert "asked for with no credential reads nothing" in records[("XRD1 davs", "macaroon_caveats")].message
     assert "with XRD1's DOWNLOAD macaroon" in records[("XRD1>XRD2", "davs_pull_macaroon")].message
     assert "with XRD2's UPLOAD,DELETE macaroon" in records[("XRD1>XRD2", "davs_push_macaroon")].message
     assert re.search(r"XRD1 davs +\.\.\. +\.\.\.\.", proc.stdout)  # a column of each in the summary
+    assert re.search(r"XRD1 root +- +\.s\.\.", proc.stdout)
     output = proc.stdout + proc.stderr + repr(list(records.values()))
     _no_proxy_bytes(lab, output)
     assert not MACAROON.search(output)
@@ -62,32 +69,30 @@ def test_a_healthy_lab_takes_the_vo_proxy_and_refuses_the_others(run_suite, lab)
     "kind, expected",
     [
         # The authdb grants the probe area to another VO the storage trusts too.
-        ("x509-other-vo", {(FAULTY, "x509_other_vo"): "security"}),
+        ("x509-other-vo", {(DAVS, "x509_other_vo"): "security", (ROOT, "x509_other_vo"): "security"}),
         # A grid-mapfile maps the user's DN to a user the authdb grants the area: any proxy of it writes. So
         # does a DOWNLOAD macaroon it issued to that user: XrdMacaroons hands what its activities do not
         # allow on to the authdb, with the macaroon's identity, and the authdb lets it delete.
         (
             "x509-any-proxy",
-            {
-                (FAULTY, "x509_no_voms"): "security",
-                (FAULTY, "x509_other_vo"): "security",
-                (FAULTY, "macaroon_caveats"): "security",
-            },
+            {(e, c): "security" for e in (DAVS, ROOT) for c in ("x509_no_voms", "x509_other_vo")}
+            | {(DAVS, "macaroon_caveats"): "security"},
         ),
         # https takes no VOMS attributes: the VO's own proxy is refused, and what needs it is not tried; a
         # macaroon asked for with the proxy holds an identity with no groups, and reads or writes nothing.
         (
             "x509-off",
-            {(FAULTY, "x509_chain"): "auth_denied", (FAULTY, "macaroon_read"): "auth_denied"}
+            {(DAVS, "x509_chain"): "auth_denied", (ROOT, "x509_chain"): "auth_denied"}
+            | {(DAVS, "macaroon_read"): "auth_denied"}
             | dict.fromkeys(GIVEN_FAULTYS, "auth_denied"),
         ),
         # No macaroon service: the request is a POST XrdHttp does not take; copies that need one skip.
-        ("macaroons-off", {(FAULTY, "macaroon_issue"): "protocol_error"}),
+        ("macaroons-off", {(DAVS, "macaroon_issue"): "protocol_error"}),
         # Issued, but no authorization library takes them: the storage's own macaroon reads nothing, and the
         # copies that give it one fail.
         (
             "macaroons-not-taken",
-            {(FAULTY, "macaroon_read"): "auth_denied"} | dict.fromkeys(GIVEN_FAULTYS, "auth_denied"),
+            {(DAVS, "macaroon_read"): "auth_denied"} | dict.fromkeys(GIVEN_FAULTYS, "auth_denied"),
         ),
     ],
 )
@@ -96,27 +101,29 @@ def test_each_fault_fails_its_check_on_its_rse_only(kind, expected, faulty, run_
     proc, records = _round(run_suite, results=tmp_path)
     assert proc.returncode == 1
     assert _findings(records) == expected, proc.stdout[-3000:]
-    assert all(r.status == "pass" for (rse, _), r in records.items() if FAULTY not in rse.split(">"))
+    others = [r for (where, c), r in records.items() if FAULTY not in re.split("[> ]", where)]
+    assert all(r.status == "pass" or r.check == "x509_expired" and r.protocol == "root" for r in others)
     assert all(records[key].blame == FAULTY for key in expected)
     if kind == "x509-off":
-        untried = {c for (rse, c), r in records.items() if rse == FAULTY and r.status == "skip"}
-        assert untried == {"x509_expired", "x509_no_voms", "x509_other_vo", "macaroon_caveats"}
-        assert "libXrdHttpVOMS" in records[(FAULTY, "x509_chain")].hint
+        untried = {(where, c) for (where, c), r in records.items() if FAULTY in where and r.status == "skip"}
+        x509_refusals = {(e, c) for e in (DAVS, ROOT) for c in ("x509_expired", "x509_no_voms", "x509_other_vo")}
+        assert untried == x509_refusals | {(DAVS, "macaroon_caveats")}
+        assert "libXrdHttpVOMS" in records[(DAVS, "x509_chain")].hint
     elif kind in ("x509-other-vo", "x509-any-proxy"):
-        assert "g /<vo>" in records[(FAULTY, "x509_other_vo")].hint
+        assert "g /<vo>" in records[(DAVS, "x509_other_vo")].hint
     elif kind == "macaroons-off":
-        untried = {key for key, r in records.items() if r.status == "skip"}
-        assert untried == {(FAULTY, "macaroon_read"), (FAULTY, "macaroon_caveats")} | GIVEN_FAULTYS
-        assert "libXrdMacaroons" in records[(FAULTY, "macaroon_issue")].hint
+        untried = {key for key, r in records.items() if r.status == "skip" and key[1] != "x509_expired"}
+        assert untried == {(DAVS, "macaroon_read"), (DAVS, "macaroon_caveats")} | GIVEN_FAULTYS
+        assert "libXrdMacaroons" in records[(DAVS, "macaroon_issue")].hint
     else:
-        assert "ofs.authlib ++ libXrdMacaroons.so" in records[(FAULTY, "macaroon_read")].hint
+        assert "ofs.authlib ++ libXrdMacaroons.so" in records[(DAVS, "macaroon_read")].hint
         pull = records[(f"{FAULTY}>XRD1", "davs_pull_macaroon")]
         assert pull.hint.startswith(f"{FAULTY} refuses its own DOWNLOAD macaroon")
     made = lakeprobe_cli("report", "--results-dir", str(tmp_path), env=lab_env)
     assert made.returncode == 0, made.stderr
     page = (tmp_path / "status.html").read_text()  # a table of its own, and the storage not green
     grid = page[page.index('<table id="credentials-grid">') :].split("</table>", 1)[0]
-    assert grid.count(f'data-rse="{FAULTY}"') == len(CHECKS) and 'class="fail"' in grid
+    assert grid.count(f'data-rse="{FAULTY}"') == 2 * len(CHECKS) and 'class="fail"' in grid  # a row per protocol
     assert 'class="fail" data-status="fail" data-component="storage"' in page  # a hole in the storage is red
     assert 'data-mode="pull_macaroon"' in page  # the macaroon copies are columns of the TPC matrix
 
@@ -128,7 +135,7 @@ def test_a_proxy_the_inventory_does_not_give_skips_its_check(run_suite, lab, tmp
     inventory.write_text(yaml.safe_dump(data))
     proc, records = _round(run_suite, "--rse", "XRD1", inventory=inventory)
     assert proc.returncode == 0, proc.stdout[-3000:]
-    other = records[("XRD1", "x509_other_vo")]
+    other = records[("XRD1 davs", "x509_other_vo")]
     assert other.status == "skip" and "x509.other_vo_proxy" in other.message
 
 

@@ -3,7 +3,8 @@
 XrdCl keeps one login per host for the life of a process and reads the token at login, so a request that
 must carry a token of its own (the authorization checks: a read-only token, an expired one, none at all)
 runs as a process of its own. Without a token the process offers no token protocol at all
-(XrdSecPROTOCOL=unix), so no token file lying around makes a request less anonymous than it claims.
+(XrdSecPROTOCOL=unix), so no token file lying around makes a request less anonymous than it claims; an
+X.509 proxy is sent only when one is given (gsi), never found by XrdCl in /tmp.
 """
 
 import re
@@ -21,12 +22,20 @@ TOKEN_VARS = ("BEARER_TOKEN", "BEARER_TOKEN_FILE", "XrdSecTOKEN", "XrdSecPROTOCO
 
 
 def run(
-    argv: list[str], token: str | None, timeout_s: float, stdin: bytes = b"", refused_is_none: bool = False
+    argv: list[str],
+    token: str | None,
+    timeout_s: float,
+    stdin: bytes = b"",
+    refused_is_none: bool = False,
+    proxy: str | None = None,
 ) -> subprocess.CompletedProcess | None:
     """The finished process; with `refused_is_none`, None when the storage refused on authorization
-    grounds. Any other failure raises ProbeFailure with its class."""
+    grounds. Any other failure raises ProbeFailure with its class. With a `proxy` (an X.509 proxy file),
+    that proxy over gsi is the only credential, and `token` is not sent."""
     env = child_env.allowed(XRD_CONNECTIONRETRY="1", XRD_REQUESTTIMEOUT=str(max(1, int(timeout_s))))
-    if token:
+    if proxy:
+        env.update(X509_USER_PROXY=proxy, XrdSecPROTOCOL="gsi")
+    elif token:
         env.update(BEARER_TOKEN=token, XrdSecPROTOCOL="ztn")
     else:
         env["XrdSecPROTOCOL"] = "unix"

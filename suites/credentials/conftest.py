@@ -1,5 +1,5 @@
-"""The credentials suite's parameters and shared fixtures: each module's checks per RSE x https protocol of
-the RSEs the inventory marks for it (the module's RSES_WITH: `x509: true`, `macaroons: true`), or per
+"""The credentials suite's parameters and shared fixtures: each module's checks per RSE x protocol (of the
+module's PROTOCOLS) of the RSEs the inventory marks for it (its RSES_WITH: `x509: true`, `macaroons: true`), or per
 ordered pair of them x copy mode over davs (`macaroon_copy`), with the proxies of the inventory's `x509:`
 section.
 
@@ -20,7 +20,7 @@ from lakeprobe.protocols import registry
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from lakeprobe.x509 import HTTPS_PROTOCOLS, ProxyClient
+from lakeprobe.x509 import ProxyClient
 from plugins.records import note_step
 from plugins.run import run_state
 
@@ -36,7 +36,7 @@ def pytest_generate_tests(metafunc):
             for rse in selection.rses
             if getattr(rse, marked)
             for p in selection.protocols_of(rse)
-            if p in HTTPS_PROTOCOLS
+            if p in metafunc.module.PROTOCOLS
         ]
         metafunc.parametrize("endpoint", [pytest.param(e, id=str(CheckId(e[0].name, e[1]))) for e in endpoints])
     if "macaroon_copy" in metafunc.fixturenames:

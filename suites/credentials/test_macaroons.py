@@ -10,8 +10,10 @@ import time
 
 from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.protocols import registry
+from lakeprobe.x509 import HTTPS_PROTOCOLS
 
 RSES_WITH = "macaroons"  # the RSEs these checks run on: those marked `macaroons: true`
+PROTOCOLS = HTTPS_PROTOCOLS  # macaroons are HTTP's
 CONTENT = b"read with a macaroon\n"
 EXPIRED_AFTER_S = 1  # the validity of the macaroon shown refused once it has passed
 

@@ -1,13 +1,16 @@
-"""X.509 proxies over https, per RSE x protocol the inventory marks `x509: true`: the VO's proxy writes,
-reads back and deletes a file (`x509_chain`); an expired proxy (`x509_expired`), a proxy with no VOMS
-attributes (`x509_no_voms`) and another VO's proxy (`x509_other_vo`) are refused a write. A refusal of the
-VO's proxy is `auth_denied`; a write let through that must be refused is `security`, as for tokens."""
+"""X.509 proxies over https and root:// (gsi), per RSE x protocol of the RSEs the inventory marks
+`x509: true`: the VO's proxy writes, reads back and deletes a file (`x509_chain`); an expired proxy
+(`x509_expired`), a proxy with no VOMS attributes (`x509_no_voms`) and another VO's proxy (`x509_other_vo`)
+are refused a write. A refusal of the VO's proxy is `auth_denied`; a write let through that must be refused
+is `security`, as for tokens."""
 
 import os
 
-from lakeprobe.errors import ErrorClass, ProbeFailure
+from lakeprobe.errors import ErrorClass, NotProbed, ProbeFailure
+from lakeprobe.x509 import X509_PROTOCOLS
 
 RSES_WITH = "x509"  # the RSEs these checks run on: those marked `x509: true`
+PROTOCOLS = X509_PROTOCOLS
 FILE_SIZE = 64 * 1024
 
 
@@ -44,6 +47,9 @@ def _refused_a_write(step, record, kind: str, what: str):
 
 def test_x509_expired(step, record):
     """A VOMS proxy of the VO whose validity ended is refused a write (in the handshake, or 401/403)."""
+    if step.protocol in ("root", "roots"):
+        # XrdCl's gsi checks its own proxy first and sends none that expired: the storage is never asked.
+        raise NotProbed("not tried: XrdCl sends no expired proxy, so over root:// only https can show it")
     _refused_a_write(step, record, "expired_proxy", "a proxy whose validity ended")
 
 
