@@ -5,6 +5,8 @@ from enum import StrEnum
 
 _JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]*")
 _BEARER = re.compile(r"(?i)(bearer\s+|authz=|access_token=)[^\s&\"']+")
+# A macaroon quoted bare (v1 base64 starts "MDA", v2 "AgE"): long enough never to be a word or a path.
+_MACAROON = re.compile(r"\b(MDA|AgE)[\w+/=-]{40,}")
 _CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s:]+:[^/@\s]+@")
 
 
@@ -37,6 +39,7 @@ def scrub(text: str) -> str:
     bytes go too: XRootD ends some messages with one, and no text column of a SQL sink takes it."""
     text = _JWT.sub("<token>", str(text))
     text = _BEARER.sub(r"\1<redacted>", text)
+    text = _MACAROON.sub("<macaroon>", text)
     return _CREDENTIALS.sub(r"\1<redacted>@", text).replace("\x00", "")
 
 

@@ -443,7 +443,7 @@ def acting_end(record: Record) -> str:
     if not record.peer:
         return record.rse
     said = record.message.lower()
-    if record.mode == "push" or "(source)" in said or "source refused" in said:
+    if record.mode.split("_")[0] == "push" or "(source)" in said or "source refused" in said:
         return record.rse
     return record.peer
 

@@ -114,7 +114,7 @@ class RSE(_Model):
     # The audience its storage takes tokens for, when it is its own (https://host:port, or a name) rather
     # than the lake's (issuer.audience): every token for it is asked for this audience.
     audience: str = Field(default="", max_length=300, pattern=r"^\S*$")
-    x509: bool = False  # its https takes X.509 proxies of the inventory's VO (x509:) besides tokens
+    x509: bool = False  # its https and root:// take X.509 proxies of the inventory's VO (x509:) besides tokens
     macaroons: bool = False  # it issues macaroons over https (suites/credentials)
 
     _name = field_validator("name")(endpoint_name)
@@ -211,7 +211,7 @@ class X509(_Model):
     check skipped without its proxy."""
 
     vo: str = Field(min_length=1, max_length=100, pattern=r"^[\w.-]+$")
-    proxy: str = ""
+    proxy: str = Field(default="", validate_default=True)
     expired_proxy: str | None = None  # a VOMS proxy of `vo` whose validity ended
     no_voms_proxy: str | None = None  # a proxy of the same certificate with no VOMS attributes
     other_vo_proxy: str | None = None  # a VOMS proxy of another VO
@@ -223,9 +223,7 @@ class X509(_Model):
         if not value:
             raise ValueError("no proxy: give x509.proxy, or set X509_USER_PROXY")
         path = secret_file(value, "an X.509 proxy")
-        ends = proxy_end(path)
-        if ends <= datetime.datetime.now(datetime.UTC):
-            raise ValueError(f"the proxy {value} expired at {ends:%Y-%m-%d %H:%M} UTC: renew it (voms-proxy-init)")
+        proxy_end(path)  # a PEM proxy; whether it expired is asked at each use (renewed off-line, it may be late)
         return str(path)
 
     @field_validator("expired_proxy", "no_voms_proxy", "other_vo_proxy")

@@ -13,11 +13,16 @@ from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import ErrorClass, ProbeFailure
 from lakeprobe.protocols import https
 from lakeprobe.untrusted import inert
-from lakeprobe.x509 import refused_in_handshake
+from lakeprobe.x509 import refused_in_handshake, usable
 
 MAX_CHARS = 16 * 1024  # a macaroon with a few caveats is well under 1 KiB
 # Base64 (v1 serialisation, URL-safe or not), or v2's JSON is not asked for: what a bearer header can hold.
 _MACAROON = re.compile(r"^[A-Za-z0-9+/_=-]+$")
+
+
+class Refused(ProbeFailure):
+    """The storage answered the request with a 4xx: 401/403 are `auth_denied`; dCache says 400 to an
+    anonymous request ("User not authenticated") or to a token it cannot restrict."""
 
 
 def request(
@@ -25,6 +30,8 @@ def request(
 ) -> str:
     """A macaroon for `url` (a directory ends with /) allowing `activities` (e.g. "DOWNLOAD,LIST") for
     `validity_s` seconds. A refusal is `auth_denied`; no macaroon in the answer, `protocol_error`."""
+    if proxy:
+        usable(proxy)
     body = json.dumps({"caveats": [f"activity:{activities}"], "validity": f"PT{validity_s}S"})
     headers = {"Content-Type": "application/macaroon-request"}
 
@@ -38,10 +45,12 @@ def request(
             raise ProbeFailure(ErrorClass.AUTH_DENIED, f"a macaroon request to {url}: {refused}") from None
         raise
     what = f"a macaroon request to {url}{reply.via}"
+    reason = inert(reply.text.strip(), 120)
     if reply.status_code in (401, 403):
-        raise ProbeFailure(ErrorClass.AUTH_DENIED, f"{what}: refused (HTTP {reply.status_code})")
+        raise Refused(ErrorClass.AUTH_DENIED, f"{what}: refused (HTTP {reply.status_code} {reason})")
+    if 400 <= reply.status_code < 500:
+        raise Refused(ErrorClass.PROTOCOL_ERROR, f"{what}: HTTP {reply.status_code} {reason}")
     if reply.status_code >= 300:
-        reason = inert(reply.text.strip(), 120)
         raise ProbeFailure(ErrorClass.PROTOCOL_ERROR, f"{what}: HTTP {reply.status_code} {reason}")
     try:
         macaroon = json.loads(reply.content).get("macaroon")

@@ -167,7 +167,7 @@ def render(
     if caches:
         grids.append(_grid(caches, cell, "Caches: cache x check", "cache-grid"))
     if credentials:
-        grids.append(_grid(credentials, cell, "Other credentials (X.509): RSE x check", "credentials-grid"))
+        grids.append(_grid(credentials, cell, "Other credentials (X.509, macaroons): RSE x check", "credentials-grid"))
     return _TEMPLATES.get_template("status.html").render(
         style=Markup(STYLE),  # ours, constant: CSS, not text
         lake=lake,

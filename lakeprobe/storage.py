@@ -137,11 +137,13 @@ class Storage:
         another = self._audience(source_rse) != self._audience(self.locate(destination)[0])
 
         def tpc(p: Protocol, token: str | None, t: float):
-            source_token = self.token_for(source_rse, p) if another or macaroon else None
+            source_token: str | None = None
             if macaroon and mode == "pull":
                 source_token = macaroon
             elif macaroon:
-                token = macaroon
+                token, source_token = macaroon, self.token_for(source_rse, p)
+            elif another:
+                source_token = self.token_for(source_rse, p)
             return p.copy(source, destination, mode, token, t, source_token)
 
         return self._run(f"{mode} copy", destination, tpc, source)

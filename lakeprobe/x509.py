@@ -8,13 +8,16 @@ storage refuses a proxy in the TLS handshake (an alert: an expired proxy, an unk
 Nothing of a proxy is ever in a message.
 """
 
+import datetime
 import re
+import ssl
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from lakeprobe.classify import classify
 from lakeprobe.deadline import call_with_deadline
-from lakeprobe.errors import ErrorClass, ProbeFailure
-from lakeprobe.inventory import X509
+from lakeprobe.errors import ErrorClass, ProbeError, ProbeFailure
+from lakeprobe.inventory import X509, proxy_end
 from lakeprobe.protocols import https, xrdcli
 from lakeprobe.protocols.base import Outcome
 from lakeprobe.untrusted import inert
@@ -56,6 +59,8 @@ class ProxyClient:
         return Outcome(True, done.stdout)
 
     def _send(self, method: str, url: str, proxy: str, **kwargs) -> Outcome:
+        usable(proxy)
+
         def send():
             return https.request(method, url, None, self.timeout_s, cert=proxy, **kwargs)
 
@@ -71,6 +76,24 @@ class ProxyClient:
             reason = f"HTTP {reply.status_code} {inert(reply.text.strip(), 120)}"
             raise ProbeFailure(classify(reason), f"{method} {url}{reply.via}: {reason}")
         return Outcome(True, reply.content, reply.via)
+
+
+def usable(proxy: str):
+    """A proxy this client can present at all: one it cannot load (a key too small for the local OpenSSL, a
+    key that is not the certificate's) would fail every request here, and look like the storage's refusal.
+    That is lakeprobe's own error."""
+    try:
+        ssl.create_default_context().load_cert_chain(proxy)
+    except (ssl.SSLError, OSError) as e:
+        raise ProbeError(ErrorClass.TLS, f"this client cannot present the proxy {proxy}: {e}", "lakeprobe") from None
+
+
+def unexpired(proxy: str):
+    """The probe's own proxy, renewed off-line, may be late: then the checks that need it are in error."""
+    ends = proxy_end(Path(proxy))
+    if ends <= datetime.datetime.now(datetime.UTC):
+        message = f"the probe's proxy {proxy} expired at {ends:%Y-%m-%d %H:%M} UTC: renew it (voms-proxy-init)"
+        raise ProbeError(ErrorClass.AUTH_DENIED, message, "lakeprobe")
 
 
 def _over_root(url: str) -> bool:

@@ -97,3 +97,31 @@ def test_a_cache_finding_is_announced_under_the_cache_or_under_its_origin():
         due = changes(rounds, confirm=2)
         assert [(c.blame, c.health) for c in due] == [(blame, "failing")]
         assert "CACHE1" in due[0].series and "cache_read" in due[0].series
+
+
+def test_credential_findings_are_announced_by_protocol_and_copy():
+    def rounds(check, rse, protocol, peer="", mode=""):
+        return [
+            [
+                Record(
+                    run_id=f"r{i}",
+                    suite="credentials",
+                    check=check,
+                    rse=rse,
+                    peer=peer,
+                    protocol=protocol,
+                    mode=mode,
+                    status="fail",
+                    error_class="security" if check.startswith("x509") else "auth_denied",
+                    message="let another VO's proxy write",
+                    blame="XRD2",
+                )
+            ]
+            for i in range(2)
+        ]
+
+    other_vo = changes(rounds("x509_other_vo", "XRD2", "root"), confirm=2)
+    assert [(c.blame, c.series) for c in other_vo] == [("XRD2", "XRD2 root x509_other_vo")]
+    assert other_vo[0].detail.startswith("fail (security)")
+    pull = changes(rounds("davs_pull_macaroon", "XRD2", "davs", "XRD1", "pull_macaroon"), confirm=2)
+    assert [(c.blame, c.series) for c in pull] == [("XRD2", "XRD2->XRD1 davs pull_macaroon davs_pull_macaroon")]

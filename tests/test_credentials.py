@@ -56,8 +56,8 @@ def test_a_healthy_lab_takes_the_vo_proxy_and_refuses_the_others(run_suite, lab)
     assert "permission denied" in records[("XRD1 root", "x509_other_vo")].message
     assert "to the probe's VOMS proxy" in records[("XRD1 davs", "macaroon_issue")].message
     assert "asked for with no credential reads nothing" in records[("XRD1 davs", "macaroon_caveats")].message
-    assert "with XRD1's DOWNLOAD macaroon" in records[("XRD1>XRD2", "davs_pull_macaroon")].message
-    assert "with XRD2's UPLOAD,DELETE macaroon" in records[("XRD1>XRD2", "davs_push_macaroon")].message
+    assert "with XRD1's DOWNLOAD,LIST macaroon" in records[("XRD1>XRD2", "davs_pull_macaroon")].message
+    assert "with XRD2's UPLOAD,DELETE,LIST macaroon" in records[("XRD1>XRD2", "davs_push_macaroon")].message
     assert re.search(r"XRD1 davs +\.\.\. +\.\.\.\.", proc.stdout)  # a column of each in the summary
     assert re.search(r"XRD1 root +- +\.s\.\.", proc.stdout)
     output = proc.stdout + proc.stderr + repr(list(records.values()))
@@ -147,3 +147,16 @@ def _no_proxy_bytes(lab, output: str):
         for block in re.findall(r"-----BEGIN [^-]+-----\n(.*?)-----END", pem, re.S):
             body = block.replace("\n", "")
             assert body[:40] not in output and base64.b64decode(body)[:32].hex() not in output
+
+
+def test_an_expired_probe_proxy_is_lakeprobes_error_not_the_sites(run_suite, lab, tmp_path):
+    data = yaml.safe_load(lab.layout.inventory.read_text())
+    data["x509"]["proxy"] = data["x509"]["expired_proxy"]  # a renewal that did not happen
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(yaml.safe_dump(data))
+    proc, records = _round(run_suite, "--rse", "XRD1", "-k", "x509_chain or macaroon_issue", inventory=inventory)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    needing = {("XRD1 davs", "x509_chain"), ("XRD1 root", "x509_chain"), ("XRD1 davs", "macaroon_issue")}
+    assert {key for key, r in records.items() if r.status == "error"} == needing
+    for key in needing:
+        assert records[key].blame == "lakeprobe" and "renew it (voms-proxy-init)" in records[key].message

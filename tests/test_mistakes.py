@@ -4,16 +4,12 @@ Each row is a real `pytest suites/site ...` run against a lake of directories on
 no lab is needed: in this process, for speed, and a sample of them as a site admin types them, each in a
 process of its own."""
 
-import datetime
 import http.server
 import json
 import signal
 
 import pytest
 import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import file_lake, lakeprobe_cli, local_http, one_line_error, run_pytest, serving, user_env
 
@@ -73,24 +69,6 @@ def _issuer(**settings):
         }
 
     return change
-
-
-def _expired_proxy(tmp) -> str:
-    """A certificate whose validity ended yesterday, in a file only its owner reads."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "prober")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - datetime.timedelta(days=2))
-        .not_valid_after(now - datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return _secrets(tmp, cert.public_bytes(serialization.Encoding.PEM).decode())
 
 
 INVENTORY_MISTAKES = [
@@ -159,11 +137,6 @@ INVENTORY_MISTAKES = [
         "x509-proxy-missing",
         lambda data, tmp: data.update(x509={"vo": "dteam", "proxy": "/tmp/x509up_u-nobody"}),
         ["x509.proxy", "does not exist"],
-    ),
-    (
-        "x509-proxy-expired",
-        lambda data, tmp: data.update(x509={"vo": "dteam", "proxy": _expired_proxy(tmp)}),
-        ["x509.proxy", "expired at", "renew it"],
     ),
     ("missing-ca-dir", lambda data, tmp: data.update(ca_dir="/etc/no-such-ca-dir"), ["ca_dir", "not a directory"]),
     ("no-rses", lambda data, tmp: data.update(rses={}), ["rses"]),

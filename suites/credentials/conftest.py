@@ -7,20 +7,22 @@ The checks write in the run's directory on the RSE, `<prefix>/<run id>/<RSES_WIT
 token makes and plugins/cleanup.py removes as any other.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 
 from lakeprobe.areas import RunArea
+from lakeprobe.deadline import call_with_deadline
 from lakeprobe.errors import InDowntime, NotProbed
 from lakeprobe.ids import CheckId
 from lakeprobe.inventory import RSE
 from lakeprobe.macaroons import request
 from lakeprobe.protocols import registry
+from lakeprobe.protocols.base import Outcome
 from lakeprobe.state import RunState
 from lakeprobe.steps import Steps
 from lakeprobe.storage import Storage
-from lakeprobe.x509 import ProxyClient
+from lakeprobe.x509 import ProxyClient, unexpired
 from plugins.records import note_step
 from plugins.run import run_state
 
@@ -75,9 +77,9 @@ class CredentialEndpoint(Steps):
     protocol: str
     directory: str
     client: ProxyClient | None  # None: the inventory has no `x509:` section
-    token: str  # the probe's token for this RSE
+    token: str = field(repr=False)  # the probe's token for this RSE: a secret, never shown
     timeout_s: float
-    macaroon: str = ""  # the one the storage issued (test_macaroons.py): a secret, never shown
+    macaroon: str = field(default="", repr=False)  # the one the storage issued (test_macaroons.py): a secret
 
     def __post_init__(self):
         Steps.__init__(self)
@@ -92,11 +94,20 @@ class CredentialEndpoint(Steps):
         token = None if proxy or anonymous else self.token
         return request(url, activities, validity_s, self.timeout_s, token=token, proxy=proxy)
 
+    def with_bearer(self, verb: str, url: str, credential: str | None, *args) -> Outcome:
+        """One request (`read`, `write`, `delete`...) with exactly `credential` as the bearer token, to the
+        deadline: what the storage did."""
+        call = getattr(registry.for_url(url), f"{verb}_as")
+        return call_with_deadline(lambda: call(url, credential, *args, self.timeout_s), self.timeout_s, verb)
+
     def proxy(self, kind: str) -> str:
-        """The inventory's proxy of this kind; without it, the check is not tried."""
+        """The inventory's proxy of this kind; without it, the check is not tried. The probe's own, expired,
+        is lakeprobe's error."""
         path = getattr(self.client.x509, kind) if self.client else None
         if not path:
             raise NotProbed(f"not tried: no `x509.{kind}` in the inventory")
+        if kind == "proxy":
+            unexpired(path)
         return path
 
 
