@@ -103,13 +103,16 @@ def _over_root(url: str) -> bool:
 def refused_in_handshake(error: ProbeFailure) -> str:
     """Why the storage refused the client certificate in the TLS handshake ('' when it did not): TLS 1.3
     sends the alert after the handshake, which a client may see as the connection closed; the client's own
-    verification of the storage is about the storage's certificate, not the proxy."""
-    if error.error_class != ErrorClass.TLS or "CERTIFICATE_VERIFY_FAILED" in str(error):
+    verification of the storage is about the storage's certificate, not the proxy. A connection refused
+    or a name not found is no such refusal: nothing was asked of the storage."""
+    said = str(error)
+    closed = error.error_class == ErrorClass.UNREACHABLE and re.search(r"(?i)reset by peer|broken ?pipe", said)
+    if not (error.error_class == ErrorClass.TLS or closed) or "CERTIFICATE_VERIFY_FAILED" in said:
         return ""
-    return f"refused in the TLS handshake: {_tls_reason(str(error))}"
+    return f"refused in the TLS handshake: {_tls_reason(said)}"
 
 
 def _tls_reason(message: str) -> str:
     """The SSL error's own words, without the URL: `SSLV3_ALERT_CERTIFICATE_EXPIRED`, `SSLEOFError`..."""
-    found = re.search(r"\[SSL: (\w+)\]|(SSL\w*Error)", message)
-    return (found.group(1) or found.group(2)) if found else "the connection closed"
+    found = re.search(r"\[SSL: (\w+)\]", message) or re.search(r"(SSL\w*Error)", message)
+    return found.group(1) if found else "the connection closed"

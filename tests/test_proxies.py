@@ -9,9 +9,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from lakeprobe.errors import ErrorClass, ProbeError, scrub
+from lakeprobe.errors import ErrorClass, ProbeError, ProbeFailure, scrub
 from lakeprobe.inventory import X509
-from lakeprobe.x509 import unexpired, usable
+from lakeprobe.x509 import refused_in_handshake, unexpired, usable
 
 
 def _proxy(tmp_path, ends_in: datetime.timedelta, matching_key: bool = True) -> str:
@@ -72,3 +72,15 @@ def test_a_bare_macaroon_is_scrubbed():
     v1 = "MDAxY2xvY2F0aW9uIFhSRDEKMDAzNGlkZW50aWZpZXIgZjY0YjM1ZDYtZjM2Ny00NDQ0"
     said = scrub(f"copy failed: source said 403 for {v1} (path /lakeprobe/MDA-not-a-macaroon)")
     assert v1 not in said and "<macaroon>" in said and "/lakeprobe/MDA-not-a-macaroon" in said
+
+
+def test_a_refusal_in_the_handshake_is_told_from_an_endpoint_out_of_reach():
+    def failure(error_class, said):
+        return ProbeFailure(error_class, f"PUT davs://se:443/x: {said}")
+
+    alert = failure(ErrorClass.TLS, "SSLError: [SSL: SSLV3_ALERT_CERTIFICATE_EXPIRED] sslv3 alert")
+    assert refused_in_handshake(alert) == "refused in the TLS handshake: SSLV3_ALERT_CERTIFICATE_EXPIRED"
+    closed = failure(ErrorClass.UNREACHABLE, "ConnectionError: [Errno 104] Connection reset by peer")
+    assert refused_in_handshake(closed) == "refused in the TLS handshake: the connection closed"
+    assert not refused_in_handshake(failure(ErrorClass.UNREACHABLE, "ConnectionError: Connection refused"))
+    assert not refused_in_handshake(failure(ErrorClass.TLS, "[SSL: CERTIFICATE_VERIFY_FAILED] self-signed"))
