@@ -103,7 +103,8 @@ HINTS = (
         "x509_*",
         "security",
         "{rse} lets in a proxy it must refuse: check it maps only the VO's groups to the probe area (an "
-        "authdb's `g /<vo>` lines, gPlazma's vorolemap), and that it checks validity and VOMS attributes",
+        "authdb's `g /<vo>` lines, gPlazma's vorolemap), not the DN (a grid-mapfile lets every proxy of it "
+        "in), and that it checks validity and VOMS attributes",
     ),
     # Macaroons (suites/credentials).
     Row(
@@ -122,8 +123,9 @@ HINTS = (
     Row(
         "macaroon_caveats",
         "security",
-        "{rse} does not hold a macaroon to its caveats: a bearer macaroon leaked from a transfer then does "
-        "more than it was issued for; check the storage's macaroon library version and its secret",
+        "{rse} does not hold a macaroon to its caveats: a leaked one does more than it was issued for. XRootD "
+        "hands what a macaroon does not allow on to its other authorization, as its requester: grant that "
+        "identity nothing by DN (grid-mapfile, authdb `u`)",
     ),
     Row(
         "davs_pull_macaroon",
