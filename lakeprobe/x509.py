@@ -23,7 +23,8 @@ from lakeprobe.protocols.base import Outcome
 from lakeprobe.untrusted import inert
 
 HTTPS_PROTOCOLS = ("davs", "https")
-X509_PROTOCOLS = (*HTTPS_PROTOCOLS, "root", "roots")
+ROOT_PROTOCOLS = ("root", "roots")
+X509_PROTOCOLS = (*HTTPS_PROTOCOLS, *ROOT_PROTOCOLS)
 _REFUSED = (401, 403)
 READ_BYTES = 2**20  # more than any file the checks write
 
@@ -97,7 +98,7 @@ def unexpired(proxy: str):
 
 
 def _over_root(url: str) -> bool:
-    return urlsplit(url).scheme in ("root", "roots")
+    return urlsplit(url).scheme in ROOT_PROTOCOLS
 
 
 def refused_in_handshake(error: ProbeFailure) -> str:

@@ -21,6 +21,7 @@ from lakeprobe.options import OptionError
 from lakeprobe.protocols import registry
 from lakeprobe.records import run_id_for
 from lakeprobe.state import RunState, Selection
+from lakeprobe.storage import Storage
 from lakeprobe.tokens import IssuerConfigError, TokenProvider
 from plugins import progress
 from plugins.options import run_kind, run_options, selection_of
@@ -125,3 +126,10 @@ def tokens(request) -> TokenProvider:
     if found is None:
         pytest.skip("no lake selected")
     return found
+
+
+@pytest.fixture(scope="session")
+def storage(run: RunState, tokens) -> Storage:
+    """The storage layer over every RSE of the inventory, with the probe's token (the site suite's copies and
+    chains, the credentials suite's macaroon copies)."""
+    return Storage(tokens, run.options.timeout, run.inventory.rses.values(), run.slots, run.breaker)

@@ -16,18 +16,12 @@ import pytest
 
 from lakeprobe.attempts import attempt
 from lakeprobe.errors import ErrorClass, NotProbed, ProbeError, ProbeFailure
-from lakeprobe.storage import Storage
 
 RSES_WITH = "macaroons"  # the RSEs these copies run between: those marked `macaroons: true`
 # What the other end's macaroon allows: gfal2 also stats the file there before the copy (LIST, for dCache).
 ACTIVITIES = {"pull": "DOWNLOAD,LIST", "push": "UPLOAD,DELETE,LIST"}
 VALIDITY_S = 600
 CONTENT = os.urandom(256 * 1024)
-
-
-@pytest.fixture(scope="session")
-def copy_storage(tokens, run) -> Storage:
-    return Storage(tokens, run.options.timeout, run.inventory.rses.values(), run.slots, run.breaker)
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +44,7 @@ def macaroon_sources():
     return source
 
 
-def test_copy_with_macaroon(macaroon_copy, record, run, copy_storage, credential_endpoint_of, macaroon_sources):
+def test_copy_with_macaroon(macaroon_copy, record, run, storage, credential_endpoint_of, macaroon_sources):
     copy = macaroon_copy
     record.check, record.protocol, record.mode = copy.check, "davs", f"{copy.mode}_macaroon"
     record.rse, record.peer = copy.source.name, copy.destination.name
@@ -78,7 +72,7 @@ def test_copy_with_macaroon(macaroon_copy, record, run, copy_storage, credential
             f"not tried: {other.rse.name} issues no macaroon ({e.error_class}: see macaroon_issue)"
         ) from None
     try:
-        done = attempt(record, lambda: copy_storage.copy(source, destination, copy.mode, macaroon), run.options.retries)
+        done = attempt(record, lambda: storage.copy(source, destination, copy.mode, macaroon), run.options.retries)
         read = destination_end.with_bearer("read", destination, destination_end.token)
         if not read:
             raise ProbeFailure(ErrorClass.AUTH_DENIED, f"refused the probe's token a read of the copy{read.via}")

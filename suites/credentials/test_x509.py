@@ -8,7 +8,7 @@ import os
 
 from lakeprobe.errors import ErrorClass, NotProbed, ProbeError, ProbeFailure
 from lakeprobe.protocols.base import Outcome
-from lakeprobe.x509 import X509_PROTOCOLS
+from lakeprobe.x509 import ROOT_PROTOCOLS, X509_PROTOCOLS
 
 RSES_WITH = "x509"  # the RSEs these checks run on: those marked `x509: true`
 PROTOCOLS = X509_PROTOCOLS
@@ -67,7 +67,7 @@ def _written(step, url: str, data: bytes) -> bool:
 
 def test_x509_expired(step, record):
     """A VOMS proxy of the VO whose validity ended is refused a write (in the handshake, or 401/403)."""
-    if step.protocol in ("root", "roots"):
+    if step.protocol in ROOT_PROTOCOLS:
         # XrdCl's gsi checks its own proxy first and sends none that expired: the storage is never asked.
         raise NotProbed("not tried: XrdCl sends no expired proxy, so over root:// only https can show it")
     _refused_a_write(step, record, "expired_proxy", "a proxy whose validity ended")

@@ -97,11 +97,6 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
-def storage(run: RunState, tokens) -> Storage:
-    return Storage(tokens, run.options.timeout, run.inventory.rses.values(), run.slots, run.breaker)
-
-
-@pytest.fixture(scope="session")
 def run_area(run: RunState, storage) -> RunArea:
     return RunArea(run, storage)
 
